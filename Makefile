@@ -1,0 +1,94 @@
+# Makefile - builds build/pnp and the tests.
+#
+#   make            the program (CPU backend; CUDA parts too when CUDA=1)
+#   make test       build, then run the whole test suite (tests/run.sh)
+#   make demo       build, then run the main job on the embedded default
+#   make CUDA=0     force a CPU-only build
+#
+# CUDA defaults to 1 exactly when `nvcc` is on PATH; set it explicitly to
+# override. Dependencies are Debian packages (scripts/deps.sh installs them).
+
+CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,0)
+BUILD ?= build
+CC := mpicc
+NVCC ?= nvcc
+PKGS := yaml-0.1 libpng fftw3f hdf5
+
+OPT ?= -O2 -g
+CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+          -ffp-contract=off -fopenmp -Iinclude $(shell pkg-config --cflags $(PKGS))
+LDLIBS := $(shell pkg-config --libs $(PKGS)) -lm
+LDFLAGS := -fopenmp
+
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell \
+              git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
+LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/default_config.o
+
+# CUDA parts: kernels/*.cu (nvcc, sm_90 plus PTX) and src/cuda/*.c (host side).
+ifeq ($(CUDA),1)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
+CU_SRC := $(wildcard kernels/*.cu)
+CUDA_C_SRC := $(wildcard src/cuda/*.c)
+LIB_OBJ += $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o) $(CUDA_C_SRC:src/cuda/%.c=$(BUILD)/obj/cuda_%.o)
+CFLAGS += -DPNP_WITH_CUDA
+NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
+           -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcufft -lcudnn -lnccl -lcudart -lstdc++
+endif
+
+TEST_SRC := $(wildcard tests/unit/*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test demo clean deps FORCE
+all: $(BUILD)/pnp $(TEST_BIN)
+
+$(BUILD)/obj/%.o: src/%.c include/pnp/*.h | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/cuda_%.o: src/cuda/%.c include/pnp/*.h | $(BUILD)/obj
+	$(CC) $(CFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
+
+$(BUILD)/obj/cu_%.o: kernels/%.cu include/pnp/*.h | $(BUILD)/obj
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+# The commit is baked into version.o, rebuilt every time so it is never stale.
+$(BUILD)/obj/version.o: src/version.c FORCE | $(BUILD)/obj
+	$(CC) $(CFLAGS) -DPNP_GIT_COMMIT_STR='"$(GIT_COMMIT)"' -c $< -o $@
+
+# configs/default.yml compiled in as a C string.
+$(BUILD)/obj/default_config.c: configs/default.yml | $(BUILD)/obj
+	{ echo '/* generated from configs/default.yml by the Makefile */'; \
+	  echo 'const char pnp_default_config_yaml[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+
+$(BUILD)/obj/default_config.o: $(BUILD)/obj/default_config.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libpnp.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/pnp: $(BUILD)/obj/main.o $(BUILD)/libpnp.a
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libpnp.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+deps:
+	bash scripts/deps.sh
+
+test: all
+	bash tests/run.sh
+
+demo: all
+	bash scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD)
+
+FORCE:

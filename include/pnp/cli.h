@@ -1,0 +1,25 @@
+/* cli.h - the subcommands of the `pnp` program and their shared options. */
+#ifndef PNP_CLI_H
+#define PNP_CLI_H
+
+#include "pnp/config.h"
+
+/* Options every config-reading subcommand accepts. */
+typedef struct {
+    const char *config;      /* NULL: the embedded default */
+    const char *overrides[64];
+    int n_overrides;
+    int row;                 /* --row K, -1 if not given */
+    const char *out;         /* --out */
+    int threads;             /* --threads (0: all cores) */
+} pnp_cli_opts;
+
+/* Parse argv[1..]; returns 0, 1 when --help was asked (usage printed), or exits 2 on a bad option. */
+int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o);
+/* Load the config named in o (or the default) with o's overrides; exits 2 with the message on error. */
+void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
+
+int pnp_cmd_dataset(int argc, char **argv);
+int pnp_cmd_config(int argc, char **argv);
+
+#endif

@@ -1,0 +1,82 @@
+/* config.h - benchopt-style YAML configurations (read with libyaml).
+ *
+ * A file names datasets and solvers with parameter blocks; each block is the
+ * cartesian product over its keys, a key "a, b, c" takes a list of zipped rows,
+ * a scalar is a one-element list. Plain scalars resolve YAML-1.1 style (bool,
+ * int, float, null); quoted scalars stay strings. Unknown keys are errors.
+ * The grid (datasets x solvers x parameter products) becomes pnp_row records
+ * with every parameter resolved; each error names file, line and column. */
+#ifndef PNP_CONFIG_H
+#define PNP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    int line, col; /* 1-based; line 0: not from the file (default or --set) */
+} pnp_mark;
+
+/* One fully resolved run: a dataset, a solver, and all their parameters. */
+typedef struct {
+    int index; /* position in the grid, from 0 */
+
+    /* dataset: highres_color_image */
+    char dataset[64];
+    int image_size;     /* longer side of the ground truth */
+    int num_operators;  /* blurs; angles linspace(0, 180, n) */
+    double noise_level; /* std of the Gaussian noise before clamping */
+    long long seed;     /* noise seed */
+    char image[1024];   /* PNG path; empty: synthetic scene */
+    int num_workers;    /* accepted for benchopt compatibility; unused */
+
+    /* solver: PnP */
+    char solver[64];
+    char denoiser[256];    /* drunet | drunet:W1,W2,W3,W4 | dncnn | ffdnet | none */
+    char weights[1024];    /* weights file; empty: generated */
+    double denoiser_sigma; /* sigma given to the denoiser */
+    double step_size;
+    char init_method[32];  /* zeros */
+    int max_iter;          /* alias n_iter */
+    char backend[16];      /* cpu | cuda */
+    char precision[16];    /* fp32 | bf16 */
+
+    /* execution */
+    char slurm_gres[64]; /* gpu:N */
+    int gres_gpus;       /* N parsed from slurm_gres, 0 if none */
+    int ntasks_per_node;
+    int nodes;
+    bool distribute_physics, distribute_denoiser;
+    int patch_size, overlap, max_batch_size;
+    char slurm_time[32], slurm_partition[64], slurm_account[64];
+    int slurm_cpus_per_task;
+    char slurm_extra[512];
+
+    pnp_mark marks[64]; /* where each parameter was set (index = table position) */
+} pnp_row;
+
+typedef struct {
+    char *path;        /* file name, or "<embedded default>" */
+    char *text;        /* the YAML verbatim */
+    int n_rows;
+    pnp_row *rows;
+} pnp_config;
+
+/* Load, expand, apply "key=value" overrides to every row, validate.
+ * Returns 0, or -1 with "FILE:LINE:COL: message" in err. */
+int pnp_config_load_file(const char *path, const char *const *overrides, int n_overrides,
+                         pnp_config *cfg, char *err, size_t errlen);
+int pnp_config_load_string(const char *name, const char *text, const char *const *overrides,
+                           int n_overrides, pnp_config *cfg, char *err, size_t errlen);
+void pnp_config_free(pnp_config *cfg);
+
+/* The embedded default (configs/default.yml compiled in). */
+extern const char pnp_default_config_yaml[];
+
+/* "key=value key=value ..." for every parameter of the row, in table order. */
+void pnp_row_format(const pnp_row *row, char *buf, size_t len);
+
+/* Visit every parameter: name and its value as text (for HDF5 attributes). */
+typedef void (*pnp_row_visit_fn)(void *user, const char *name, const char *type, const char *value);
+void pnp_row_visit(const pnp_row *row, pnp_row_visit_fn fn, void *user);
+
+#endif

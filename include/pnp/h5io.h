@@ -1,0 +1,47 @@
+/* h5io.h - writing pnp's HDF5 files.
+ *
+ * A file is created under a temporary name beside its final name and renamed
+ * only when complete, so a crash (or pnp_fatal, which deletes the temporary)
+ * never leaves a half file under the final name. Strings are variable-length
+ * UTF-8 (h5py reads them as str); images are chunked and deflate-compressed. */
+#ifndef PNP_H5IO_H
+#define PNP_H5IO_H
+
+#include <hdf5.h>
+#include <stddef.h>
+
+#include "pnp/config.h"
+
+typedef struct {
+    hid_t file;
+    char final_path[4096];
+    char tmp_path[4200];
+} pnp_h5;
+
+/* Create FINAL.tmp-PID (making the parent folder if needed). 0, or -1 and err. */
+int pnp_h5_create(pnp_h5 *h, const char *final_path, char *err, size_t errlen);
+/* Flush, close, rename onto the final name. 0, or -1 and err (the temporary is removed). */
+int pnp_h5_commit(pnp_h5 *h, char *err, size_t errlen);
+
+hid_t pnp_h5_group(hid_t loc, const char *name);
+void pnp_h5_attr_str(hid_t loc, const char *name, const char *value);
+void pnp_h5_attr_int(hid_t loc, const char *name, long long value);
+void pnp_h5_attr_double(hid_t loc, const char *name, double value);
+void pnp_h5_attr_doubles(hid_t loc, const char *name, const double *v, size_t n);
+
+/* float32 dataset of the given shape, chunked (last two dims up to 256) and compressed. */
+void pnp_h5_write_f32(hid_t loc, const char *name, int rank, const hsize_t *dims, const float *data);
+/* The same, created empty; fill it one leading index at a time with
+ * pnp_h5_write_f32_at (data: one [dims[1], ..., dims[rank-1]] block). Close with H5Dclose. */
+hid_t pnp_h5_create_f32(hid_t loc, const char *name, int rank, const hsize_t *dims);
+void pnp_h5_write_f32_at(hid_t dataset, hsize_t index, const float *data);
+/* A variable-length UTF-8 string dataset (e.g. /config/yaml). */
+void pnp_h5_write_str(hid_t loc, const char *name, const char *text);
+
+/* Root provenance attributes: version, git commit, UTC time, host, Slurm job id,
+ * ranks, backend, library versions, and the resolved grid row (as one string
+ * "grid_row" and one attribute per parameter under /config/row). */
+void pnp_h5_provenance(hid_t file, const pnp_config *cfg, const pnp_row *row, const char *backend, int ranks,
+                       const char *hosts);
+
+#endif

@@ -1,0 +1,50 @@
+/* image.h - host images: PNG in/out, PyTorch-exact bicubic resize, the
+ * deterministic synthetic scene used when no image file is given.
+ * Layout everywhere: planar CHW float32, values nominally in [0, 1]. */
+#ifndef PNP_IMAGE_H
+#define PNP_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int c, h, w;
+    float *data; /* [c, h, w] */
+} pnp_image;
+
+static inline size_t pnp_image_numel(const pnp_image *im)
+{
+    return (size_t)im->c * (size_t)im->h * (size_t)im->w;
+}
+
+pnp_image pnp_image_alloc(int c, int h, int w); /* zero-filled */
+void pnp_image_free(pnp_image *im);
+
+/* Read an 8- or 16-bit PNG (gray, RGB, palette, with or without alpha) as RGB
+ * [3,H,W] in [0,1] (value / 255 or / 65535; alpha dropped, gray replicated).
+ * Returns 0, or -1 with a message naming the file in err. */
+int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen);
+
+/* Write [3,H,W] (or [1,H,W]) clamped to [0,1] as an 8-bit PNG. 0 or -1. */
+int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen);
+
+/* Bicubic resize exactly as torch.nn.functional.interpolate(mode='bicubic',
+ * align_corners=False, size=(out_h, out_w)): A = -0.75, source coordinate
+ * (dst + 0.5) * in/out - 0.5, border taps clamped to the edge. No clamping of values. */
+pnp_image pnp_resize_bicubic(const pnp_image *in, int out_h, int out_w);
+
+/* The output size that makes the longer side `longer` while keeping the aspect
+ * ratio, as the benchmark does: int(side * longer / max(h, w)). */
+void pnp_fit_longer_side(int h, int w, int longer, int *out_h, int *out_w);
+
+/* Deterministic synthetic colour scene [3,H,W] in [0,1]: smooth shading, sharp
+ * discs and bars, fine stripes and a texture patch, so deblurring has edges and
+ * detail to recover. A pure function of (h, w, seed). */
+pnp_image pnp_synthetic_scene(int h, int w, uint64_t seed);
+
+void pnp_clamp01(float *x, size_t n);
+
+/* PSNR in dB with peak 1 over all elements. */
+double pnp_psnr(const float *x, const float *ref, size_t n);
+
+#endif

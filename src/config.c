@@ -1,0 +1,800 @@
+/* config.c - benchopt-style YAML grid loader (see include/pnp/config.h).
+ *
+ * Pipeline: libyaml document -> per-block list of axes (a key, or a zipped
+ * group of keys, with its options) -> cartesian product per block -> rows =
+ * datasets x solvers -> --set overrides -> validation. Parameters are described
+ * once in PARAMS below; typing, defaults, printing and errors all go through it. */
+#include "pnp/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "pnp/error.h"
+
+/* ------------------------------------------------------- parameter table */
+
+typedef enum { T_INT, T_FLOAT, T_BOOL, T_STRING } ptype;
+typedef enum { SEC_DATASET, SEC_SOLVER } psection;
+
+typedef struct {
+    const char *name;
+    const char *alias; /* accepted other spelling, or NULL */
+    psection section;
+    ptype type;
+    size_t offset, size; /* size: capacity for strings */
+    const char *def;     /* default, as YAML text */
+    double min;          /* numeric lower bound (inclusive) */
+} param;
+
+#define P(nm, al, sec, ty, field, def, mn)                                                   \
+    { nm, al, sec, ty, offsetof(pnp_row, field), sizeof(((pnp_row *)0)->field), def, mn }
+
+static const param PARAMS[] = {
+    P("image_size", NULL, SEC_DATASET, T_INT, image_size, "2048", 8),
+    P("num_operators", NULL, SEC_DATASET, T_INT, num_operators, "8", 1),
+    P("noise_level", NULL, SEC_DATASET, T_FLOAT, noise_level, "0.1", 0),
+    P("seed", NULL, SEC_DATASET, T_INT, seed, "42", 0),
+    P("image", NULL, SEC_DATASET, T_STRING, image, "", 0),
+    P("num_workers", NULL, SEC_DATASET, T_INT, num_workers, "0", 0),
+    P("denoiser", NULL, SEC_SOLVER, T_STRING, denoiser, "drunet", 0),
+    P("weights", NULL, SEC_SOLVER, T_STRING, weights, "", 0),
+    P("denoiser_sigma", NULL, SEC_SOLVER, T_FLOAT, denoiser_sigma, "0.005", 0),
+    P("step_size", NULL, SEC_SOLVER, T_FLOAT, step_size, "0.1", 0),
+    P("init_method", NULL, SEC_SOLVER, T_STRING, init_method, "zeros", 0),
+    P("max_iter", "n_iter", SEC_SOLVER, T_INT, max_iter, "10", 0),
+    P("backend", NULL, SEC_SOLVER, T_STRING, backend, "cpu", 0),
+    P("precision", NULL, SEC_SOLVER, T_STRING, precision, "fp32", 0),
+    P("slurm_gres", NULL, SEC_SOLVER, T_STRING, slurm_gres, "", 0),
+    P("slurm_ntasks_per_node", NULL, SEC_SOLVER, T_INT, ntasks_per_node, "1", -1e300),
+    P("slurm_nodes", NULL, SEC_SOLVER, T_INT, nodes, "1", -1e300),
+    P("distribute_physics", NULL, SEC_SOLVER, T_BOOL, distribute_physics, "false", 0),
+    P("distribute_denoiser", NULL, SEC_SOLVER, T_BOOL, distribute_denoiser, "false", 0),
+    P("patch_size", NULL, SEC_SOLVER, T_INT, patch_size, "0", -1e300),
+    P("overlap", NULL, SEC_SOLVER, T_INT, overlap, "0", -1e300),
+    P("max_batch_size", NULL, SEC_SOLVER, T_INT, max_batch_size, "0", 0),
+    P("slurm_time", NULL, SEC_SOLVER, T_STRING, slurm_time, "", 0),
+    P("slurm_partition", NULL, SEC_SOLVER, T_STRING, slurm_partition, "", 0),
+    P("slurm_account", NULL, SEC_SOLVER, T_STRING, slurm_account, "", 0),
+    P("slurm_cpus_per_task", NULL, SEC_SOLVER, T_INT, slurm_cpus_per_task, "0", 0),
+    P("slurm_extra", NULL, SEC_SOLVER, T_STRING, slurm_extra, "", 0),
+};
+#define NPARAMS ((int)(sizeof PARAMS / sizeof PARAMS[0]))
+
+static const char *const DATASETS[] = {"highres_color_image"};
+static const char *const SOLVERS[] = {"PnP"};
+static const char *const OBJECTIVES[] = {"psnr", "reconstruction_objective"};
+/* benchopt run options allowed at top level; recorded verbatim, not used */
+static const char *const RUN_OPTIONS[] = {"max-runs", "n-repetitions", "timeout", "plot", "html",
+                                          "output", "n-jobs", "collect", "pdb", "profile", "env"};
+
+#define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const char *type_name(ptype t)
+{
+    return t == T_INT ? "integer" : t == T_FLOAT ? "number" : t == T_BOOL ? "boolean" : "string";
+}
+
+static const param *find_param(const char *key, psection sec, int *index)
+{
+    for (int i = 0; i < NPARAMS; ++i)
+        if (PARAMS[i].section == sec &&
+            (strcmp(PARAMS[i].name, key) == 0 || (PARAMS[i].alias && strcmp(PARAMS[i].alias, key) == 0))) {
+            *index = i;
+            return &PARAMS[i];
+        }
+    return NULL;
+}
+
+/* ------------------------------------------------------- error context */
+
+typedef struct {
+    const char *file;
+    char *err;
+    size_t errlen;
+} ctx;
+
+static int fail(ctx *c, pnp_mark m, const char *fmt, ...) PNP_PRINTF(3, 4);
+static int fail(ctx *c, pnp_mark m, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (m.line > 0)
+        snprintf(c->err, c->errlen, "%s:%d:%d: %s", c->file, m.line, m.col, msg);
+    else
+        snprintf(c->err, c->errlen, "%s: %s", c->file, msg);
+    return -1;
+}
+
+/* ---------------------------------------------- YAML 1.1 scalar resolution */
+
+typedef enum { S_NULL, S_BOOL, S_INT, S_FLOAT, S_STRING } stype;
+typedef struct {
+    stype type;
+    bool b;
+    long long i;
+    double f;
+    const char *text;
+    pnp_mark mark;
+} scalar;
+
+static bool one_of(const char *s, const char *const *list, int n)
+{
+    for (int i = 0; i < n; ++i)
+        if (strcmp(s, list[i]) == 0) return true;
+    return false;
+}
+
+/* Digits with optional '_' separators in the given base; false if anything else. */
+static bool parse_digits(const char *s, int base, long long *out)
+{
+    char buf[128];
+    size_t n = 0;
+    for (; *s; ++s) {
+        if (*s == '_') continue;
+        if (n + 1 >= sizeof buf) return false;
+        buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    if (n == 0) return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(buf, &end, base);
+    if (*end || errno) return false;
+    *out = v;
+    return true;
+}
+
+static scalar resolve_plain(const char *t, pnp_mark mark)
+{
+    static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+    static const char *const trues[] = {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"};
+    static const char *const falses[] = {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"};
+    scalar s = {S_STRING, false, 0, 0, t, mark};
+    if (one_of(t, nulls, COUNT(nulls))) { s.type = S_NULL; return s; }
+    if (one_of(t, trues, COUNT(trues))) { s.type = S_BOOL; s.b = true; return s; }
+    if (one_of(t, falses, COUNT(falses))) { s.type = S_BOOL; s.b = false; return s; }
+
+    const char *p = t;
+    int sign = 1;
+    if (*p == '+' || *p == '-') sign = (*p++ == '-') ? -1 : 1;
+    long long v;
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') ? parse_digits(p + 2, 16, &v)
+        : p[0] == '0' && p[1] == 'b' ? parse_digits(p + 2, 2, &v)
+        : p[0] == '0' && p[1] ? parse_digits(p + 1, 8, &v)
+        : (isdigit((unsigned char)p[0]) && parse_digits(p, 10, &v))) {
+        s.type = S_INT;
+        s.i = sign * v;
+        s.f = (double)s.i;
+        return s;
+    }
+    if (!strcmp(p, ".inf") || !strcmp(p, ".Inf") || !strcmp(p, ".INF")) {
+        s.type = S_FLOAT; s.f = sign * INFINITY; return s;
+    }
+    if (!strcmp(t, ".nan") || !strcmp(t, ".NaN") || !strcmp(t, ".NAN")) {
+        s.type = S_FLOAT; s.f = NAN; return s;
+    }
+    /* floats: YAML 1.1 wants a '.', we also take 1e-3 (what users mean) */
+    if (isdigit((unsigned char)p[0]) || (p[0] == '.' && isdigit((unsigned char)p[1]))) {
+        char buf[128];
+        size_t n = 0;
+        for (const char *q = t; *q && n + 1 < sizeof buf; ++q)
+            if (*q != '_') buf[n++] = *q;
+        buf[n] = '\0';
+        char *end;
+        double f = strtod(buf, &end);
+        if (*end == '\0' && (strchr(buf, '.') || strchr(buf, 'e') || strchr(buf, 'E'))) {
+            s.type = S_FLOAT;
+            s.f = f;
+        }
+    }
+    return s;
+}
+
+static const char *scalar_desc(const scalar *s)
+{
+    switch (s->type) {
+    case S_NULL: return "null";
+    case S_BOOL: return "boolean";
+    case S_INT: return "integer";
+    case S_FLOAT: return "number";
+    default: return "string";
+    }
+}
+
+/* Store scalar s into parameter p of row. */
+static int set_param(ctx *c, pnp_row *row, int pi, const scalar *s)
+{
+    const param *p = &PARAMS[pi];
+    char *field = (char *)row + p->offset;
+    switch (p->type) {
+    case T_INT:
+        if (s->type != S_INT)
+            return fail(c, s->mark, "key '%s' expects an integer, got %s '%s'", p->name, scalar_desc(s), s->text);
+        if ((double)s->i < p->min)
+            return fail(c, s->mark, "key '%s' must be >= %g, got %lld", p->name, p->min, s->i);
+        if (p->size == sizeof(int)) {
+            if (s->i > 2147483647LL || s->i < -2147483647LL)
+                return fail(c, s->mark, "key '%s': %lld is out of range", p->name, s->i);
+            *(int *)field = (int)s->i;
+        } else {
+            *(long long *)field = s->i;
+        }
+        break;
+    case T_FLOAT:
+        if (s->type != S_INT && s->type != S_FLOAT)
+            return fail(c, s->mark, "key '%s' expects a number, got %s '%s'", p->name, scalar_desc(s), s->text);
+        if (!(s->f >= p->min) || !isfinite(s->f))
+            return fail(c, s->mark, "key '%s' must be a finite number >= %g, got '%s'", p->name, p->min, s->text);
+        *(double *)field = s->f;
+        break;
+    case T_BOOL:
+        if (s->type != S_BOOL)
+            return fail(c, s->mark, "key '%s' expects true or false, got %s '%s'", p->name, scalar_desc(s), s->text);
+        *(bool *)field = s->b;
+        break;
+    case T_STRING:
+        if (s->type == S_NULL) {
+            field[0] = '\0';
+        } else if (s->type == S_STRING) {
+            if (strlen(s->text) >= p->size)
+                return fail(c, s->mark, "key '%s': value longer than %zu characters", p->name, p->size - 1);
+            strcpy(field, s->text);
+        } else {
+            return fail(c, s->mark, "key '%s' expects a string, got %s '%s'", p->name, scalar_desc(s), s->text);
+        }
+        break;
+    }
+    row->marks[pi] = s->mark;
+    return 0;
+}
+
+/* ----------------------------------------------------- YAML navigation */
+
+typedef struct {
+    yaml_document_t doc;
+} ydoc;
+
+static pnp_mark node_mark(const yaml_node_t *n)
+{
+    pnp_mark m = {(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+    return m;
+}
+
+static scalar node_scalar(const yaml_node_t *n)
+{
+    const char *t = (const char *)n->data.scalar.value;
+    if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) return resolve_plain(t, node_mark(n));
+    scalar s = {S_STRING, false, 0, 0, t, node_mark(n)};
+    return s;
+}
+
+static const char *kind_name(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE ? "a scalar" : n->type == YAML_SEQUENCE_NODE ? "a list" : "a mapping";
+}
+
+/* Items of a node seen as a list: a sequence's items, or the node itself. */
+static int as_list(yaml_document_t *d, yaml_node_t *n, yaml_node_t ***items)
+{
+    if (n->type != YAML_SEQUENCE_NODE) {
+        *items = pnp_malloc(sizeof(yaml_node_t *));
+        (*items)[0] = n;
+        return 1;
+    }
+    int count = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    *items = pnp_malloc(sizeof(yaml_node_t *) * (count ? count : 1));
+    for (int i = 0; i < count; ++i) (*items)[i] = yaml_document_get_node(d, n->data.sequence.items.start[i]);
+    return count;
+}
+
+/* Mapping keys must be scalars and unique. */
+static int check_mapping(ctx *c, yaml_document_t *d, yaml_node_t *map)
+{
+    for (yaml_node_pair_t *a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top; ++a) {
+        yaml_node_t *ka = yaml_document_get_node(d, a->key);
+        if (ka->type != YAML_SCALAR_NODE) return fail(c, node_mark(ka), "mapping keys must be plain names");
+        for (yaml_node_pair_t *b = map->data.mapping.pairs.start; b < a; ++b) {
+            yaml_node_t *kb = yaml_document_get_node(d, b->key);
+            if (!strcmp((char *)ka->data.scalar.value, (char *)kb->data.scalar.value))
+                return fail(c, node_mark(ka), "duplicate key '%s' (first at line %d)",
+                            (char *)ka->data.scalar.value, (int)kb->start_mark.line + 1);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------- parameter blocks */
+
+/* One axis of a product: a key (or zipped keys) and its options. */
+typedef struct {
+    int nkeys;
+    int pidx[64];             /* parameter index per key */
+    int noptions;
+    yaml_node_t **options;    /* [noptions * nkeys] scalar nodes */
+} axis;
+
+typedef struct {
+    int naxes;
+    axis axes[64];
+} block;
+
+static void block_free(block *b)
+{
+    for (int i = 0; i < b->naxes; ++i) free(b->axes[i].options);
+    b->naxes = 0;
+}
+
+static void trim(char *s)
+{
+    char *a = s;
+    while (isspace((unsigned char)*a)) ++a;
+    memmove(s, a, strlen(a) + 1);
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
+}
+
+static int need_scalar(ctx *c, yaml_node_t *n, const char *key)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(c, node_mark(n), "key '%s': expected a value, got %s", key, kind_name(n));
+    return 0;
+}
+
+/* Parse the mapping of parameters of one dataset or solver into axes. */
+static int parse_block(ctx *c, yaml_document_t *d, yaml_node_t *map, psection sec, const char *owner, block *b)
+{
+    b->naxes = 0;
+    if (map == NULL) return 0;
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, node_mark(map), "parameters of '%s' must be a mapping of key: values", owner);
+    if (check_mapping(c, d, map)) return -1;
+    for (yaml_node_pair_t *pr = map->data.mapping.pairs.start; pr < map->data.mapping.pairs.top; ++pr) {
+        yaml_node_t *kn = yaml_document_get_node(d, pr->key), *vn = yaml_document_get_node(d, pr->value);
+        if (b->naxes == COUNT(b->axes)) return fail(c, node_mark(kn), "too many parameter keys");
+        axis *ax = &b->axes[b->naxes];
+        ax->nkeys = 0;
+        ax->noptions = 0;
+        ax->options = NULL;
+        /* split "a, b, c" */
+        char keys[1024];
+        snprintf(keys, sizeof keys, "%s", (char *)kn->data.scalar.value);
+        for (char *save = NULL, *tok = strtok_r(keys, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            trim(tok);
+            int pi;
+            if (!find_param(tok, sec, &pi)) {
+                char known[2048] = "";
+                for (int i = 0; i < NPARAMS; ++i)
+                    if (PARAMS[i].section == sec) {
+                        strcat(known, known[0] ? ", " : "");
+                        strcat(known, PARAMS[i].name);
+                    }
+                return fail(c, node_mark(kn), "unknown key '%s' for %s '%s' (known: %s)", tok,
+                            sec == SEC_DATASET ? "dataset" : "solver", owner, known);
+            }
+            for (int j = 0; j < ax->nkeys; ++j)
+                if (ax->pidx[j] == pi) return fail(c, node_mark(kn), "key '%s' repeated", tok);
+            for (int a = 0; a < b->naxes; ++a)
+                for (int j = 0; j < b->axes[a].nkeys; ++j)
+                    if (b->axes[a].pidx[j] == pi)
+                        return fail(c, node_mark(kn), "key '%s' given twice in '%s'", PARAMS[pi].name, owner);
+            if (ax->nkeys == 64) return fail(c, node_mark(kn), "too many zipped keys");
+            ax->pidx[ax->nkeys++] = pi;
+        }
+        if (ax->nkeys == 0) return fail(c, node_mark(kn), "empty key");
+        const char *kname = (char *)kn->data.scalar.value;
+
+        yaml_node_t **items;
+        int n = as_list(d, vn, &items);
+        ax->options = pnp_malloc(sizeof(yaml_node_t *) * (size_t)(n ? n : 1) * ax->nkeys);
+        b->naxes++; /* owned by b from here: freed by block_free on error */
+        if (n == 0) {
+            free(items);
+            return fail(c, node_mark(vn), "key '%s': empty list of values", kname);
+        }
+        for (int o = 0; o < n; ++o) {
+            yaml_node_t *it = items[o];
+            if (ax->nkeys == 1) {
+                if (need_scalar(c, it, kname)) { free(items); return -1; }
+                ax->options[o] = it;
+                continue;
+            }
+            if (it->type != YAML_SEQUENCE_NODE) {
+                free(items);
+                return fail(c, node_mark(it), "zipped keys '%s' take a list of rows, each a list of %d values",
+                            kname, ax->nkeys);
+            }
+            int len = (int)(it->data.sequence.items.top - it->data.sequence.items.start);
+            if (len != ax->nkeys) {
+                free(items);
+                return fail(c, node_mark(it), "zipped row %d has %d values, expected %d (%s)", o + 1, len,
+                            ax->nkeys, kname);
+            }
+            for (int k = 0; k < len; ++k) {
+                yaml_node_t *v = yaml_document_get_node(d, it->data.sequence.items.start[k]);
+                if (need_scalar(c, v, PARAMS[ax->pidx[k]].name)) { free(items); return -1; }
+                ax->options[o * ax->nkeys + k] = v;
+            }
+        }
+        ax->noptions = n;
+        free(items);
+    }
+    return 0;
+}
+
+static long long block_size(const block *b)
+{
+    long long n = 1;
+    for (int i = 0; i < b->naxes; ++i) n *= b->axes[i].noptions;
+    return n;
+}
+
+/* Apply combination `combo` (last axis fastest, as itertools.product) to row. */
+static int apply_combo(ctx *c, const block *b, long long combo, pnp_row *row)
+{
+    for (int a = b->naxes - 1; a >= 0; --a) {
+        const axis *ax = &b->axes[a];
+        int o = (int)(combo % ax->noptions);
+        combo /= ax->noptions;
+        for (int k = 0; k < ax->nkeys; ++k) {
+            scalar s = node_scalar(ax->options[o * ax->nkeys + k]);
+            if (set_param(c, row, ax->pidx[k], &s)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------ named entries */
+
+typedef struct {
+    const char *name;
+    pnp_mark mark;
+    block params;
+} entry;
+
+/* dataset: / solver: -> list of entries "name" or {name: {params}}. */
+static int parse_entries(ctx *c, yaml_document_t *d, yaml_node_t *n, psection sec, const char *const *known,
+                         int nknown, entry **out, int *count)
+{
+    const char *what = sec == SEC_DATASET ? "dataset" : "solver";
+    yaml_node_t **items;
+    int n_items = as_list(d, n, &items);
+    *out = pnp_calloc((size_t)(n_items ? n_items : 1), sizeof(entry));
+    *count = 0;
+    int rc = 0;
+    if (n_items == 0) rc = fail(c, node_mark(n), "'%s' lists nothing", what);
+    for (int i = 0; i < n_items && rc == 0; ++i) {
+        yaml_node_t *it = items[i], *pn = NULL, *nn = it;
+        if (it->type == YAML_MAPPING_NODE) {
+            int np = (int)(it->data.mapping.pairs.top - it->data.mapping.pairs.start);
+            if (np != 1) {
+                rc = fail(c, node_mark(it), "each %s entry is 'name: {parameters}' (one name per list item)", what);
+                break;
+            }
+            nn = yaml_document_get_node(d, it->data.mapping.pairs.start[0].key);
+            pn = yaml_document_get_node(d, it->data.mapping.pairs.start[0].value);
+            if (pn->type == YAML_SCALAR_NODE && pn->data.scalar.value[0] == '\0' &&
+                pn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+                pn = NULL; /* "name:" with nothing after it */
+        } else if (it->type != YAML_SCALAR_NODE) {
+            rc = fail(c, node_mark(it), "a %s entry must be a name or 'name: {parameters}', got %s", what,
+                      kind_name(it));
+            break;
+        }
+        if (nn->type != YAML_SCALAR_NODE) {
+            rc = fail(c, node_mark(nn), "%s name must be a plain name", what);
+            break;
+        }
+        const char *name = (char *)nn->data.scalar.value;
+        if (!one_of(name, known, nknown)) {
+            rc = fail(c, node_mark(nn), "unknown %s '%s' (known: %s)", what, name, known[0]);
+            break;
+        }
+        entry *e = &(*out)[(*count)++];
+        e->name = name;
+        e->mark = node_mark(nn);
+        rc = parse_block(c, d, pn, sec, name, &e->params);
+    }
+    free(items);
+    return rc;
+}
+
+static void entries_free(entry *e, int n)
+{
+    for (int i = 0; i < n; ++i) block_free(&e[i].params);
+    free(e);
+}
+
+/* ------------------------------------------------------- validation */
+
+static int param_index(const char *name)
+{
+    for (int i = 0; i < NPARAMS; ++i)
+        if (!strcmp(PARAMS[i].name, name)) return i;
+    pnp_fatal("internal: no parameter named %s", name);
+}
+
+static int validate_row(ctx *c, pnp_row *r)
+{
+#define MARK(nm) r->marks[param_index(nm)]
+    if (r->slurm_gres[0]) {
+        /* gpu:N or gpu:TYPE:N */
+        const char *last = strrchr(r->slurm_gres, ':');
+        char *end = NULL;
+        long n = last ? strtol(last + 1, &end, 10) : 0;
+        if (strncmp(r->slurm_gres, "gpu:", 4) || !last || end == last + 1 || *end || n < 1)
+            return fail(c, MARK("slurm_gres"), "row %d: slurm_gres '%s' is not of the form gpu:N (N >= 1)",
+                        r->index, r->slurm_gres);
+        r->gres_gpus = (int)n;
+        if (r->gres_gpus != r->ntasks_per_node)
+            return fail(c, MARK("slurm_ntasks_per_node"),
+                        "row %d: slurm_ntasks_per_node is %d but slurm_gres '%s' asks for %d GPUs; pnp runs one "
+                        "rank per GPU, so they must be equal",
+                        r->index, r->ntasks_per_node, r->slurm_gres, r->gres_gpus);
+    }
+    if (r->ntasks_per_node < 1)
+        return fail(c, MARK("slurm_ntasks_per_node"), "row %d: slurm_ntasks_per_node must be >= 1, got %d",
+                    r->index, r->ntasks_per_node);
+    if (r->nodes < 1)
+        return fail(c, MARK("slurm_nodes"), "row %d: slurm_nodes must be >= 1, got %d", r->index, r->nodes);
+    if (r->distribute_denoiser && (r->patch_size <= 0 || r->patch_size % 8 != 0))
+        return fail(c, MARK("patch_size"),
+                    "row %d: patch_size must be a positive multiple of 8 when distribute_denoiser is true, got %d",
+                    r->index, r->patch_size);
+    if (r->overlap < 0)
+        return fail(c, MARK("overlap"), "row %d: overlap must be >= 0, got %d", r->index, r->overlap);
+    if (r->patch_size < 0)
+        return fail(c, MARK("patch_size"), "row %d: patch_size must be >= 0, got %d", r->index, r->patch_size);
+    if (strcmp(r->init_method, "zeros") != 0)
+        return fail(c, MARK("init_method"), "row %d: init_method '%s' is not supported (only 'zeros')", r->index,
+                    r->init_method);
+    if (strcmp(r->backend, "cpu") && strcmp(r->backend, "cuda"))
+        return fail(c, MARK("backend"), "row %d: backend must be 'cpu' or 'cuda', got '%s'", r->index, r->backend);
+    if (strcmp(r->precision, "fp32") && strcmp(r->precision, "bf16"))
+        return fail(c, MARK("precision"), "row %d: precision must be 'fp32' or 'bf16', got '%s'", r->index,
+                    r->precision);
+    return 0;
+#undef MARK
+}
+
+/* ------------------------------------------------------------ driver */
+
+static void row_defaults(pnp_row *r)
+{
+    ctx c = {"<defaults>", NULL, 0};
+    char err[256];
+    c.err = err;
+    c.errlen = sizeof err;
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < NPARAMS; ++i) {
+        pnp_mark none = {0, 0};
+        scalar s = resolve_plain(PARAMS[i].def, none);
+        if (PARAMS[i].type == T_STRING) s.type = S_STRING;
+        if (set_param(&c, r, i, &s)) pnp_fatal("internal: bad default for %s: %s", PARAMS[i].name, err);
+    }
+}
+
+static int apply_override(ctx *c, pnp_config *cfg, const char *kv)
+{
+    char key[256];
+    const char *eq = strchr(kv, '=');
+    pnp_mark none = {0, 0};
+    ctx oc = *c;
+    char where[300];
+    snprintf(where, sizeof where, "--set %s", kv);
+    oc.file = where;
+    if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof key) return fail(&oc, none, "expected KEY=VALUE");
+    memcpy(key, kv, (size_t)(eq - kv));
+    key[eq - kv] = '\0';
+    trim(key);
+    int pi;
+    if (!find_param(key, SEC_DATASET, &pi) && !find_param(key, SEC_SOLVER, &pi))
+        return fail(&oc, none, "unknown key '%s'", key);
+    scalar s = resolve_plain(eq + 1, none);
+    if (PARAMS[pi].type == T_STRING && s.type != S_NULL) s.type = S_STRING; /* a path like 123 stays text */
+    for (int r = 0; r < cfg->n_rows; ++r)
+        if (set_param(&oc, &cfg->rows[r], pi, &s)) return -1;
+    return 0;
+}
+
+static int load_doc(ctx *c, yaml_document_t *doc, pnp_config *cfg, const char *const *overrides, int n_overrides)
+{
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    pnp_mark top = {1, 1};
+    if (!root) return fail(c, top, "empty configuration");
+    if (root->type != YAML_MAPPING_NODE)
+        return fail(c, node_mark(root), "the top level must be a mapping (objective, dataset, solver)");
+    if (check_mapping(c, doc, root)) return -1;
+
+    yaml_node_t *dsn = NULL, *svn = NULL;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; ++p) {
+        yaml_node_t *k = yaml_document_get_node(doc, p->key), *v = yaml_document_get_node(doc, p->value);
+        const char *key = (char *)k->data.scalar.value;
+        if (!strcmp(key, "dataset")) {
+            dsn = v;
+        } else if (!strcmp(key, "solver")) {
+            svn = v;
+        } else if (!strcmp(key, "objective")) {
+            yaml_node_t **items;
+            int n = as_list(doc, v, &items);
+            for (int i = 0; i < n; ++i) {
+                if (items[i]->type != YAML_SCALAR_NODE ||
+                    !one_of((char *)items[i]->data.scalar.value, OBJECTIVES, COUNT(OBJECTIVES))) {
+                    pnp_mark m = node_mark(items[i]);
+                    free(items);
+                    return fail(c, m, "unknown objective (known: psnr, reconstruction_objective)");
+                }
+            }
+            free(items);
+        } else if (!one_of(key, RUN_OPTIONS, COUNT(RUN_OPTIONS))) {
+            return fail(c, node_mark(k), "unknown top-level key '%s' (known: objective, dataset, solver, and "
+                                         "benchopt's run options such as max-runs, n-repetitions, plot, html)",
+                        key);
+        }
+    }
+    if (!dsn) return fail(c, top, "no 'dataset' section");
+    if (!svn) return fail(c, top, "no 'solver' section");
+
+    entry *ds = NULL, *sv = NULL;
+    int nds = 0, nsv = 0, rc;
+    rc = parse_entries(c, doc, dsn, SEC_DATASET, DATASETS, COUNT(DATASETS), &ds, &nds);
+    if (rc == 0) rc = parse_entries(c, doc, svn, SEC_SOLVER, SOLVERS, COUNT(SOLVERS), &sv, &nsv);
+    if (rc == 0) {
+        long long total = 0;
+        for (int i = 0; i < nds; ++i)
+            for (int j = 0; j < nsv; ++j) total += block_size(&ds[i].params) * block_size(&sv[j].params);
+        if (total > 100000) rc = fail(c, top, "the grid expands to %lld rows (more than 100000)", total);
+        else {
+            cfg->rows = pnp_calloc((size_t)total, sizeof(pnp_row));
+            cfg->n_rows = 0;
+            for (int i = 0; i < nds && rc == 0; ++i)
+                for (long long a = 0; a < block_size(&ds[i].params) && rc == 0; ++a)
+                    for (int j = 0; j < nsv && rc == 0; ++j)
+                        for (long long b = 0; b < block_size(&sv[j].params) && rc == 0; ++b) {
+                            pnp_row *r = &cfg->rows[cfg->n_rows];
+                            row_defaults(r);
+                            r->index = cfg->n_rows++;
+                            snprintf(r->dataset, sizeof r->dataset, "%s", ds[i].name);
+                            snprintf(r->solver, sizeof r->solver, "%s", sv[j].name);
+                            rc = apply_combo(c, &ds[i].params, a, r);
+                            if (rc == 0) rc = apply_combo(c, &sv[j].params, b, r);
+                        }
+        }
+    }
+    if (ds) entries_free(ds, nds);
+    if (sv) entries_free(sv, nsv);
+    for (int i = 0; i < n_overrides && rc == 0; ++i) rc = apply_override(c, cfg, overrides[i]);
+    for (int r = 0; r < cfg->n_rows && rc == 0; ++r) rc = validate_row(c, &cfg->rows[r]);
+    return rc;
+}
+
+int pnp_config_load_string(const char *name, const char *text, const char *const *overrides, int n_overrides,
+                           pnp_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = pnp_strdup(name);
+    cfg->text = pnp_strdup(text);
+    ctx c = {cfg->path, err, errlen};
+
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    if (!yaml_parser_initialize(&parser)) pnp_fatal("libyaml: cannot initialise a parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)cfg->text, strlen(cfg->text));
+    int rc;
+    if (!yaml_parser_load(&parser, &doc)) {
+        pnp_mark m = {(int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1};
+        if (parser.context)
+            rc = fail(&c, m, "YAML syntax error: %s (%s that starts at line %d, column %d)",
+                      parser.problem ? parser.problem : "unknown", parser.context,
+                      (int)parser.context_mark.line + 1, (int)parser.context_mark.column + 1);
+        else
+            rc = fail(&c, m, "YAML syntax error: %s", parser.problem ? parser.problem : "unknown");
+    } else {
+        rc = load_doc(&c, &doc, cfg, overrides, n_overrides);
+        yaml_document_delete(&doc);
+    }
+    yaml_parser_delete(&parser);
+    if (rc) pnp_config_free(cfg);
+    return rc;
+}
+
+int pnp_config_load_file(const char *path, const char *const *overrides, int n_overrides, pnp_config *cfg,
+                         char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open configuration file: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = pnp_malloc(cap);
+    size_t got;
+    while ((got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += got;
+        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
+        if (!buf) pnp_fatal("out of memory reading %s", path);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    buf[n] = '\0';
+    if (bad || strlen(buf) != n) {
+        free(buf);
+        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "contains NUL bytes (not a YAML text file)");
+        return -1;
+    }
+    int rc = pnp_config_load_string(path, buf, overrides, n_overrides, cfg, err, errlen);
+    free(buf);
+    return rc;
+}
+
+void pnp_config_free(pnp_config *cfg)
+{
+    free(cfg->path);
+    free(cfg->text);
+    free(cfg->rows);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+/* ------------------------------------------------------------ printing */
+
+static void value_text(const pnp_row *row, const param *p, char *buf, size_t len)
+{
+    const char *field = (const char *)row + p->offset;
+    switch (p->type) {
+    case T_INT:
+        if (p->size == sizeof(int)) snprintf(buf, len, "%d", *(const int *)field);
+        else snprintf(buf, len, "%lld", *(const long long *)field);
+        break;
+    case T_FLOAT: { /* shortest text that reads back to the same double */
+        const double v = *(const double *)field;
+        for (int prec = 6; prec <= 17; ++prec) {
+            snprintf(buf, len, "%.*g", prec, v);
+            if (strtod(buf, NULL) == v) break;
+        }
+        break;
+    }
+    case T_BOOL: snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false"); break;
+    case T_STRING: snprintf(buf, len, "%s", field); break;
+    }
+}
+
+void pnp_row_visit(const pnp_row *row, pnp_row_visit_fn fn, void *user)
+{
+    fn(user, "dataset", "string", row->dataset);
+    fn(user, "solver", "string", row->solver);
+    for (int i = 0; i < NPARAMS; ++i) {
+        char v[1100];
+        value_text(row, &PARAMS[i], v, sizeof v);
+        fn(user, PARAMS[i].name, type_name(PARAMS[i].type), v);
+    }
+}
+
+typedef struct {
+    char *buf;
+    size_t len, used;
+} fmt_state;
+
+static void append_kv(void *user, const char *name, const char *type, const char *value)
+{
+    (void)type;
+    fmt_state *s = user;
+    if (s->used >= s->len) return;
+    int n = snprintf(s->buf + s->used, s->len - s->used, "%s%s=%s", s->used ? " " : "", name, value);
+    if (n > 0) s->used += (size_t)n;
+}
+
+void pnp_row_format(const pnp_row *row, char *buf, size_t len)
+{
+    fmt_state s = {buf, len, 0};
+    buf[0] = '\0';
+    pnp_row_visit(row, append_kv, &s);
+}

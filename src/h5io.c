@@ -1,0 +1,241 @@
+/* h5io.c - HDF5 output helpers (include/pnp/h5io.h). Every HDF5 call goes
+ * through H5_CHECK, the library's single error path. */
+#include "pnp/h5io.h"
+
+#include <errno.h>
+#include <fftw3.h>
+#include <mpi.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "pnp/error.h"
+#include "pnp/version.h"
+
+static int make_parent_dirs(const char *path, char *err, size_t errlen)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; ++p) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0775) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "%s: cannot create folder: %s", buf, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+int pnp_h5_create(pnp_h5 *h, const char *final_path, char *err, size_t errlen)
+{
+    memset(h, 0, sizeof *h);
+    if (strlen(final_path) >= sizeof h->final_path) {
+        snprintf(err, errlen, "output path too long");
+        return -1;
+    }
+    if (make_parent_dirs(final_path, err, errlen)) return -1;
+    snprintf(h->final_path, sizeof h->final_path, "%s", final_path);
+    snprintf(h->tmp_path, sizeof h->tmp_path, "%s.tmp-%ld", final_path, (long)getpid());
+    h->file = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (h->file < 0) {
+        snprintf(err, errlen, "%s: cannot create HDF5 file", h->tmp_path);
+        return -1;
+    }
+    pnp_error_set_tempfile(h->tmp_path);
+    return 0;
+}
+
+int pnp_h5_commit(pnp_h5 *h, char *err, size_t errlen)
+{
+    H5_CHECK(H5Fflush(h->file, H5F_SCOPE_GLOBAL));
+    H5_CHECK(H5Fclose(h->file));
+    h->file = -1;
+    if (rename(h->tmp_path, h->final_path) != 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", h->tmp_path, h->final_path, strerror(errno));
+        unlink(h->tmp_path);
+        pnp_error_set_tempfile(NULL);
+        return -1;
+    }
+    pnp_error_set_tempfile(NULL);
+    return 0;
+}
+
+hid_t pnp_h5_group(hid_t loc, const char *name)
+{
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(g);
+    return g;
+}
+
+static hid_t vlen_utf8_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5_CHECK(t);
+    H5_CHECK(H5Tset_size(t, H5T_VARIABLE));
+    H5_CHECK(H5Tset_cset(t, H5T_CSET_UTF8));
+    return t;
+}
+
+void pnp_h5_attr_str(hid_t loc, const char *name, const char *value)
+{
+    hid_t t = vlen_utf8_type(), s = H5Screate(H5S_SCALAR);
+    H5_CHECK(s);
+    hid_t a = H5Acreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(a);
+    H5_CHECK(H5Awrite(a, t, &value));
+    H5_CHECK(H5Aclose(a));
+    H5_CHECK(H5Sclose(s));
+    H5_CHECK(H5Tclose(t));
+}
+
+static void attr_scalar(hid_t loc, const char *name, hid_t file_type, hid_t mem_type, const void *v)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    H5_CHECK(s);
+    hid_t a = H5Acreate2(loc, name, file_type, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(a);
+    H5_CHECK(H5Awrite(a, mem_type, v));
+    H5_CHECK(H5Aclose(a));
+    H5_CHECK(H5Sclose(s));
+}
+
+void pnp_h5_attr_int(hid_t loc, const char *name, long long value)
+{
+    attr_scalar(loc, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &value);
+}
+
+void pnp_h5_attr_double(hid_t loc, const char *name, double value)
+{
+    attr_scalar(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+void pnp_h5_attr_doubles(hid_t loc, const char *name, const double *v, size_t n)
+{
+    hsize_t dims[1] = {n};
+    hid_t s = H5Screate_simple(1, dims, NULL);
+    H5_CHECK(s);
+    hid_t a = H5Acreate2(loc, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(a);
+    H5_CHECK(H5Awrite(a, H5T_NATIVE_DOUBLE, v));
+    H5_CHECK(H5Aclose(a));
+    H5_CHECK(H5Sclose(s));
+}
+
+hid_t pnp_h5_create_f32(hid_t loc, const char *name, int rank, const hsize_t *dims)
+{
+    hsize_t chunk[8];
+    if (rank < 1 || rank > 8) pnp_fatal("HDF5 dataset %s: rank %d not supported", name, rank);
+    for (int d = 0; d < rank; ++d) {
+        chunk[d] = d >= rank - 2 ? (dims[d] < 256 ? dims[d] : 256) : 1;
+        if (chunk[d] == 0) chunk[d] = 1;
+    }
+    hid_t s = H5Screate_simple(rank, dims, NULL);
+    H5_CHECK(s);
+    hid_t pl = H5Pcreate(H5P_DATASET_CREATE);
+    H5_CHECK(pl);
+    H5_CHECK(H5Pset_chunk(pl, rank, chunk));
+    H5_CHECK(H5Pset_shuffle(pl));
+    H5_CHECK(H5Pset_deflate(pl, 4));
+    hid_t ds = H5Dcreate2(loc, name, H5T_IEEE_F32LE, s, H5P_DEFAULT, pl, H5P_DEFAULT);
+    H5_CHECK(ds);
+    H5_CHECK(H5Pclose(pl));
+    H5_CHECK(H5Sclose(s));
+    return ds;
+}
+
+void pnp_h5_write_f32_at(hid_t ds, hsize_t index, const float *data)
+{
+    hid_t fs = H5Dget_space(ds);
+    H5_CHECK(fs);
+    hsize_t dims[8], start[8] = {0}, count[8];
+    int rank = H5Sget_simple_extent_dims(fs, dims, NULL);
+    H5_CHECK(rank);
+    if (index >= dims[0]) pnp_fatal("HDF5: index %llu past dimension %llu", (unsigned long long)index, (unsigned long long)dims[0]);
+    for (int d = 0; d < rank; ++d) count[d] = dims[d];
+    start[0] = index;
+    count[0] = 1;
+    H5_CHECK(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL));
+    hid_t ms = H5Screate_simple(rank, count, NULL);
+    H5_CHECK(ms);
+    H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, data));
+    H5_CHECK(H5Sclose(ms));
+    H5_CHECK(H5Sclose(fs));
+}
+
+void pnp_h5_write_f32(hid_t loc, const char *name, int rank, const hsize_t *dims, const float *data)
+{
+    hid_t ds = pnp_h5_create_f32(loc, name, rank, dims);
+    H5_CHECK(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+    H5_CHECK(H5Dclose(ds));
+}
+
+void pnp_h5_write_str(hid_t loc, const char *name, const char *text)
+{
+    hid_t t = vlen_utf8_type(), s = H5Screate(H5S_SCALAR);
+    H5_CHECK(s);
+    hid_t ds = H5Dcreate2(loc, name, t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(ds);
+    H5_CHECK(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &text));
+    H5_CHECK(H5Dclose(ds));
+    H5_CHECK(H5Sclose(s));
+    H5_CHECK(H5Tclose(t));
+}
+
+/* ------------------------------------------------------------ provenance */
+
+static void row_attr(void *user, const char *name, const char *type, const char *value)
+{
+    hid_t g = *(hid_t *)user;
+    if (!strcmp(type, "integer")) pnp_h5_attr_int(g, name, atoll(value));
+    else if (!strcmp(type, "number")) pnp_h5_attr_double(g, name, atof(value));
+    else pnp_h5_attr_str(g, name, value); /* strings and booleans ("true"/"false") */
+}
+
+void pnp_h5_provenance(hid_t file, const pnp_config *cfg, const pnp_row *row, const char *backend, int ranks,
+                       const char *hosts)
+{
+    char buf[8192];
+    pnp_h5_attr_str(file, "pnp_version", PNP_VERSION);
+    pnp_h5_attr_str(file, "git_commit", PNP_GIT_COMMIT);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    pnp_h5_attr_str(file, "created_utc", buf);
+    pnp_h5_attr_str(file, "hosts", hosts);
+    const char *job = getenv("SLURM_JOB_ID");
+    pnp_h5_attr_str(file, "slurm_job_id", job ? job : "");
+    pnp_h5_attr_int(file, "ranks", ranks);
+    pnp_h5_attr_str(file, "backend", backend);
+    pnp_h5_attr_str(file, "gpu_names", ""); /* filled by the CUDA backend's runs */
+
+    unsigned maj, min, rel;
+    H5get_libversion(&maj, &min, &rel);
+    char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
+    int len = 0;
+    MPI_Get_library_version(mpi, &len);
+    char *nl = strchr(mpi, '\n');
+    if (nl) *nl = '\0';
+    snprintf(buf, sizeof buf, "hdf5 %u.%u.%u; %s; libyaml %s; libpng %s; mpi: %s", maj, min, rel, fftwf_version,
+             yaml_get_version_string(), png_get_libpng_ver(NULL), mpi);
+    pnp_h5_attr_str(file, "library_versions", buf);
+
+    pnp_h5_attr_str(file, "config_file", cfg->path);
+    pnp_h5_attr_int(file, "grid_row_index", row->index);
+    pnp_row_format(row, buf, sizeof buf);
+    pnp_h5_attr_str(file, "grid_row", buf);
+
+    hid_t g = pnp_h5_group(file, "config");
+    pnp_h5_write_str(g, "yaml", cfg->text);
+    hid_t r = pnp_h5_group(g, "row");
+    pnp_row_visit(row, row_attr, &r);
+    H5_CHECK(H5Gclose(r));
+    H5_CHECK(H5Gclose(g));
+}

@@ -1,0 +1,280 @@
+/* image.c - PNG input/output (libpng), PyTorch-exact bicubic resize, the
+ * synthetic default scene, clamp and PSNR. Host memory, planar CHW float32. */
+#include "pnp/image.h"
+
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pnp/error.h"
+#include "pnp/philox.h"
+
+pnp_image pnp_image_alloc(int c, int h, int w)
+{
+    pnp_image im = {c, h, w, NULL};
+    im.data = pnp_calloc((size_t)c * h * w, sizeof(float));
+    return im;
+}
+
+void pnp_image_free(pnp_image *im)
+{
+    free(im->data);
+    im->data = NULL;
+    im->c = im->h = im->w = 0;
+}
+
+/* ---------------------------------------------------------------- PNG */
+
+int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open image file", path);
+        return -1;
+    }
+    unsigned char sig[8];
+    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        fclose(f);
+        snprintf(err, errlen, "%s: not a PNG file", path);
+        return -1;
+    }
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        fclose(f);
+        snprintf(err, errlen, "%s: libpng could not start", path);
+        return -1;
+    }
+    /* volatile: modified between setjmp and a possible longjmp */
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        free(rows);
+        png_destroy_read_struct(&png, &info, NULL);
+        fclose(f);
+        snprintf(err, errlen, "%s: corrupt or truncated PNG", path);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, info);
+    int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+    if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+    png_set_strip_alpha(png);
+    if (depth == 16) png_set_swap(png); /* host (little-endian) uint16 */
+    png_read_update_info(png, info);
+
+    const int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
+    const int bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
+    const size_t rowbytes = png_get_rowbytes(png, info);
+    if (rowbytes != (size_t)w * 3 * bytes) longjmp(png_jmpbuf(png), 1);
+    unsigned char *buf = pnp_malloc(rowbytes * h);
+    rows = pnp_malloc(sizeof(png_bytep) * h);
+    for (int y = 0; y < h; ++y) rows[y] = buf + rowbytes * y;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+
+    pnp_image im = pnp_image_alloc(3, h, w);
+    const size_t plane = (size_t)h * w;
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            for (int c = 0; c < 3; ++c) {
+                size_t k = ((size_t)y * w + x) * 3 + c;
+                float v = bytes == 2 ? (float)((const uint16_t *)buf)[k] / 65535.0f
+                                     : (float)buf[k] / 255.0f;
+                im.data[c * plane + (size_t)y * w + x] = v;
+            }
+    free(buf);
+    free(rows);
+    png_destroy_read_struct(&png, &info, NULL);
+    fclose(f);
+    *out = im;
+    return 0;
+}
+
+int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen)
+{
+    if (im->c != 3 && im->c != 1) {
+        snprintf(err, errlen, "%s: can only write 1 or 3 channels, got %d", path, im->c);
+        return -1;
+    }
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot create file", path);
+        return -1;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    unsigned char *volatile row = NULL;
+    if (!png || !info || setjmp(png_jmpbuf(png))) {
+        free(row);
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        snprintf(err, errlen, "%s: PNG write failed", path);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, im->w, im->h, 8, im->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    row = pnp_malloc((size_t)im->w * im->c);
+    const size_t plane = (size_t)im->h * im->w;
+    for (int y = 0; y < im->h; ++y) {
+        for (int x = 0; x < im->w; ++x)
+            for (int c = 0; c < im->c; ++c) {
+                float v = im->data[c * plane + (size_t)y * im->w + x];
+                v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
+                row[(size_t)x * im->c + c] = (unsigned char)lrintf(v * 255.0f);
+            }
+        png_write_row(png, row);
+    }
+    png_write_end(png, NULL);
+    free(row);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "%s: write failed (disk full?)", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- resize */
+
+/* Cubic convolution weights for fraction t (Keys, A = -0.75), as ATen's
+ * get_cubic_upsample_coefficients computes them, in float. */
+static void cubic_weights(float t, float wgt[4])
+{
+    const float A = -0.75f;
+    float x1 = t;
+    wgt[0] = ((A * (x1 + 1) - 5 * A) * (x1 + 1) + 8 * A) * (x1 + 1) - 4 * A;
+    wgt[1] = ((A + 2) * x1 - (A + 3)) * x1 * x1 + 1;
+    float x2 = 1 - t;
+    wgt[2] = ((A + 2) * x2 - (A + 3)) * x2 * x2 + 1;
+    wgt[3] = ((A * (x2 + 1) - 5 * A) * (x2 + 1) + 8 * A) * (x2 + 1) - 4 * A;
+}
+
+/* For each output index: the 4 clamped input taps and their weights. */
+static void cubic_taps(int in, int out, int *idx /*[out,4]*/, float *wgt /*[out,4]*/)
+{
+    const float scale = (float)in / (float)out;
+    for (int d = 0; d < out; ++d) {
+        float src = scale * ((float)d + 0.5f) - 0.5f; /* not clamped for cubic */
+        float fl = floorf(src);
+        int i0 = (int)fl;
+        cubic_weights(src - fl, wgt + 4 * d);
+        for (int k = 0; k < 4; ++k) {
+            int i = i0 - 1 + k;
+            idx[4 * d + k] = i < 0 ? 0 : (i > in - 1 ? in - 1 : i);
+        }
+    }
+}
+
+pnp_image pnp_resize_bicubic(const pnp_image *in, int out_h, int out_w)
+{
+    pnp_image out = pnp_image_alloc(in->c, out_h, out_w);
+    int *ix = pnp_malloc(sizeof(int) * 4 * out_w), *iy = pnp_malloc(sizeof(int) * 4 * out_h);
+    float *wx = pnp_malloc(sizeof(float) * 4 * out_w), *wy = pnp_malloc(sizeof(float) * 4 * out_h);
+    cubic_taps(in->w, out_w, ix, wx);
+    cubic_taps(in->h, out_h, iy, wy);
+    for (int c = 0; c < in->c; ++c) {
+        const float *src = in->data + (size_t)c * in->h * in->w;
+        float *dst = out.data + (size_t)c * out_h * out_w;
+        for (int y = 0; y < out_h; ++y)
+            for (int x = 0; x < out_w; ++x) {
+                /* interpolate along x in each of the 4 rows, then along y */
+                float col[4];
+                for (int r = 0; r < 4; ++r) {
+                    const float *row = src + (size_t)iy[4 * y + r] * in->w;
+                    const int *t = ix + 4 * x;
+                    const float *w = wx + 4 * x;
+                    col[r] = row[t[0]] * w[0] + row[t[1]] * w[1] + row[t[2]] * w[2] + row[t[3]] * w[3];
+                }
+                const float *w = wy + 4 * y;
+                dst[(size_t)y * out_w + x] = col[0] * w[0] + col[1] * w[1] + col[2] * w[2] + col[3] * w[3];
+            }
+    }
+    free(ix);
+    free(iy);
+    free(wx);
+    free(wy);
+    return out;
+}
+
+void pnp_fit_longer_side(int h, int w, int longer, int *out_h, int *out_w)
+{
+    const double s = (double)longer / (double)(h > w ? h : w);
+    *out_h = (int)(h * s);
+    *out_w = (int)(w * s);
+}
+
+/* ---------------------------------------------------- synthetic scene */
+
+static double uniform01(uint64_t seed, uint32_t stream, uint64_t i)
+{
+    pnp_philox_ctr c = {{(uint32_t)i, (uint32_t)(i >> 32), stream, 0x7363656eu}};
+    c = pnp_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+    return (double)c.v[0] / 4294967296.0;
+}
+
+pnp_image pnp_synthetic_scene(int h, int w, uint64_t seed)
+{
+    pnp_image im = pnp_image_alloc(3, h, w);
+    const size_t plane = (size_t)h * w;
+    const double s = (double)(h > w ? h : w);
+    enum { NDISC = 12 };
+    double cx[NDISC], cy[NDISC], rad[NDISC], col[NDISC][3];
+    for (int d = 0; d < NDISC; ++d) {
+        cx[d] = uniform01(seed, 1, 6 * d) * w;
+        cy[d] = uniform01(seed, 1, 6 * d + 1) * h;
+        rad[d] = (0.04 + 0.12 * uniform01(seed, 1, 6 * d + 2)) * s;
+        for (int c = 0; c < 3; ++c) col[d][c] = 0.1 + 0.8 * uniform01(seed, 1, 6 * d + 3 + c);
+    }
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            const double u = x / s, v = y / s;
+            /* smooth colour shading */
+            double rgb[3] = {0.35 + 0.25 * u, 0.30 + 0.20 * v, 0.55 - 0.2 * u * v};
+            /* discs with sharp edges, later ones on top */
+            for (int d = 0; d < NDISC; ++d) {
+                const double dx = x - cx[d], dy = y - cy[d];
+                if (dx * dx + dy * dy < rad[d] * rad[d])
+                    for (int c = 0; c < 3; ++c) rgb[c] = col[d][c];
+            }
+            /* a band of fine stripes of increasing frequency (resolution chart) */
+            if (v > 0.80 && v < 0.92) {
+                const double f = 8.0 + 120.0 * u;
+                const double stripe = sin(2.0 * M_PI * f * u) > 0 ? 0.9 : 0.1;
+                for (int c = 0; c < 3; ++c) rgb[c] = stripe;
+            }
+            /* a noise-texture patch in the top-left corner */
+            if (u < 0.18 && v < 0.18) {
+                const double t = uniform01(seed, 2, (uint64_t)(y / 2) * (uint64_t)w + (uint64_t)(x / 2));
+                for (int c = 0; c < 3; ++c) rgb[c] = 0.25 + 0.5 * t;
+            }
+            for (int c = 0; c < 3; ++c)
+                im.data[c * plane + (size_t)y * w + x] = (float)(rgb[c] < 0 ? 0 : (rgb[c] > 1 ? 1 : rgb[c]));
+        }
+    return im;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+void pnp_clamp01(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) x[i] = x[i] < 0.f ? 0.f : (x[i] > 1.f ? 1.f : x[i]);
+}
+
+double pnp_psnr(const float *x, const float *ref, size_t n)
+{
+    double se = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        const double d = (double)x[i] - (double)ref[i];
+        se += d * d;
+    }
+    const double mse = se / (double)n;
+    return mse > 0 ? -10.0 * log10(mse) : INFINITY;
+}
