@@ -35,7 +35,7 @@ LIB_OBJ += $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o) $(CUDA_C_SRC:src/cuda/%.c=
 CFLAGS += -DPNP_WITH_CUDA
 NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
            -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
-LDLIBS += -L$(CUDA_HOME)/lib64 -lcufft -lcudnn -lnccl -lcudart -lstdc++
+LDLIBS += -L$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
 endif
 
 TEST_SRC := $(wildcard tests/unit/*.c)
@@ -47,10 +47,10 @@ all: $(BUILD)/pnp $(TEST_BIN)
 $(BUILD)/obj/%.o: src/%.c include/pnp/*.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cuda_%.o: src/cuda/%.c include/pnp/*.h | $(BUILD)/obj
-	$(CC) $(CFLAGS) -I$(CUDA_HOME)/include -c $< -o $@
+$(BUILD)/obj/cuda_%.o: src/cuda/%.c src/cuda/*.h kernels/*.h include/pnp/*.h | $(BUILD)/obj
+	$(CC) $(CFLAGS) -Ikernels -I$(CUDA_HOME)/include -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu include/pnp/*.h | $(BUILD)/obj
+$(BUILD)/obj/cu_%.o: kernels/%.cu kernels/*.h include/pnp/*.h | $(BUILD)/obj
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
 # The commit is baked into version.o, rebuilt every time so it is never stale.

@@ -51,6 +51,7 @@ void pnp_backend_destroy(pnp_backend *be);
 pnp_backend *pnp_backend_cpu_create(int threads);
 #ifdef PNP_WITH_CUDA
 pnp_backend *pnp_backend_cuda_create(int device);
+int pnp_cuda_device_count(void); /* 0 when no GPU (or no driver) */
 #endif
 
 #endif

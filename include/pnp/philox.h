@@ -93,10 +93,10 @@ PNP_HOSTDEV double pnp_normal(uint64_t seed, uint32_t stream, uint64_t index)
     const uint64_t b = ((uint64_t)c.v[2] << 21) ^ (uint64_t)(c.v[3] >> 11);
     const double u1 = ((double)(a & 0x1FFFFFFFFFFFFFull) + 1.0) * inv53;
     const double u2 = (double)(b & 0x1FFFFFFFFFFFFFull) * inv53;
-#if defined(__CUDACC__)
-    const double r = __dsqrt_rn(-2.0 * pnp_det_log(u1));
+#if defined(__CUDA_ARCH__)
+    const double r = __dsqrt_rn(-2.0 * pnp_det_log(u1)); /* IEEE round-to-nearest */
 #else
-    const double r = __builtin_sqrt(-2.0 * pnp_det_log(u1));
+    const double r = __builtin_sqrt(-2.0 * pnp_det_log(u1)); /* sqrtsd: IEEE too */
 #endif
     return r * pnp_det_cos2pi(u2);
 }

@@ -1,0 +1,47 @@
+/* physics.cu - element-wise kernels of the blur operators and the measurement
+ * noise. Compiled with -fmad=false so the noise (include/pnp/philox.h) is
+ * bit-identical to the CPU backend's. */
+#include <cuda_runtime.h>
+
+#include "pnp/philox.h"
+#include "pnp_kernels.h"
+
+static unsigned grid_for(size_t n, unsigned block)
+{
+    size_t g = (n + block - 1) / block;
+    return (unsigned)(g < 65535u * 32u ? g : 65535u * 32u);
+}
+
+__global__ void spectrum_mul_kernel(float2 *v, const float2 *s, int c, size_t n, int conjugate, float scale)
+{
+    const size_t total = (size_t)c * n;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const float2 a = v[i], k = s[i % n];
+        const float ki = conjugate ? -k.y : k.y;
+        v[i] = make_float2((a.x * k.x - a.y * ki) * scale, (a.x * ki + a.y * k.x) * scale);
+    }
+}
+
+extern "C" int pnp_launch_spectrum_mul(float *v, const float *s, int c, size_t n, int conjugate, float scale,
+                                       void *stream)
+{
+    spectrum_mul_kernel<<<grid_for((size_t)c * n, 256), 256, 0, (cudaStream_t)stream>>>(
+        (float2 *)v, (const float2 *)s, c, n, conjugate, scale);
+    return (int)cudaGetLastError();
+}
+
+__global__ void add_noise_clamp_kernel(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset,
+                                       float sigma)
+{
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
+        const float v = y[e] + sigma * (float)pnp_normal(seed, stream_id, offset + e);
+        y[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
+    }
+}
+
+extern "C" int pnp_launch_add_noise_clamp(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset,
+                                          float sigma, void *stream)
+{
+    add_noise_clamp_kernel<<<grid_for(n, 256), 256, 0, (cudaStream_t)stream>>>(y, n, seed, stream_id, offset, sigma);
+    return (int)cudaGetLastError();
+}

@@ -1,0 +1,27 @@
+/* cuda_check.h - the CUDA libraries' error paths (CUDA runtime, cuFFT), each a
+ * thin wrapper over pnp_fatal: rank, file, line and the failing call, then the
+ * whole MPI job ends. Included only inside the CUDA backend. */
+#ifndef PNP_CUDA_CHECK_H
+#define PNP_CUDA_CHECK_H
+
+#include <cuda_runtime.h>
+#include <cufft.h>
+
+#include "pnp/error.h"
+
+#define CUDA_CHECK(call)                                                                  \
+    do {                                                                                  \
+        cudaError_t cuda_check_rc_ = (cudaError_t)(call);                                 \
+        if (cuda_check_rc_ != cudaSuccess)                                                \
+            pnp_fatal("CUDA error %s (%s) in %s", cudaGetErrorName(cuda_check_rc_),       \
+                      cudaGetErrorString(cuda_check_rc_), #call);                         \
+    } while (0)
+
+#define CUFFT_CHECK(call)                                                                 \
+    do {                                                                                  \
+        cufftResult cufft_check_rc_ = (call);                                             \
+        if (cufft_check_rc_ != CUFFT_SUCCESS)                                             \
+            pnp_fatal("cuFFT error %d in %s", (int)cufft_check_rc_, #call);               \
+    } while (0)
+
+#endif
