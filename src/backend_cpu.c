@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "pnp/backend.h"
+#include "pnp/blur.h"
 #include "pnp/error.h"
 #include "pnp/philox.h"
 
@@ -87,15 +88,8 @@ static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, in
     fftwf_plan one = fftwf_plan_dft_r2c_2d(h, w, op->real, op->work, FFTW_ESTIMATE);
     if (!op->fwd || !op->inv || !one) pnp_fatal("FFTW: could not plan a %dx%d transform", h, w);
 
-    /* kernel centre (k/2, k/2) goes to pixel (0, 0); taps wrap modulo the image */
-    const int half = k / 2;
     for (int i = 0; i < n; ++i) {
-        memset(op->real, 0, sizeof(float) * plane);
-        for (int a = 0; a < k; ++a)
-            for (int b = 0; b < k; ++b) {
-                int y = ((a - half) % h + h) % h, x = ((b - half) % w + w) % w;
-                op->real[(size_t)y * w + x] += kernels[((size_t)i * k + a) * k + b];
-            }
+        pnp_wrap_kernel(kernels + (size_t)i * k * k, k, h, w, op->real);
         fftwf_execute_dft_r2c(one, op->real, op->spectra + spec * i);
     }
     fftwf_destroy_plan(one);

@@ -9,6 +9,7 @@
 #include "cuda_check.h"
 #include "pnp_kernels.h"
 #include "pnp/backend.h"
+#include "pnp/blur.h"
 
 typedef struct {
     int device;
@@ -107,14 +108,8 @@ static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, i
     CUFFT_CHECK(cufftSetStream(one, cx->stream));
     float *pad = pnp_malloc(sizeof(float) * plane);
     float *pad_dev = be->ops->alloc(be, sizeof(float) * plane);
-    const int half = k / 2;
     for (int i = 0; i < n; ++i) {
-        memset(pad, 0, sizeof(float) * plane);
-        for (int a = 0; a < k; ++a)
-            for (int b = 0; b < k; ++b) {
-                int y = ((a - half) % h + h) % h, x = ((b - half) % w + w) % w;
-                pad[(size_t)y * w + x] += kernels[((size_t)i * k + a) * k + b];
-            }
+        pnp_wrap_kernel(kernels + (size_t)i * k * k, k, h, w, pad);
         be->ops->upload(be, pad_dev, pad, sizeof(float) * plane);
         CUFFT_CHECK(cufftExecR2C(one, pad_dev, (cufftComplex *)(op->spectra + 2 * spec * i)));
     }
