@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers_cpu.h"
 #include "pnp/backend.h"
 #include "pnp/blur.h"
 #include "pnp/error.h"
@@ -163,6 +164,16 @@ static const pnp_backend_ops CPU_OPS = {
     .blur_apply = cpu_blur_apply,
     .blur_destroy = cpu_blur_destroy,
     .add_noise_clamp = cpu_add_noise_clamp,
+    .act_bytes = cpu_act_bytes,
+    .conv_create = cpu_conv_create,
+    .conv_forward = cpu_conv_forward,
+    .conv_destroy = cpu_conv_destroy,
+    .act_add = cpu_act_add,
+    .act_from_image = cpu_act_from_image,
+    .act_concat_const = cpu_act_concat_const,
+    .act_to_image = cpu_act_to_image,
+    .pixel_unshuffle2 = cpu_pixel_unshuffle2,
+    .pixel_shuffle2 = cpu_pixel_shuffle2,
 };
 
 pnp_backend *pnp_backend_cpu_create(int threads)

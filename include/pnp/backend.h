@@ -14,6 +14,16 @@
 
 typedef struct pnp_backend pnp_backend;
 typedef struct pnp_blur pnp_blur; /* a set of blur operators owned by a backend */
+typedef struct pnp_conv pnp_conv; /* one convolution layer's weights, in the backend's own layout */
+
+/* A 4-D activation [n, c, h, w] living on a backend. Its memory layout and
+ * element type are the backend's choice (CPU: NCHW float32; CUDA: NHWC in
+ * float32 or bfloat16), so network code never indexes `data` itself: it sizes
+ * buffers with ops->act_bytes and moves images in and out with the ops below. */
+typedef struct {
+    void *data;
+    int n, c, h, w;
+} pnp_act;
 
 typedef struct {
     const char *name;
@@ -36,6 +46,27 @@ typedef struct {
      * the counter-based noise of include/pnp/philox.h. */
     void (*add_noise_clamp)(pnp_backend *be, float *y_dev, size_t n, uint64_t seed, uint32_t stream,
                             uint64_t offset, float sigma);
+
+    /* ---- layer engine (NULL where a backend has none yet) ---- */
+    size_t (*act_bytes)(pnp_backend *be, int n, int c, int h, int w);
+    /* weight: PyTorch layout, [cout, cin, k, k] for a convolution, [cin, cout, k, k]
+     * for a transposed one (stride must equal k then, pad 0); bias [cout] or NULL. */
+    pnp_conv *(*conv_create)(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
+                             const float *weight, const float *bias);
+    /* y = relu?(conv(x) + bias) + residual?; residual may alias y (not x). */
+    void (*conv_forward)(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual);
+    void (*conv_destroy)(pnp_conv *cv);
+    void (*act_add)(pnp_backend *be, const pnp_act *a, const pnp_act *b, pnp_act *y); /* y = a + b */
+    /* Image [n, c, h, w] float32 NCHW (device) into activation x [n, c, x->h, x->w],
+     * replicate-padded on the bottom and right (x->h >= h, x->w >= w). */
+    void (*act_from_image)(pnp_backend *be, const float *img_dev, int n, int c, int h, int w, pnp_act *x);
+    /* y [n, x->c + 1, h, w] = x with one more channel equal to value (the noise-level map). */
+    void (*act_concat_const)(pnp_backend *be, const pnp_act *x, float value, pnp_act *y);
+    /* The top-left [n, x->c, h, w] of x into an NCHW float32 image (crop). */
+    void (*act_to_image)(pnp_backend *be, const pnp_act *x, int h, int w, float *img_dev);
+    /* 2x2 pixel unshuffle ([n,c,2h,2w] -> [n,4c,h,w]) and shuffle (inverse), as PyTorch orders channels. */
+    void (*pixel_unshuffle2)(pnp_backend *be, const pnp_act *x, pnp_act *y);
+    void (*pixel_shuffle2)(pnp_backend *be, const pnp_act *x, pnp_act *y);
 } pnp_backend_ops;
 
 struct pnp_backend {

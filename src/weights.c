@@ -1,0 +1,170 @@
+/* weights.c - named tensors: HDF5 weights files and deterministic random
+ * weights (include/pnp/weights.h). */
+#include "pnp/weights.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pnp/error.h"
+#include "pnp/h5io.h"
+#include "pnp/philox.h"
+
+const pnp_tensor *pnp_weights_find(const pnp_state_dict *sd, const char *name)
+{
+    for (int i = 0; i < sd->count; ++i)
+        if (!strcmp(sd->t[i].name, name)) return &sd->t[i];
+    return NULL;
+}
+
+void pnp_weights_free(pnp_state_dict *sd)
+{
+    for (int i = 0; i < sd->count; ++i) {
+        free(sd->t[i].name);
+        free(sd->t[i].data);
+    }
+    free(sd->t);
+    sd->t = NULL;
+    sd->count = 0;
+}
+
+pnp_tensor *pnp_weights_add(pnp_state_dict *sd, const char *name, int ndim, const int64_t *shape, const float *data)
+{
+    if (ndim < 0 || ndim > 8) pnp_fatal("tensor %s: %d dimensions (at most 8)", name, ndim);
+    pnp_tensor *grown = realloc(sd->t, sizeof(pnp_tensor) * (sd->count + 1));
+    if (!grown) pnp_fatal("out of memory adding tensor %s", name);
+    sd->t = grown;
+    pnp_tensor *t = &sd->t[sd->count++];
+    memset(t, 0, sizeof *t);
+    t->name = pnp_strdup(name);
+    t->ndim = ndim;
+    for (int d = 0; d < ndim; ++d) t->shape[d] = shape[d];
+    const int64_t n = pnp_tensor_numel(t);
+    t->data = pnp_calloc((size_t)n, sizeof(float));
+    if (data) memcpy(t->data, data, sizeof(float) * (size_t)n);
+    return t;
+}
+
+/* ---------------------------------------------------------------- HDF5 */
+
+typedef struct {
+    pnp_state_dict *sd;
+    const char *path;
+    char *err;
+    size_t errlen;
+    int failed;
+} h5_visit_ctx;
+
+static herr_t read_one(hid_t loc, const char *name, const H5O_info_t *info, void *user)
+{
+    h5_visit_ctx *c = user;
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    hid_t s = d >= 0 ? H5Dget_space(d) : -1;
+    hid_t t = d >= 0 ? H5Dget_type(d) : -1;
+    hsize_t dims[8];
+    int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    if (d < 0 || s < 0 || t < 0 || nd < 0 || nd > 8 || H5Tget_class(t) != H5T_FLOAT) {
+        snprintf(c->err, c->errlen, "%s: dataset '%s' is not a float tensor of at most 8 dimensions", c->path, name);
+        c->failed = 1;
+    } else {
+        H5Sget_simple_extent_dims(s, dims, NULL);
+        int64_t shape[8];
+        for (int i = 0; i < nd; ++i) shape[i] = (int64_t)dims[i];
+        pnp_tensor *tn = pnp_weights_add(c->sd, name, nd, shape, NULL);
+        if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, tn->data) < 0) {
+            snprintf(c->err, c->errlen, "%s: cannot read dataset '%s' (truncated or corrupt file?)", c->path, name);
+            c->failed = 1;
+        }
+    }
+    if (t >= 0) H5Tclose(t);
+    if (s >= 0) H5Sclose(s);
+    if (d >= 0) H5Dclose(d);
+    return c->failed ? 1 : 0;
+}
+
+int pnp_weights_read_h5(const char *path, pnp_state_dict *sd, char *err, size_t errlen)
+{
+    memset(sd, 0, sizeof *sd);
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) {
+        snprintf(err, errlen, "%s: %s", path, is < 0 ? "cannot open weights file" : "not an HDF5 file");
+        return -1;
+    }
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages instead of HDF5's stack dumps */
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int rc = 0;
+    if (f < 0) {
+        snprintf(err, errlen, "%s: cannot open HDF5 weights file (truncated?)", path);
+        rc = -1;
+    } else {
+        h5_visit_ctx c = {sd, path, err, errlen, 0};
+        /* creation order when tracked, else names: either way deterministic */
+        if (H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, read_one, &c) < 0 && !c.failed) {
+            snprintf(err, errlen, "%s: cannot list the datasets (truncated or corrupt file?)", path);
+            c.failed = 1;
+        }
+        if (!c.failed && sd->count == 0) {
+            snprintf(err, errlen, "%s: no tensors in this file", path);
+            c.failed = 1;
+        }
+        rc = c.failed ? -1 : 0;
+        H5Fclose(f);
+    }
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    if (rc) pnp_weights_free(sd);
+    return rc;
+}
+
+int pnp_weights_write_h5(const char *path, const pnp_state_dict *sd, const char *architecture, char *err,
+                         size_t errlen)
+{
+    pnp_h5 h;
+    if (pnp_h5_create(&h, path, err, errlen)) return -1;
+    pnp_h5_attr_str(h.file, "architecture", architecture);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5_CHECK(lcpl);
+    H5_CHECK(H5Pset_create_intermediate_group(lcpl, 1));
+    for (int i = 0; i < sd->count; ++i) {
+        const pnp_tensor *t = &sd->t[i];
+        hsize_t dims[8];
+        for (int d = 0; d < t->ndim; ++d) dims[d] = (hsize_t)t->shape[d];
+        hid_t s = t->ndim ? H5Screate_simple(t->ndim, dims, NULL) : H5Screate(H5S_SCALAR);
+        H5_CHECK(s);
+        /* names like "m_down1.0.res.0.weight" contain no '/', so they stay flat */
+        hid_t d = H5Dcreate2(h.file, t->name, H5T_IEEE_F32LE, s, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+        H5_CHECK(d);
+        H5_CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t->data));
+        H5_CHECK(H5Dclose(d));
+        H5_CHECK(H5Sclose(s));
+    }
+    H5_CHECK(H5Pclose(lcpl));
+    return pnp_h5_commit(&h, err, errlen);
+}
+
+/* -------------------------------------------------------------- random */
+
+void pnp_weights_randomize(pnp_state_dict *sd, uint64_t seed)
+{
+    for (int ti = 0; ti < sd->count; ++ti) {
+        pnp_tensor *t = &sd->t[ti];
+        int64_t fan_in = 1;
+        if (t->ndim >= 2) {
+            fan_in = t->shape[1];
+            for (int d = 2; d < t->ndim; ++d) fan_in *= t->shape[d];
+        }
+        const float bound = (float)(1.0 / sqrt((double)fan_in));
+        const int64_t n = pnp_tensor_numel(t);
+        for (int64_t e = 0; e < n; ++e) {
+            pnp_philox_ctr c = {{(uint32_t)e, (uint32_t)((uint64_t)e >> 32), (uint32_t)ti, 0x77656967u}};
+            c = pnp_philox4x32_10(c, (uint32_t)seed, (uint32_t)(seed >> 32));
+            const float u = (float)((double)c.v[0] / 4294967296.0);
+            t->data[e] = (2.0f * u - 1.0f) * bound;
+        }
+    }
+}

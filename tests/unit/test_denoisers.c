@@ -1,0 +1,155 @@
+/* test_denoisers.c - the layer engine's denoisers against PyTorch
+ * (tests/golden/denoisers.h5, made by tests/golden/make_golden_denoisers.py):
+ *  - DRUNet = deepinv's DRUNet on pnp's deterministic random weights: full widths
+ *    on 32x32, reduced widths on larger images, batch 2, several sigmas;
+ *    max |ours - ref| <= 1e-5 * max |ref|;
+ *  - DnCNN and FFDNet (trained kair-small weights from ../shared) = PyTorch:
+ *    2e-5 * max |ref| (20 biased layers; DnCNN's output x - net(x) cancels);
+ *  - the pad-and-crop rule for sizes that are not multiples of 8;
+ *  - the planned activation bytes equal what the forward pass allocated;
+ *  - missing keys and wrong shapes are reported by name. */
+#include <string.h>
+
+#include "check.h"
+#include "golden.h"
+#include "pnp/backend.h"
+#include "pnp/denoiser.h"
+#include "pnp/error.h"
+
+static pnp_denoiser *make_random(pnp_backend *be, const char *spec, uint64_t seed)
+{
+    pnp_state_dict sd;
+    char arch[32], err[512];
+    if (pnp_denoiser_skeleton(spec, &sd, arch, sizeof arch, err, sizeof err)) pnp_fatal("%s", err);
+    pnp_weights_randomize(&sd, seed);
+    pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
+    if (!dn) pnp_fatal("%s", err);
+    pnp_weights_free(&sd);
+    return dn;
+}
+
+static void compare(pnp_denoiser *dn, hid_t grp, const char *name, float sigma, double tol)
+{
+    hsize_t d[4];
+    float *x = golden_read(grp, "x", H5T_NATIVE_FLOAT, NULL, d);
+    float *y = golden_read(grp, "y", H5T_NATIVE_FLOAT, NULL, NULL);
+    const size_t numel = d[0] * d[1] * d[2] * d[3];
+    float *out = pnp_malloc(numel * sizeof(float));
+    pnp_denoiser_forward(dn, x, (int)d[0], (int)d[2], (int)d[3], sigma, out);
+    const double diff = max_abs_diff(out, y, numel), ref = max_abs(y, numel);
+    CHECK(diff <= tol * ref, "%s (%s) on [%d,3,%d,%d], sigma %g: max abs diff %.3g, relative %.3g", name,
+          pnp_denoiser_describe(dn), (int)d[0], (int)d[2], (int)d[3], sigma, diff, diff / ref);
+    free(x), free(y), free(out);
+}
+
+static void drunet_golden(pnp_backend *be, hid_t f)
+{
+    const char *groups[] = {"drunet0_0", "drunet1_0", "drunet1_1", "drunet2_0"};
+    for (int i = 0; i < 4; ++i) {
+        hid_t g = H5Gopen2(f, groups[i], H5P_DEFAULT);
+        char spec[64];
+        golden_attr_str(f, groups[i], "spec", spec, sizeof spec);
+        pnp_denoiser *dn = make_random(be, spec, (uint64_t)golden_attr_double(f, groups[i], "seed"));
+        compare(dn, g, groups[i], (float)golden_attr_double(f, groups[i], "sigma"), 1e-5);
+        pnp_denoiser_destroy(dn);
+        H5Gclose(g);
+    }
+}
+
+static void kair_golden(pnp_backend *be, hid_t f)
+{
+    const char *names[] = {"dncnn", "ffdnet"};
+    const char *files[] = {"weights/kair-small/dncnn_color_blind.h5", "weights/kair-small/ffdnet_color.h5"};
+    for (int i = 0; i < 2; ++i) {
+        pnp_state_dict sd;
+        char err[512];
+        if (pnp_weights_read_h5(shared_path(files[i]), &sd, err, sizeof err)) {
+            SKIP("%s: %s (set PNP_SHARED)", names[i], err);
+            continue;
+        }
+        pnp_denoiser *dn = pnp_denoiser_create(be, names[i], &sd, err, sizeof err);
+        CHECK(dn != NULL, "%s builds from %s: %s", names[i], files[i], dn ? pnp_denoiser_describe(dn) : err);
+        if (dn) {
+            hid_t g = H5Gopen2(f, names[i], H5P_DEFAULT);
+            float sigma = i == 1 ? (float)golden_attr_double(f, names[i], "sigma") : 0.f;
+            compare(dn, g, names[i], sigma, 2e-5);
+            H5Gclose(g);
+            pnp_denoiser_destroy(dn);
+        }
+        pnp_weights_free(&sd);
+    }
+}
+
+/* D(x) on a 37x45 image equals D(replicate-pad(x) to 40x48) cropped back. */
+static void pad_rule(pnp_backend *be)
+{
+    pnp_denoiser *dn = make_random(be, "drunet:8,16,32,64:1", 9);
+    const int h = 37, w = 45, H = 40, W = 48;
+    float *x = pnp_malloc(sizeof(float) * 3 * h * w), *xp = pnp_malloc(sizeof(float) * 3 * H * W);
+    float *y = pnp_malloc(sizeof(float) * 3 * h * w), *yp = pnp_malloc(sizeof(float) * 3 * H * W);
+    for (int i = 0; i < 3 * h * w; ++i) x[i] = (float)((i * 37 % 101) / 100.0);
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < H; ++i)
+            for (int j = 0; j < W; ++j)
+                xp[(c * H + i) * W + j] = x[(c * h + (i < h ? i : h - 1)) * w + (j < w ? j : w - 1)];
+    pnp_denoiser_forward(dn, x, 1, h, w, 0.1f, y);
+    pnp_denoiser_forward(dn, xp, 1, H, W, 0.1f, yp);
+    double worst = 0;
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < h; ++i)
+            for (int j = 0; j < w; ++j) worst = fmax(worst, fabs(y[(c * h + i) * w + j] - yp[(c * H + i) * W + j]));
+    CHECK(worst == 0, "37x45 input = replicate-padded 40x48 input cropped (max diff %.3g)", worst);
+    free(x), free(xp), free(y), free(yp);
+    pnp_denoiser_destroy(dn);
+}
+
+static void memory_plan(void)
+{
+    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_denoiser *dn = make_random(be, "drunet:16,32,64,128:2", 3);
+    const int n = 2, h = 45, w = 61;
+    size_t predicted = pnp_denoiser_activation_bytes(dn, n, h, w), before = be->ops->peak_bytes(be);
+    float *x = pnp_calloc((size_t)n * 3 * h * w, sizeof(float)), *y = pnp_malloc(sizeof(float) * n * 3 * h * w);
+    pnp_denoiser_forward(dn, x, n, h, w, 0.05f, y);
+    pnp_denoiser_forward(dn, x, n, h, w, 0.05f, y); /* same shape: nothing new */
+    size_t used = be->ops->peak_bytes(be) - before;
+    CHECK(used == predicted && predicted > 0, "planned activation bytes %zu = allocated %zu for [%d,3,%d,%d]", predicted,
+          used, n, h, w);
+    free(x), free(y);
+    pnp_denoiser_destroy(dn);
+    pnp_backend_destroy(be);
+}
+
+static void bad_weights(pnp_backend *be)
+{
+    pnp_state_dict sd;
+    char arch[32], err[512];
+    pnp_denoiser_skeleton("drunet:8,16,32,64:1", &sd, arch, sizeof arch, err, sizeof err);
+    free(sd.t[2].name);
+    sd.t[2].name = pnp_strdup("m_down1.0.res.2.wieght");
+    pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
+    CHECK(!dn && strstr(err, "missing key 'm_down1.0.res.2.weight'"), "missing key named: %s", err);
+    pnp_weights_free(&sd);
+    pnp_denoiser_skeleton("drunet:8,16,32,64:1", &sd, arch, sizeof arch, err, sizeof err);
+    sd.t[1].shape[1] = 9;
+    dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
+    CHECK(!dn && strstr(err, "key 'm_down1.0.res.0.weight' has shape [8,9,3,3], expected [8,8,3,3]"),
+          "wrong shape named: %s", err);
+    pnp_weights_free(&sd);
+    CHECK(pnp_denoiser_skeleton("drunet:8,16", &sd, arch, sizeof arch, err, sizeof err) != 0,
+          "bad width list refused: %s", err);
+}
+
+int main(void)
+{
+    pnp_backend *be = pnp_backend_cpu_create(0);
+    hid_t f = golden_open("denoisers.h5");
+    drunet_golden(be, f);
+    kair_golden(be, f);
+    H5Fclose(f);
+    pad_rule(be);
+    bad_weights(be);
+    pnp_backend_destroy(be);
+    memory_plan();
+    CHECK_DONE();
+}
