@@ -11,6 +11,7 @@
 #include "pnp/error.h"
 #include "pnp/h5io.h"
 #include "pnp/philox.h"
+#include "pnp/pth.h"
 
 const pnp_tensor *pnp_weights_find(const pnp_state_dict *sd, const char *name)
 {
@@ -167,4 +168,33 @@ void pnp_weights_randomize(pnp_state_dict *sd, uint64_t seed)
             t->data[e] = (2.0f * u - 1.0f) * bound;
         }
     }
+}
+
+/* ---------------------------------------------------------------- any */
+
+int pnp_weights_load(const char *path, pnp_state_dict *sd, char *arch, size_t archlen, char *err, size_t errlen)
+{
+    memset(sd, 0, sizeof *sd);
+    unsigned char head[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open weights file", path);
+        return -1;
+    }
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    int rc = got == 8 && !memcmp(head, hdf5_sig, 8) ? pnp_weights_read_h5(path, sd, err, errlen)
+                                                    : pnp_pth_read(path, sd, err, errlen);
+    if (rc) return rc;
+    const pnp_tensor *first = pnp_weights_find(sd, "model.0.weight");
+    if (pnp_weights_find(sd, "m_head.weight")) snprintf(arch, archlen, "drunet");
+    else if (first && first->ndim == 4 && first->shape[1] == 13) snprintf(arch, archlen, "ffdnet");
+    else if (first && first->ndim == 4 && first->shape[1] == 3) snprintf(arch, archlen, "dncnn");
+    else {
+        snprintf(err, errlen, "%s: not DRUNet (m_head.weight), DnCNN or FFDNet (model.0.weight) weights", path);
+        pnp_weights_free(sd);
+        return -1;
+    }
+    return 0;
 }

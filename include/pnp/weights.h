@@ -38,6 +38,11 @@ int pnp_weights_read_h5(const char *path, pnp_state_dict *sd, char *err, size_t 
 int pnp_weights_write_h5(const char *path, const pnp_state_dict *sd, const char *architecture, char *err,
                          size_t errlen);
 
+/* Any weights file: the project's HDF5 format or a PyTorch checkpoint (zip or
+ * legacy .pth), told apart by their first bytes. arch receives "drunet",
+ * "dncnn" or "ffdnet", recognised from the keys and shapes. 0, or -1 and err. */
+int pnp_weights_load(const char *path, pnp_state_dict *sd, char *arch, size_t archlen, char *err, size_t errlen);
+
 /* Fill every tensor of sd with deterministic values: element e of tensor number
  * t is (2u - 1) / sqrt(fan_in), u = Philox4x32-10(counter (e, e >> 32, t, "weig"),
  * key seed) / 2^32, fan_in = shape[1] * prod(shape[2:]) (1 for 1-D tensors).
