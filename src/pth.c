@@ -1354,23 +1354,6 @@ static int convert(ctx *c, const tref *t, const char *name, int big, pnp_tensor 
 
 /* ------------------------------------------------------------- API */
 
-void pnp_state_dict_free(pnp_state_dict *sd)
-{
-    for (int i = 0; i < sd->count; ++i) {
-        free(sd->t[i].name);
-        free(sd->t[i].data);
-    }
-    free(sd->t);
-    sd->t = NULL;
-    sd->count = 0;
-}
-
-const pnp_tensor *pnp_state_dict_find(const pnp_state_dict *sd, const char *name)
-{
-    for (int i = 0; i < sd->count; ++i)
-        if (!strcmp(sd->t[i].name, name)) return &sd->t[i];
-    return NULL;
-}
 
 static int read_file(ctx *c, uint8_t **buf, size_t *len)
 {
@@ -1482,7 +1465,7 @@ int pnp_pth_read(const char *path, pnp_state_dict *sd, char *err, size_t errlen)
     free(c.st);
     free(buf);
     if (c.failed) {
-        pnp_state_dict_free(sd);
+        pnp_weights_free(sd);
         return -1;
     }
     return 0;

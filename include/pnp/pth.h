@@ -20,13 +20,9 @@
  * of key -> tensor. Returns 0, or -1 with a message naming the file and what is
  * wrong (truncated file, not a checkpoint, unsupported dtype, missing storage,
  * an entry that is not a tensor, ...) in err; *sd is then empty. Malformed
- * input never crashes it. Free with pnp_state_dict_free. */
+ * input never crashes it. Free with pnp_weights_free. */
 int pnp_pth_read(const char *path, pnp_state_dict *sd, char *err, size_t errlen);
 
-/* Free every name and tensor; *sd becomes empty (same as pnp_weights_free). */
-void pnp_state_dict_free(pnp_state_dict *sd);
 
-/* The tensor with this key, or NULL (same as pnp_weights_find). */
-const pnp_tensor *pnp_state_dict_find(const pnp_state_dict *sd, const char *name);
 
 #endif

@@ -99,9 +99,9 @@ static void golden_file(const char *name, hid_t h5, char **keys, int nkeys)
           sd.count > 1 ? sd.t[1].name : "-", sd.count ? sd.t[sd.count - 1].name : "-");
     compare_h5(name, &sd, h5);
 
-    const pnp_tensor *tr = pnp_state_dict_find(&sd, "transposed"), *sc = pnp_state_dict_find(&sd, "scalar"),
-                     *em = pnp_state_dict_find(&sd, "empty"), *ex = pnp_state_dict_find(&sd, "expanded"),
-                     *r5 = pnp_state_dict_find(&sd, "rank5");
+    const pnp_tensor *tr = pnp_weights_find(&sd, "transposed"), *sc = pnp_weights_find(&sd, "scalar"),
+                     *em = pnp_weights_find(&sd, "empty"), *ex = pnp_weights_find(&sd, "expanded"),
+                     *r5 = pnp_weights_find(&sd, "rank5");
     CHECK(tr && tr->ndim == 2 && tr->shape[0] == 6 && tr->shape[1] == 5 && sc && sc->ndim == 0 && sc->data[0] == 3.25f &&
               em && em->ndim == 2 && em->shape[0] == 0 && em->shape[1] == 3 && r5 && r5->ndim == 5,
           "%s: transposed [6,5], 0-d scalar 3.25, empty [0,3], 5-d tensor", name);
@@ -109,8 +109,8 @@ static void golden_file(const char *name, hid_t h5, char **keys, int nkeys)
     for (int r = 0; rows_const && r < 3; ++r)
         for (int k = 1; k < 4; ++k) rows_const &= ex->data[r * 4 + k] == ex->data[r * 4];
     CHECK(rows_const, "%s: stride-0 expanded tensor [3,4] repeats each row value", name);
-    CHECK(!pnp_state_dict_find(&sd, "no.such.key"), "%s: find of a missing key gives NULL", name);
-    pnp_state_dict_free(&sd);
+    CHECK(!pnp_weights_find(&sd, "no.such.key"), "%s: find of a missing key gives NULL", name);
+    pnp_weights_free(&sd);
     CHECK(sd.count == 0 && sd.t == NULL, "%s: free empties the state_dict", name);
 }
 
@@ -133,7 +133,7 @@ static void truncations(const char *name)
         named += rc == -1 && strstr(err, tmp_path) != NULL;
         said_truncated += rc == -1 && (strstr(err, "truncated") || strstr(err, "empty file"));
         if (n == len / 2) snprintf(half_err, sizeof half_err, "%s", err);
-        if (rc == 0) pnp_state_dict_free(&sd);
+        if (rc == 0) pnp_weights_free(&sd);
         unlink(tmp_path);
     }
     CHECK(refused == (int)len && named == (int)len, "%s: all %zu truncated copies give -1 and name the file", name, len);
@@ -171,7 +171,7 @@ static void corruptions(const char *name, int copies)
             sane &= strstr(err, tmp_path) != NULL;
         } else {
             for (int i = 0; i < sd.count; ++i) sane &= sd.t[i].name && sd.t[i].ndim >= 0 && sd.t[i].ndim <= 8;
-            pnp_state_dict_free(&sd);
+            pnp_weights_free(&sd);
         }
         unlink(tmp_path);
     }
@@ -188,7 +188,7 @@ static void refuse(const char *what, const void *bytes, size_t n, const char *wa
     write_tmp(bytes, n);
     int rc = pnp_pth_read(tmp_path, &sd, err, sizeof err);
     CHECK(rc == -1 && sd.count == 0 && strstr(err, tmp_path) && strstr(err, want), "%s gives -1: \"%s\"", what, err);
-    if (rc == 0) pnp_state_dict_free(&sd);
+    if (rc == 0) pnp_weights_free(&sd);
     unlink(tmp_path);
 }
 
@@ -223,7 +223,7 @@ static void kair(const char *base, int want_count)
     snprintf(label, sizeof label, "%s.pth", base);
     compare_h5(label, &sd, f);
     H5Fclose(f);
-    pnp_state_dict_free(&sd);
+    pnp_weights_free(&sd);
 }
 
 int main(void)
