@@ -69,7 +69,7 @@ int pnp_cmd_weights(int argc, char **argv)
         }
     }
     pnp_backend *be = pnp_backend_cpu_create(1);
-    pnp_state_dict sd;
+    pnp_state_dict sd = {0}; /* empty again after any failed load */
     pnp_denoiser *dn = NULL;
     char arch[32], err[1024];
     int rc = 0;
@@ -104,7 +104,7 @@ int pnp_cmd_weights(int argc, char **argv)
         rc = 2;
     }
     if (dn) pnp_denoiser_destroy(dn);
-    if (rc == 0 || dn) pnp_weights_free(&sd);
+    pnp_weights_free(&sd);
     pnp_backend_destroy(be);
     return rc;
 }

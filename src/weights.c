@@ -105,7 +105,7 @@ int pnp_weights_read_h5(const char *path, pnp_state_dict *sd, char *err, size_t 
         rc = -1;
     } else {
         h5_visit_ctx c = {sd, path, err, errlen, 0};
-        /* creation order when tracked, else names: either way deterministic */
+        /* visited in name order: deterministic whatever order the writer used */
         if (H5Ovisit(f, H5_INDEX_NAME, H5_ITER_INC, read_one, &c) < 0 && !c.failed) {
             snprintf(err, errlen, "%s: cannot list the datasets (truncated or corrupt file?)", path);
             c.failed = 1;

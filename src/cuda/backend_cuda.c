@@ -11,19 +11,19 @@
 #include "pnp/backend.h"
 #include "pnp/blur.h"
 
-typedef struct {
-    int device;
-    cudaStream_t stream;
-    size_t live, peak;
-} cuda_ctx;
-
-/* Sizes of live buffers are kept in a small host table keyed by pointer. */
+/* Sizes of live buffers, kept in a host list keyed by pointer for the peak count. */
 typedef struct alloc_rec {
     void *ptr;
     size_t bytes;
     struct alloc_rec *next;
 } alloc_rec;
-static alloc_rec *g_allocs;
+
+typedef struct {
+    int device;
+    cudaStream_t stream;
+    size_t live, peak;
+    alloc_rec *allocs;
+} cuda_ctx;
 
 static void *cuda_alloc(pnp_backend *be, size_t bytes)
 {
@@ -38,8 +38,8 @@ static void *cuda_alloc(pnp_backend *be, size_t bytes)
     }
     CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, c->stream));
     alloc_rec *r = pnp_malloc(sizeof *r);
-    *r = (alloc_rec){p, bytes, g_allocs};
-    g_allocs = r;
+    *r = (alloc_rec){p, bytes, c->allocs};
+    c->allocs = r;
     c->live += bytes;
     if (c->live > c->peak) c->peak = c->live;
     return p;
@@ -49,7 +49,7 @@ static void cuda_free(pnp_backend *be, void *ptr)
 {
     if (!ptr) return;
     cuda_ctx *c = be->ctx;
-    for (alloc_rec **r = &g_allocs; *r; r = &(*r)->next)
+    for (alloc_rec **r = &c->allocs; *r; r = &(*r)->next)
         if ((*r)->ptr == ptr) {
             alloc_rec *dead = *r;
             c->live -= dead->bytes;
