@@ -5,13 +5,15 @@
 
 #include "pnp/error.h"
 
-pnp_backend *pnp_backend_create(const char *name, int threads)
+pnp_backend *pnp_backend_create(const char *name, int threads, int device)
 {
     if (strcmp(name, "cpu") == 0) return pnp_backend_cpu_create(threads);
     if (strcmp(name, "cuda") == 0) {
 #ifdef PNP_WITH_CUDA
-        return pnp_backend_cuda_create(0);
+        int count = pnp_cuda_device_count();
+        return pnp_backend_cuda_create(count > 0 ? device % count : 0);
 #else
+        (void)device;
         pnp_fatal("backend 'cuda' is not built into this pnp (rebuild with nvcc present and CUDA=1)");
 #endif
     }

@@ -6,6 +6,8 @@
  * every rank and every run, which keeps multi-rank results bit-reproducible. */
 #include <fftw3.h>
 #include <omp.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +56,8 @@ static void cpu_copy(pnp_backend *be, void *dst, const void *src, size_t bytes)
 
 static size_t cpu_peak(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->peak; }
 
+static void cpu_sync(pnp_backend *be) { (void)be; }
+
 /* ---------------------------------------------------------------- blur */
 
 struct pnp_blur {
@@ -63,6 +67,8 @@ struct pnp_blur {
     fftwf_complex *work;       /* [c, h, wc] */
     float *real;               /* [c, h, w] scratch for the in-place-free c2r */
     fftwf_plan fwd, inv;       /* batched over the c channels */
+    float *gram;               /* [h, wc] S = sum |H_i|^2 of the added operators (NULL: none yet) */
+    fftwf_complex *data;       /* [c, h, wc] B = sum conj(H_i) rfft(y_i) */
 };
 
 static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, int k, const float *kernels)
@@ -120,9 +126,58 @@ static void cpu_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool a
     memcpy(y, op->real, sizeof(float) * plane * op->c);
 }
 
+static void cpu_blur_add_data(pnp_blur *op, int i, const float *y)
+{
+    if (i < 0 || i >= op->n) pnp_fatal("cpu blur: operator %d out of range [0, %d)", i, op->n);
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    if (!op->gram) {
+        op->gram = pnp_calloc(spec, sizeof(float));
+        op->data = fftwf_alloc_complex(spec * op->c);
+        if (!op->data) pnp_fatal("cpu blur: out of memory for the data term of %dx%d", op->h, op->w);
+        memset(op->data, 0, sizeof(fftwf_complex) * spec * op->c);
+    }
+    memcpy(op->real, y, sizeof(float) * plane * op->c);
+    fftwf_execute(op->fwd);
+    const fftwf_complex *s = op->spectra + spec * i;
+#pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < spec; ++t) {
+        const float sr = s[t][0], si = s[t][1];
+        op->gram[t] += sr * sr + si * si;
+        for (int ch = 0; ch < op->c; ++ch) { /* conj(s) * v */
+            const float vr = op->work[spec * ch + t][0], vi = op->work[spec * ch + t][1];
+            op->data[spec * ch + t][0] += sr * vr + si * vi;
+            op->data[spec * ch + t][1] += sr * vi - si * vr;
+        }
+    }
+}
+
+static void cpu_blur_gradient(pnp_blur *op, const float *x, float *g)
+{
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    if (!op->gram) {
+        memset(g, 0, sizeof(float) * plane * op->c);
+        return;
+    }
+    memcpy(op->real, x, sizeof(float) * plane * op->c);
+    fftwf_execute(op->fwd);
+    const float scale = 1.0f / (float)plane;
+#pragma omp parallel for schedule(static)
+    for (size_t t = 0; t < spec; ++t)
+        for (int ch = 0; ch < op->c; ++ch) {
+            fftwf_complex *v = op->work + spec * ch + t;
+            const fftwf_complex *b = op->data + spec * ch + t;
+            (*v)[0] = (op->gram[t] * (*v)[0] - (*b)[0]) * scale;
+            (*v)[1] = (op->gram[t] * (*v)[1] - (*b)[1]) * scale;
+        }
+    fftwf_execute(op->inv);
+    memcpy(g, op->real, sizeof(float) * plane * op->c);
+}
+
 static void cpu_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
+    free(op->gram);
+    fftwf_free(op->data);
     fftwf_destroy_plan(op->fwd);
     fftwf_destroy_plan(op->inv);
     fftwf_free(op->spectra);
@@ -144,6 +199,114 @@ static void cpu_add_noise_clamp(pnp_backend *be, float *y, size_t n, uint64_t se
     }
 }
 
+/* ---------------------------------------------------------- vector ops */
+
+static void cpu_zero(pnp_backend *be, void *p, size_t bytes)
+{
+    (void)be;
+    memset(p, 0, bytes);
+}
+
+static void cpu_add_scaled(pnp_backend *be, float *z, const float *x, float a, const float *y, size_t n)
+{
+    (void)be;
+#pragma omp parallel for schedule(static)
+    for (size_t e = 0; e < n; ++e) z[e] = x[e] + a * y[e];
+}
+
+static void cpu_clamp01(pnp_backend *be, float *x, size_t n)
+{
+    (void)be;
+#pragma omp parallel for schedule(static)
+    for (size_t e = 0; e < n; ++e) x[e] = x[e] < 0.f ? 0.f : (x[e] > 1.f ? 1.f : x[e]);
+}
+
+/* Summed in fixed blocks, then the blocks in order: the result does not depend
+ * on the thread count. */
+static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+{
+    (void)be;
+    enum { BLOCK = 4096 };
+    const size_t nb = (n + BLOCK - 1) / BLOCK;
+    double *part = pnp_malloc(sizeof(double) * (nb ? nb : 1));
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < nb; ++k) {
+        double s = 0;
+        const size_t end = (k + 1) * BLOCK < n ? (k + 1) * BLOCK : n;
+        for (size_t e = k * BLOCK; e < end; ++e) {
+            const double d = (double)a[e] - (double)b[e];
+            s += d * d;
+        }
+        part[k] = s;
+    }
+    double s = 0;
+    for (size_t k = 0; k < nb; ++k) s += part[k];
+    free(part);
+    return s;
+}
+
+/* MemAvailable from /proc/meminfo (the kernel's estimate of what can be
+ * allocated without swapping); SIZE_MAX when it cannot be read. */
+static size_t cpu_free_bytes(pnp_backend *be)
+{
+    (void)be;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return SIZE_MAX;
+    char line[256];
+    size_t kb = 0;
+    int found = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) {
+            found = 1;
+            break;
+        }
+    fclose(f);
+    return found ? kb * 1024 : SIZE_MAX;
+}
+
+/* ---------------------------------------------------------- tiles */
+
+/* Index of padded coordinate p in an axis of length n padded by pad on each
+ * side, reflecting without repeating the edge (PyTorch's "reflect"; pad < n). */
+static inline int reflect_index(int p, int pad, int n)
+{
+    int i = p - pad;
+    if (i < 0) i = -i;
+    if (i >= n) i = 2 * (n - 1) - i;
+    return i;
+}
+
+static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, int w, int pad, int wh, int ww,
+                               int n, const int *y0, const int *x0, float *win)
+{
+    (void)be;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int j = 0; j < n; ++j)
+        for (int ch = 0; ch < c; ++ch)
+            for (int r = 0; r < wh; ++r) {
+                const float *src = img + ((size_t)ch * h + reflect_index(y0[j] + r, pad, h)) * w;
+                float *dst = win + (((size_t)j * c + ch) * wh + r) * ww;
+                for (int q = 0; q < ww; ++q) dst[q] = src[reflect_index(x0[j] + q, pad, w)];
+            }
+}
+
+static void cpu_scatter_windows(pnp_backend *be, const float *win, int c, int wh, int ww, int n, const int *sy,
+                                const int *sx, const int *dy, const int *dx, const int *rows, const int *cols,
+                                float *img, int h, int w)
+{
+    (void)be;
+    for (int j = 0; j < n; ++j) {
+        if (sy[j] < 0 || sx[j] < 0 || sy[j] + rows[j] > wh || sx[j] + cols[j] > ww || dy[j] < 0 || dx[j] < 0 ||
+            dy[j] + rows[j] > h || dx[j] + cols[j] > w)
+            pnp_fatal("scatter_windows: window %d rectangle %dx%d from (%d,%d) to (%d,%d) is out of bounds", j,
+                      rows[j], cols[j], sy[j], sx[j], dy[j], dx[j]);
+        for (int ch = 0; ch < c; ++ch)
+            for (int r = 0; r < rows[j]; ++r)
+                memcpy(img + ((size_t)ch * h + dy[j] + r) * w + dx[j],
+                       win + (((size_t)j * c + ch) * wh + sy[j] + r) * ww + sx[j], sizeof(float) * cols[j]);
+    }
+}
+
 /* ------------------------------------------------------------- backend */
 
 static void cpu_destroy(pnp_backend *be)
@@ -154,16 +317,27 @@ static void cpu_destroy(pnp_backend *be)
 
 static const pnp_backend_ops CPU_OPS = {
     .name = "cpu",
+    .host_memory = true,
     .destroy = cpu_destroy,
     .alloc = cpu_alloc,
     .free = cpu_free,
     .upload = cpu_copy,
     .download = cpu_copy,
     .peak_bytes = cpu_peak,
+    .sync = cpu_sync,
     .blur_create = cpu_blur_create,
     .blur_apply = cpu_blur_apply,
     .blur_destroy = cpu_blur_destroy,
     .add_noise_clamp = cpu_add_noise_clamp,
+    .blur_add_data = cpu_blur_add_data,
+    .blur_gradient = cpu_blur_gradient,
+    .zero = cpu_zero,
+    .add_scaled = cpu_add_scaled,
+    .clamp01 = cpu_clamp01,
+    .sum_sq_diff = cpu_sum_sq_diff,
+    .free_bytes = cpu_free_bytes,
+    .gather_windows = cpu_gather_windows,
+    .scatter_windows = cpu_scatter_windows,
     .act_bytes = cpu_act_bytes,
     .conv_create = cpu_conv_create,
     .conv_forward = cpu_conv_forward,

@@ -327,11 +327,12 @@ size_t pnp_denoiser_activation_bytes(const pnp_denoiser *dn, int n, int h, int w
     return total;
 }
 
-/* Buffers for this shape, allocated once and kept while the shape repeats. */
+/* Buffers for this shape, allocated once and kept while the shape repeats
+ * (or the batch shrinks: the last, partial batch of a slab). */
 static void ensure_buffers(pnp_denoiser *dn, int n, int h, int w, pnp_act s[8])
 {
     int count = plan(dn, n, h, w, s);
-    if (dn->bn != n || dn->bh != h || dn->bw != w) {
+    if (n > dn->bn || dn->bh != h || dn->bw != w) { /* a smaller batch reuses the buffers */
         for (int i = 0; i < 8; ++i) {
             dn->be->ops->free(dn->be, dn->buf[i]);
             dn->buf[i] = NULL;

@@ -14,6 +14,8 @@ static const char *MAIN_USAGE =
     "Plug-and-Play image reconstruction (deblurring) over MPI ranks, CPU or GPU.\n"
     "\n"
     "commands:\n"
+    "  run [CONFIG]       run the PnP reconstruction of the grid's rows (under\n"
+    "                     mpirun/srun for several ranks); one HDF5 result per row\n"
     "  dataset [CONFIG]   build a grid row's problem (ground truth, blur kernels,\n"
     "                     noisy measurements) and write it to HDF5\n"
     "  config [CONFIG]    read a benchopt-style YAML grid, check it, print its rows\n"
@@ -134,6 +136,7 @@ int main(int argc, char **argv)
         argv++;
         argc--;
     }
+    if (!strcmp(cmd, "run")) return pnp_cmd_run(argc, argv);
     if (!strcmp(cmd, "dataset")) return pnp_cmd_dataset(argc, argv);
     if (!strcmp(cmd, "config")) return pnp_cmd_config(argc, argv);
     if (!strcmp(cmd, "weights")) return pnp_cmd_weights(argc, argv);

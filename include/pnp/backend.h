@@ -27,6 +27,7 @@ typedef struct {
 
 typedef struct {
     const char *name;
+    bool host_memory; /* buffers are host memory (MPI may read them directly) */
     void (*destroy)(pnp_backend *be);
 
     /* memory */
@@ -35,6 +36,7 @@ typedef struct {
     void (*upload)(pnp_backend *be, void *dst_dev, const void *src_host, size_t bytes);
     void (*download)(pnp_backend *be, void *dst_host, const void *src_dev, size_t bytes);
     size_t (*peak_bytes)(pnp_backend *be); /* high-water mark of alloc */
+    void (*sync)(pnp_backend *be);         /* wait for queued work (timers read after it) */
 
     /* n blur operators on [c, h, w] images: circular convolution with centred
      * kernels [n, k, k] (host), by FFT. y = A_i x or y = A_i^T x. */
@@ -46,6 +48,36 @@ typedef struct {
      * the counter-based noise of include/pnp/philox.h. */
     void (*add_noise_clamp)(pnp_backend *be, float *y_dev, size_t n, uint64_t seed, uint32_t stream,
                             uint64_t offset, float sigma);
+
+    /* The data-term gradient of the operators a rank owns, with one forward and
+     * one inverse FFT per call whatever their number:
+     *   sum_i A_i^T (A_i x - y_i) = irfft(S * rfft(x) - B),
+     *   S = sum_i |H_i|^2,  B = sum_i conj(H_i) * rfft(y_i).
+     * blur_add_data(op, i, y) adds operator i with measurement y [c,h,w] to S and B
+     * (y can be freed afterwards); blur_gradient(op, x, g) writes g [c,h,w]
+     * (zero when no operator was added). g may alias x. */
+    void (*blur_add_data)(pnp_blur *op, int i, const float *y_dev);
+    void (*blur_gradient)(pnp_blur *op, const float *x_dev, float *g_dev);
+
+    /* ---- vector ops on float32 buffers of n elements ---- */
+    void (*zero)(pnp_backend *be, void *dev, size_t bytes);
+    /* z = x + a * y (z may alias x or y) */
+    void (*add_scaled)(pnp_backend *be, float *z_dev, const float *x_dev, float a, const float *y_dev, size_t n);
+    void (*clamp01)(pnp_backend *be, float *x_dev, size_t n);
+    double (*sum_sq_diff)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n); /* sum (a-b)^2 */
+    /* Bytes the backend could still allocate (host: MemAvailable; GPU: free device memory). */
+    size_t (*free_bytes)(pnp_backend *be);
+
+    /* ---- denoiser tiles (include/pnp/tiling.h) ----
+     * gather: win [n, c, wh, ww] = windows of img [c, h, w] reflect-padded by pad on
+     * every side; window j starts at padded (y0[j], x0[j]) (host arrays of n).
+     * scatter: for window j, img[:, dy[j] + r, dx[j] + q] = win[j, :, sy[j] + r, sx[j] + q]
+     * for r < rows[j], q < cols[j] (host arrays; every other pixel untouched). */
+    void (*gather_windows)(pnp_backend *be, const float *img_dev, int c, int h, int w, int pad, int wh, int ww,
+                           int n, const int *y0, const int *x0, float *win_dev);
+    void (*scatter_windows)(pnp_backend *be, const float *win_dev, int c, int wh, int ww, int n, const int *sy,
+                            const int *sx, const int *dy, const int *dx, const int *rows, const int *cols,
+                            float *img_dev, int h, int w);
 
     /* ---- layer engine (NULL where a backend has none yet) ---- */
     size_t (*act_bytes)(pnp_backend *be, int n, int c, int h, int w);
@@ -75,8 +107,9 @@ struct pnp_backend {
 };
 
 /* "cpu" or "cuda"; dies with a clear message when that backend is not built in
- * or has no device. threads: CPU worker threads (0: all cores). */
-pnp_backend *pnp_backend_create(const char *name, int threads);
+ * or has no device. threads: CPU worker threads (0: all cores); device: the
+ * GPU index for "cuda" (a rank passes its node-local rank modulo the count). */
+pnp_backend *pnp_backend_create(const char *name, int threads, int device);
 void pnp_backend_destroy(pnp_backend *be);
 
 pnp_backend *pnp_backend_cpu_create(int threads);

@@ -19,6 +19,7 @@ int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o);
 /* Load the config named in o (or the default) with o's overrides; exits 2 with the message on error. */
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
 
+int pnp_cmd_run(int argc, char **argv);
 int pnp_cmd_dataset(int argc, char **argv);
 int pnp_cmd_config(int argc, char **argv);
 int pnp_cmd_weights(int argc, char **argv);

@@ -1,0 +1,61 @@
+/* solver.h - the PnP iteration of DESIGN section 1 over the ranks of a run:
+ *   x <- clamp( D( x - step_size * grad f(x), denoiser_sigma ), 0, 1 ),  x_0 = 0,
+ * f(x) = 1/2 sum_i ||A_i x - y_i||^2. The solver sees only the backend ops
+ * (never a device API) and the communication interface (never MPI itself).
+ *
+ * distribute_physics: rank r owns operators {i : i mod P == r}, generates only
+ *   their measurements, and its partial gradient is all-reduced.
+ * distribute_denoiser: the image is cut into windows (include/pnp/tiling.h);
+ *   rank r denoises its slab of windows in batches of max_batch_size (0: all of
+ *   them, split when they would not fit in free memory) and the zero-filled
+ *   slabs are all-reduced, which is exact since each pixel has one owner.
+ * Without a flag every rank does that part whole (the baseline). */
+#ifndef PNP_SOLVER_H
+#define PNP_SOLVER_H
+
+#include <stdio.h>
+
+#include "pnp/backend.h"
+#include "pnp/comm.h"
+#include "pnp/config.h"
+#include "pnp/denoiser.h"
+#include "pnp/problem.h"
+
+/* Per-iteration records. Times are wall seconds, synchronised with the backend. */
+typedef struct {
+    int iterations;       /* iterations done */
+    double psnr_initial;  /* PSNR of x_0 */
+    double setup_time;    /* operators, measurements, data term, denoiser buffers */
+    double *psnr;         /* [max_iter] after each iteration */
+    double *elapsed;      /* [max_iter] seconds since the first iteration began */
+    double *grad_time;    /* [max_iter] this rank: gradient and step, without communication */
+    double *denoise_time; /* [max_iter] this rank: windows, denoiser, scatter, clamp */
+    double *comm_time;    /* [max_iter] this rank: all-reduces */
+    double *peak_bytes;   /* [max_iter] this rank: backend memory high-water mark */
+    /* what the run decided */
+    int ops_owned;        /* operators this rank holds */
+    int windows_total;    /* denoiser windows of the image (0: whole-image denoising) */
+    int window_first, windows_owned, batch; /* this rank's slab and batch size */
+    int win_h, win_w;
+} pnp_trace;
+
+typedef struct {
+    pnp_backend *be;
+    pnp_comm *comm;
+    const pnp_row *row;
+    const pnp_problem *p;
+    pnp_denoiser *dn;     /* NULL: no prior (projected gradient descent) */
+    FILE *progress;       /* one line per iteration (rank 0), or NULL */
+} pnp_solver_args;
+
+/* Check what the solver will need of the row for an image of h x w (tiling
+ * parameters against the image). 0, or -1 with a message in err. */
+int pnp_solver_check(const pnp_row *row, int h, int w, char *err, size_t errlen);
+
+/* Run row->max_iter iterations. x_out: host [3,H,W], the reconstruction (equal
+ * on every rank). measurement0: host [3,H,W] filled with y_0 on the rank that
+ * owns operator 0, or NULL. tr is allocated here; free with pnp_trace_free. */
+void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr);
+void pnp_trace_free(pnp_trace *tr);
+
+#endif

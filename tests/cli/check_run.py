@@ -1,0 +1,78 @@
+"""check_run.py - read `pnp run` result files with h5py and compare them.
+
+    check_run.py layout FILE ITERATIONS RANKS   the documented layout (DESIGN 5)
+    check_run.py same REF FILE TOL WHAT         reconstructions within TOL (max abs),
+                                                PSNR traces within 1e-4 dB
+    check_run.py rises FILE BASELINE WHAT       PSNR never falls by more than 1e-3 dB,
+                                                and ends above BASELINE's final PSNR
+
+Prints ok/not ok lines (tests/run.sh counts them); exit 1 on any failure."""
+import sys
+
+import h5py
+import numpy as np
+
+failed = 0
+
+
+def check(cond, what):
+    global failed
+    print(("ok - " if cond else "not ok - ") + what)
+    failed += not cond
+
+
+def layout(path, iters, ranks):
+    with h5py.File(path, "r") as f:
+        for key in ("pnp_version", "git_commit", "created_utc", "hosts", "backend", "status", "grid_row",
+                    "denoiser", "communication"):
+            check(isinstance(f.attrs.get(key), str), f"root attribute {key} is a str")
+        check(f.attrs["status"] == "finished", "status is 'finished'")
+        check(int(f.attrs["ranks"]) == ranks and int(f.attrs["iterations"]) == iters,
+              f"ranks {ranks} and iterations {iters} recorded")
+        rec = f["reconstruction"]
+        H, W = rec.shape[1:]
+        check(rec.dtype == np.float32 and rec.shape[0] == 3 and rec.attrs["layout"] == "CHW"
+              and rec.compression == "gzip", "/reconstruction float32 [3,H,W], CHW, compressed")
+        x, gt = rec[...], f["ground_truth"][...]
+        check(x.min() >= 0 and x.max() <= 1, "reconstruction clamped to [0,1]")
+        psnr = 10 * np.log10(x.size / np.sum((x.astype(np.float64) - gt) ** 2))
+        tr = f["traces"]
+        check(abs(psnr - tr["psnr"][-1]) < 1e-3 and abs(psnr - f.attrs["final_psnr"]) < 1e-3,
+              f"final PSNR recomputed from the file ({psnr:.4f} dB) equals the trace and the attribute")
+        check(tr["psnr"].shape == (iters,) and tr["elapsed"].shape == (iters,), "psnr, elapsed: [iterations]")
+        for key in ("gradient_time", "denoise_time", "comm_time", "peak_memory"):
+            check(tr[key].shape == (iters, ranks) and np.all(tr[key][...] >= 0), f"/traces/{key} [iterations, ranks]")
+        check(np.all(tr["peak_memory"][...] > 0), "peak memory recorded on every rank")
+        check(np.all(np.diff(tr["elapsed"][...]) > 0), "elapsed increases")
+        check(f["measurement"].shape == (3, H, W) and 0 <= f["measurement"][...].min(), "/measurement y_0 [3,H,W]")
+        check(f["kernels"].ndim == 3 and abs(f["kernels"][0].sum() - 1) < 1e-4, "/kernels [n,k,k], sum 1")
+        check(isinstance(f["config/yaml"][()].decode() if isinstance(f["config/yaml"][()], bytes)
+                         else f["config/yaml"][()], str), "/config/yaml holds the configuration")
+        check(int(tr["operators_owned"][...].sum()) >= f["kernels"].shape[0], "every operator owned by some rank")
+
+
+def same(ref, path, tol, what):
+    with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
+        d = float(np.max(np.abs(a["reconstruction"][...].astype(np.float64) - b["reconstruction"][...])))
+        p = float(np.max(np.abs(a["traces/psnr"][...] - b["traces/psnr"][...])))
+        check(d <= tol and p <= 1e-4, f"{what}: max abs diff {d:.3g} (tol {tol:g}), PSNR traces differ by {p:.3g} dB")
+
+
+def rises(path, base, what):
+    with h5py.File(path, "r") as a, h5py.File(base, "r") as b:
+        p, q = a["traces/psnr"][...], b["traces/psnr"][...]
+        check(np.all(np.diff(p) > -1e-3) and p[-1] > p[0] + 1,
+              f"{what}: PSNR rises over the iterations ({p[0]:.2f} -> {p[-1]:.2f} dB)")
+        check(p[-1] > q[-1], f"{what}: ends above the run with no denoiser ({p[-1]:.2f} vs {q[-1]:.2f} dB)")
+
+
+mode = sys.argv[1]
+if mode == "layout":
+    layout(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+elif mode == "same":
+    same(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
+elif mode == "rises":
+    rises(sys.argv[2], sys.argv[3], sys.argv[4])
+else:
+    sys.exit(f"unknown mode {mode}")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,81 @@
+# test_run.sh - `pnp run` over 1 to 4 MPI ranks (CPU backend, small images):
+#  - tiled and distributed runs on 2, 3, 4 ranks equal the 1-rank run with the
+#    same tiling (max abs 1e-6, same PSNR trace); the baseline row (no flags)
+#    on 2 ranks equals 1 rank;
+#  - more ranks than operators, more ranks than windows, a patch larger than
+#    the image, batches of 1 window;
+#  - the result file's layout (tests/cli/check_run.py);
+#  - a bad input on one rank only ends every rank quickly with the message,
+#    and no result file is left.
+. "$(dirname "$0")/lib.sh"
+MPI="mpirun --allow-run-as-root --oversubscribe"
+small="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
+tiles="--set distribute_denoiser=true --set patch_size=32 --set overlap=8"
+dist="--set distribute_physics=true $tiles"
+
+run() { # run NAME RANKS ARGS...: one run into $TMP/NAME; its log in $TMP/NAME.log
+    local name=$1 np=$2
+    shift 2
+    if [ "$np" -eq 1 ]; then
+        timeout 300 "$PNP" run "$@" --out "$TMP/$name" >"$TMP/$name.log" 2>&1
+    else
+        timeout 300 $MPI -n "$np" "$PNP" run "$@" --out "$TMP/$name" >"$TMP/$name.log" 2>&1
+    fi
+    local rc=$?
+    [ $rc -eq 0 ] || { echo "# $name failed ($rc):"; sed 's/^/#   /' "$TMP/$name.log" | tail -20; }
+    return $rc
+}
+same() { # same REF NAME TOL WHAT
+    $PY tests/cli/check_run.py same "$TMP/$1/default_row0.h5" "$TMP/$2/default_row0.h5" "$3" "$4" || status=1
+}
+
+check "1 rank, tiled 32/8 denoiser" run t1 1 $small $dist
+$PY tests/cli/check_run.py layout "$TMP/t1/default_row0.h5" 3 1 || status=1
+check "progress: one line per iteration with PSNR, times, peak memory and ETA" \
+    bash -c "[ \$(grep -cE '^iter +[0-9]+/3 +PSNR .* dB +grad .* s +denoise .* comm .* peak .* MiB .* ETA' '$TMP/t1.log') -eq 3 ]"
+for np in 2 3 4; do
+    if run t$np $np $small $dist; then
+        same t1 t$np 1e-6 "$np ranks, distributed physics and tiles = 1 rank"
+    else
+        check "$np ranks run" false
+    fi
+done
+$PY tests/cli/check_run.py layout "$TMP/t4/default_row0.h5" 3 4 || status=1
+
+run b1 1 $small && run b2 2 $small && same b1 b2 0 "baseline row (no distribution) on 2 ranks = 1 rank exactly" ||
+    check "baseline runs" false
+
+ops2="--set num_operators=2"
+run o1 1 $small $ops2 && run o3 3 $small $ops2 --set distribute_physics=true &&
+    same o1 o3 1e-6 "3 ranks, 2 operators (a rank owns none) = 1 rank" || check "more ranks than operators" false
+
+big="--set distribute_denoiser=true --set patch_size=64 --set overlap=8" # 96x64 image: 2 windows
+run w1 1 $small $big && run w3 3 $small $big --set distribute_physics=true &&
+    same w1 w3 1e-6 "3 ranks, 2 windows (a rank runs none) = 1 rank" || check "more ranks than windows" false
+check "windows: 2 windows reported" grep -q "tiles: 2 windows of 80x80" "$TMP/w1.log"
+
+huge="--set distribute_denoiser=true --set patch_size=256 --set overlap=8"
+run p1 1 $small $huge && run p2 2 $small $huge &&
+    same p1 p2 1e-6 "patch larger than the image (one window), 2 ranks = 1 rank" || check "patch larger than the image" false
+check "patch larger than the image: one window of the padded image" grep -q "tiles: 1 windows of 112x80" "$TMP/p1.log"
+
+run m1 1 $small $dist --set max_batch_size=1 && same t1 m1 1e-6 "batches of 1 window = one batch of all" ||
+    check "max_batch_size 1" false
+
+# a bad input on one rank only (MPMD: rank 1 gets unreadable weights)
+start=$(date +%s)
+timeout 120 $MPI -n 1 "$PNP" run $small $dist --out "$TMP/bad" : -n 1 "$PNP" run $small $dist \
+    --set weights="$TMP/missing.h5" --out "$TMP/bad" >"$TMP/bad.log" 2>&1
+rc=$?
+took=$(($(date +%s) - start))
+check "unreadable weights on rank 1 only: every rank ends (status $rc, ${took} s), no hang" \
+    bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $took -lt 60 ]"
+check "the message names the rank and the file" grep -q "\[rank 1\] weights: .*missing.h5" "$TMP/bad.log"
+check "no result file (nor temporary) left" bash -c "[ ! -e '$TMP/bad' ] || [ -z \"\$(ls -A '$TMP/bad')\" ]"
+
+"$PNP" run $small --set distribute_denoiser=true --set patch_size=32 --set overlap=64 --out "$TMP/ov" >"$TMP/ov.log" 2>&1
+check "overlap larger than the image: exit 2 naming the row and overlap" \
+    bash -c "[ $? -eq 2 ] && grep -q 'row 0: overlap 64' '$TMP/ov.log'"
+"$PNP" run $small --set denoiser=unet --out "$TMP/dn" >"$TMP/dn.log" 2>&1
+check "unknown denoiser: exit 2 with a message" bash -c "[ $? -eq 2 ] && grep -q \"denoiser: .*unet\" '$TMP/dn.log'"
+exit $status
