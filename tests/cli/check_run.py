@@ -5,6 +5,9 @@
                                                 PSNR traces within 1e-4 dB
     check_run.py rises FILE BASELINE WHAT       PSNR never falls by more than 1e-3 dB,
                                                 and ends above BASELINE's final PSNR
+    check_run.py golden GOLDEN FILE XNAME       PSNR per iteration within 1e-4 dB of the
+                                                golden trace, reconstruction = GOLDEN[XNAME]
+                                                within 1e-4 (max abs)
 
 Prints ok/not ok lines (tests/run.sh counts them); exit 1 on any failure."""
 import sys
@@ -66,6 +69,16 @@ def rises(path, base, what):
         check(p[-1] > q[-1], f"{what}: ends above the run with no denoiser ({p[-1]:.2f} vs {q[-1]:.2f} dB)")
 
 
+def golden(gpath, path, xname):
+    with h5py.File(gpath, "r") as g, h5py.File(path, "r") as f:
+        ref, got = g["psnr"][...], f["traces/psnr"][...]
+        n = len(got)
+        d = float(np.max(np.abs(ref[:n] - got)))
+        check(d <= 1e-4, f"deepinv golden trace: PSNR of {n} iterations within 1e-4 dB (max diff {d:.3g} dB)")
+        dx = float(np.max(np.abs(g[xname][...].astype(np.float64) - f["reconstruction"][...])))
+        check(dx <= 1e-4, f"deepinv golden trace: reconstruction after {n} iterations = {xname}, max abs {dx:.3g}")
+
+
 mode = sys.argv[1]
 if mode == "layout":
     layout(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
@@ -73,6 +86,8 @@ elif mode == "same":
     same(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
 elif mode == "rises":
     rises(sys.argv[2], sys.argv[3], sys.argv[4])
+elif mode == "golden":
+    golden(sys.argv[2], sys.argv[3], sys.argv[4])
 else:
     sys.exit(f"unknown mode {mode}")
 sys.exit(1 if failed else 0)
