@@ -322,6 +322,10 @@ static int run_row(const pnp_cli_opts *o, const pnp_config *cfg, const pnp_row *
                row->distribute_denoiser ? "tiled" : "whole image");
         if (row->distribute_denoiser) printf(" (patch %d, overlap %d)", row->patch_size, row->overlap);
         printf("\n");
+        if (dn && !row->weights[0])
+            printf("  note: generated (untrained) %s weights: this run measures speed and memory, not image\n"
+                   "        quality; give trained weights with --set weights=FILE (.pth or .h5)\n",
+                   row->denoiser);
         if (asked != size)
             printf("  note: the row asks for %d rank%s (%s, %d per node x %d nodes); running on %d\n", asked,
                    asked == 1 ? "" : "s", row->slurm_gres[0] ? row->slurm_gres : "no gres", row->ntasks_per_node,
