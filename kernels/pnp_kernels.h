@@ -20,6 +20,23 @@ int pnp_launch_spectrum_mul(float *v, const float *s, int c, size_t n, int conju
 int pnp_launch_add_noise_clamp(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset, float sigma,
                                void *stream);
 
+/* Data term of the gradient (kernels/solver.cu): gram [n] += |s|^2 and
+ * data [c, n, 2] += conj(s) * v; then v <- (gram * v - data) * scale. */
+int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v, int c, size_t n, void *stream);
+int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, size_t n, float scale,
+                                 void *stream);
+int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream); /* z = x + a y */
+int pnp_launch_clamp01(float *x, size_t n, void *stream);
+/* partial[b] (double, `blocks` of them) = sum of (a - b)^2 over [b*chunk, (b+1)*chunk) ∩ [0, n). */
+int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
+                           void *stream);
+/* Windows (include/pnp/backend.h gather_windows / scatter_windows) with their
+ * parameters in device int arrays: starts [y0[n], x0[n]]; rect [sy, sx, dy, dx, rows, cols] x [n]. */
+int pnp_launch_gather_windows(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,
+                              const int *starts_dev, float *win, void *stream);
+int pnp_launch_scatter_windows(const float *win, int c, int wh, int ww, int n, const int *rect_dev, float *img,
+                               int h, int w, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,11 @@ typedef struct {
     cudaStream_t stream;
     size_t live, peak;
     alloc_rec *allocs;
+    int *params;          /* device scratch for window parameters */
+    size_t params_count;
+    double *partial;      /* device and host partial sums of sum_sq_diff */
+    double *partial_host;
+    unsigned partial_count;
 } cuda_ctx;
 
 static void *cuda_alloc(pnp_backend *be, size_t bytes)
@@ -77,6 +82,8 @@ static void cuda_download(pnp_backend *be, void *dst, const void *src, size_t by
 
 static size_t cuda_peak(pnp_backend *be) { return ((cuda_ctx *)be->ctx)->peak; }
 
+static void cuda_sync(pnp_backend *be) { CUDA_CHECK(cudaStreamSynchronize(((cuda_ctx *)be->ctx)->stream)); }
+
 /* ---------------------------------------------------------------- blur */
 
 struct pnp_blur {
@@ -84,6 +91,8 @@ struct pnp_blur {
     int c, h, w, n, wc;
     float *spectra; /* [n, h, wc, 2] device */
     float *work;    /* [c, h, wc, 2] device */
+    float *gram;    /* [h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
+    float *data;    /* [c, h, wc, 2] B = sum conj(H_i) rfft(y_i) */
     cufftHandle fwd, inv;
 };
 
@@ -132,9 +141,38 @@ static void cuda_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool 
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, y));
 }
 
+static void cuda_blur_add_data(pnp_blur *op, int i, const float *y)
+{
+    if (i < 0 || i >= op->n) pnp_fatal("cuda blur: operator %d out of range [0, %d)", i, op->n);
+    cuda_ctx *cx = op->be->ctx;
+    const size_t spec = (size_t)op->h * op->wc;
+    if (!op->gram) {
+        op->gram = op->be->ops->alloc(op->be, spec * sizeof(float));
+        op->data = op->be->ops->alloc(op->be, spec * op->c * 2 * sizeof(float));
+    }
+    CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)y, (cufftComplex *)op->work));
+    CUDA_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * i, op->work, op->c, spec, cx->stream));
+}
+
+static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
+{
+    cuda_ctx *cx = op->be->ctx;
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    if (!op->gram) {
+        CUDA_CHECK(cudaMemsetAsync(g, 0, sizeof(float) * plane * op->c, cx->stream));
+        return;
+    }
+    CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->work));
+    CUDA_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, spec, 1.0f / (float)plane,
+                                            cx->stream));
+    CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, g));
+}
+
 static void cuda_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
+    op->be->ops->free(op->be, op->gram);
+    op->be->ops->free(op->be, op->data);
     cufftDestroy(op->fwd);
     cufftDestroy(op->inv);
     op->be->ops->free(op->be, op->spectra);
@@ -149,10 +187,103 @@ static void cuda_add_noise_clamp(pnp_backend *be, float *y, size_t n, uint64_t s
     CUDA_CHECK(pnp_launch_add_noise_clamp(y, n, seed, stream, offset, sigma, c->stream));
 }
 
+/* ---------------------------------------------------------- vector ops */
+
+static void cuda_zero(pnp_backend *be, void *p, size_t bytes)
+{
+    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, ((cuda_ctx *)be->ctx)->stream));
+}
+
+static void cuda_add_scaled(pnp_backend *be, float *z, const float *x, float a, const float *y, size_t n)
+{
+    CUDA_CHECK(pnp_launch_add_scaled(z, x, a, y, n, ((cuda_ctx *)be->ctx)->stream));
+}
+
+static void cuda_clamp01(pnp_backend *be, float *x, size_t n)
+{
+    CUDA_CHECK(pnp_launch_clamp01(x, n, ((cuda_ctx *)be->ctx)->stream));
+}
+
+/* Fixed chunks of 64K elements per block, summed on the host in block order. */
+static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+{
+    cuda_ctx *c = be->ctx;
+    const size_t chunk = 65536;
+    const unsigned blocks = (unsigned)((n + chunk - 1) / chunk);
+    if (blocks == 0) return 0;
+    if (blocks > c->partial_count) {
+        if (c->partial) CUDA_CHECK(cudaFree(c->partial));
+        free(c->partial_host);
+        CUDA_CHECK(cudaMalloc((void **)&c->partial, blocks * sizeof(double)));
+        c->partial_host = pnp_malloc(blocks * sizeof(double));
+        c->partial_count = blocks;
+    }
+    CUDA_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    CUDA_CHECK(cudaMemcpyAsync(c->partial_host, c->partial, blocks * sizeof(double), cudaMemcpyDeviceToHost,
+                               c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    double s = 0;
+    for (unsigned k = 0; k < blocks; ++k) s += c->partial_host[k];
+    return s;
+}
+
+static size_t cuda_free_bytes(pnp_backend *be)
+{
+    (void)be;
+    size_t free_b = 0, total_b = 0;
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    return free_b;
+}
+
+/* The window parameters (k host arrays of n ints) into the device scratch. */
+static const int *upload_params(cuda_ctx *c, int n, int k, const int *const *arrays)
+{
+    const size_t count = (size_t)n * k;
+    if (count > c->params_count) {
+        if (c->params) CUDA_CHECK(cudaFree(c->params));
+        CUDA_CHECK(cudaMalloc((void **)&c->params, count * sizeof(int)));
+        c->params_count = count;
+    }
+    int *host = pnp_malloc(count * sizeof(int));
+    for (int a = 0; a < k; ++a) memcpy(host + (size_t)a * n, arrays[a], sizeof(int) * n);
+    CUDA_CHECK(cudaMemcpyAsync(c->params, host, count * sizeof(int), cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* host is freed next */
+    free(host);
+    return c->params;
+}
+
+static void cuda_gather_windows(pnp_backend *be, const float *img, int ch, int h, int w, int pad, int wh, int ww,
+                                int n, const int *y0, const int *x0, float *win)
+{
+    cuda_ctx *c = be->ctx;
+    if (n == 0) return;
+    const int *arrays[2] = {y0, x0};
+    const int *starts = upload_params(c, n, 2, arrays);
+    CUDA_CHECK(pnp_launch_gather_windows(img, ch, h, w, pad, wh, ww, n, starts, win, c->stream));
+}
+
+static void cuda_scatter_windows(pnp_backend *be, const float *win, int ch, int wh, int ww, int n, const int *sy,
+                                 const int *sx, const int *dy, const int *dx, const int *rows, const int *cols,
+                                 float *img, int h, int w)
+{
+    cuda_ctx *c = be->ctx;
+    if (n == 0) return;
+    for (int j = 0; j < n; ++j)
+        if (sy[j] < 0 || sx[j] < 0 || sy[j] + rows[j] > wh || sx[j] + cols[j] > ww || dy[j] < 0 || dx[j] < 0 ||
+            dy[j] + rows[j] > h || dx[j] + cols[j] > w)
+            pnp_fatal("scatter_windows: window %d rectangle is out of bounds", j);
+    const int *arrays[6] = {sy, sx, dy, dx, rows, cols};
+    const int *rect = upload_params(c, n, 6, arrays);
+    CUDA_CHECK(pnp_launch_scatter_windows(win, ch, wh, ww, n, rect, img, h, w, c->stream));
+}
+
 static void cuda_destroy(pnp_backend *be)
 {
     cuda_ctx *c = be->ctx;
     cudaStreamSynchronize(c->stream);
+    if (c->params) cudaFree(c->params);
+    if (c->partial) cudaFree(c->partial);
+    free(c->partial_host);
     cudaStreamDestroy(c->stream);
     free(c);
     free(be);
@@ -160,16 +291,27 @@ static void cuda_destroy(pnp_backend *be)
 
 static const pnp_backend_ops CUDA_OPS = {
     .name = "cuda",
+    .host_memory = false,
     .destroy = cuda_destroy,
     .alloc = cuda_alloc,
     .free = cuda_free,
     .upload = cuda_upload,
     .download = cuda_download,
     .peak_bytes = cuda_peak,
+    .sync = cuda_sync,
     .blur_create = cuda_blur_create,
     .blur_apply = cuda_blur_apply,
     .blur_destroy = cuda_blur_destroy,
     .add_noise_clamp = cuda_add_noise_clamp,
+    .blur_add_data = cuda_blur_add_data,
+    .blur_gradient = cuda_blur_gradient,
+    .zero = cuda_zero,
+    .add_scaled = cuda_add_scaled,
+    .clamp01 = cuda_clamp01,
+    .sum_sq_diff = cuda_sum_sq_diff,
+    .free_bytes = cuda_free_bytes,
+    .gather_windows = cuda_gather_windows,
+    .scatter_windows = cuda_scatter_windows,
 };
 
 int pnp_cuda_device_count(void)

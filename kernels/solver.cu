@@ -1,0 +1,162 @@
+/* solver.cu - the element-wise and tile kernels the PnP solver needs on the
+ * GPU (include/pnp/backend.h): the data-term accumulation and gradient in the
+ * Fourier domain, x + a y, clamp, the squared-error reduction (per-block
+ * partial sums in double, added on the host in block order: the same result
+ * whatever the launch), and the gather / scatter of denoiser windows with
+ * reflect padding. Window parameters arrive as device int arrays. */
+#include <cuda_runtime.h>
+
+#include "pnp_kernels.h"
+
+static unsigned blocks_for(size_t n, unsigned block)
+{
+    size_t g = (n + block - 1) / block;
+    return (unsigned)(g < 65535u * 32u ? g : 65535u * 32u);
+}
+
+/* gram[t] += |s[t]|^2; data[ch, t] += conj(s[t]) * v[ch, t] (complex interleaved). */
+__global__ void add_data_kernel(float *gram, float2 *data, const float2 *s, const float2 *v, int c, size_t n)
+{
+    for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < n; t += (size_t)gridDim.x * blockDim.x) {
+        const float2 k = s[t];
+        gram[t] += k.x * k.x + k.y * k.y;
+        for (int ch = 0; ch < c; ++ch) {
+            const float2 a = v[(size_t)ch * n + t];
+            float2 b = data[(size_t)ch * n + t];
+            b.x += k.x * a.x + k.y * a.y;
+            b.y += k.x * a.y - k.y * a.x;
+            data[(size_t)ch * n + t] = b;
+        }
+    }
+}
+
+extern "C" int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v, int c, size_t n,
+                                   void *stream)
+{
+    add_data_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(gram, (float2 *)data, (const float2 *)s,
+                                                                         (const float2 *)v, c, n);
+    return (int)cudaGetLastError();
+}
+
+/* v[ch, t] <- (gram[t] v[ch, t] - data[ch, t]) * scale */
+__global__ void gradient_kernel(float2 *v, const float *gram, const float2 *data, int c, size_t n, float scale)
+{
+    const size_t total = (size_t)c * n;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const float g = gram[i % n];
+        const float2 a = v[i], b = data[i];
+        v[i] = make_float2((g * a.x - b.x) * scale, (g * a.y - b.y) * scale);
+    }
+}
+
+extern "C" int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, size_t n,
+                                            float scale, void *stream)
+{
+    gradient_kernel<<<blocks_for((size_t)c * n, 256), 256, 0, (cudaStream_t)stream>>>(
+        (float2 *)v, gram, (const float2 *)data, c, n, scale);
+    return (int)cudaGetLastError();
+}
+
+__global__ void add_scaled_kernel(float *z, const float *x, float a, const float *y, size_t n)
+{
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x)
+        z[e] = x[e] + a * y[e];
+}
+
+extern "C" int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream)
+{
+    add_scaled_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(z, x, a, y, n);
+    return (int)cudaGetLastError();
+}
+
+__global__ void clamp01_kernel(float *x, size_t n)
+{
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x)
+        x[e] = fminf(fmaxf(x[e], 0.f), 1.f);
+}
+
+extern "C" int pnp_launch_clamp01(float *x, size_t n, void *stream)
+{
+    clamp01_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, n);
+    return (int)cudaGetLastError();
+}
+
+/* partial[b] = sum over block b's fixed range [b*chunk, (b+1)*chunk) of (a-b)^2, in double. */
+__global__ void sum_sq_diff_kernel(const float *a, const float *b, size_t n, size_t chunk, double *partial)
+{
+    __shared__ double acc[256];
+    double s = 0;
+    const size_t lo = blockIdx.x * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    for (size_t e = lo + threadIdx.x; e < hi; e += blockDim.x) {
+        const double d = (double)a[e] - (double)b[e];
+        s += d * d;
+    }
+    acc[threadIdx.x] = s;
+    __syncthreads();
+    for (unsigned w = blockDim.x / 2; w > 0; w /= 2) {
+        if (threadIdx.x < w) acc[threadIdx.x] += acc[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = acc[0];
+}
+
+extern "C" int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chunk, double *partial,
+                                      unsigned blocks, void *stream)
+{
+    sum_sq_diff_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, partial);
+    return (int)cudaGetLastError();
+}
+
+__device__ static int reflect_index(int p, int pad, int n)
+{
+    int i = p - pad;
+    if (i < 0) i = -i;
+    if (i >= n) i = 2 * (n - 1) - i;
+    return i;
+}
+
+/* win [n, c, wh, ww]; grid.y = window; starts = [y0[n], x0[n]] */
+__global__ void gather_kernel(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,
+                              const int *starts, float *win)
+{
+    const int j = blockIdx.y;
+    const int y0 = starts[j], x0 = starts[n + j];
+    const size_t per = (size_t)c * wh * ww;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < per; e += (size_t)gridDim.x * blockDim.x) {
+        const int q = (int)(e % ww), r = (int)(e / ww % wh), ch = (int)(e / ((size_t)ww * wh));
+        win[(size_t)j * per + e] =
+            img[((size_t)ch * h + reflect_index(y0 + r, pad, h)) * w + reflect_index(x0 + q, pad, w)];
+    }
+}
+
+extern "C" int pnp_launch_gather_windows(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,
+                                         const int *starts_dev, float *win, void *stream)
+{
+    if (n == 0) return 0;
+    dim3 grid(blocks_for((size_t)c * wh * ww, 256) < 4096 ? blocks_for((size_t)c * wh * ww, 256) : 4096, n);
+    gather_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(img, c, h, w, pad, wh, ww, n, starts_dev, win);
+    return (int)cudaGetLastError();
+}
+
+/* rect = [sy[n], sx[n], dy[n], dx[n], rows[n], cols[n]]; grid.y = window */
+__global__ void scatter_kernel(const float *win, int c, int wh, int ww, int n, const int *rect, float *img, int h,
+                               int w)
+{
+    const int j = blockIdx.y;
+    const int sy = rect[j], sx = rect[n + j], dy = rect[2 * n + j], dx = rect[3 * n + j];
+    const int rows = rect[4 * n + j], cols = rect[5 * n + j];
+    const size_t per = (size_t)c * rows * cols;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < per; e += (size_t)gridDim.x * blockDim.x) {
+        const int q = (int)(e % cols), r = (int)(e / cols % rows), ch = (int)(e / ((size_t)cols * rows));
+        img[((size_t)ch * h + dy + r) * w + dx + q] = win[(((size_t)j * c + ch) * wh + sy + r) * ww + sx + q];
+    }
+}
+
+extern "C" int pnp_launch_scatter_windows(const float *win, int c, int wh, int ww, int n, const int *rect_dev,
+                                          float *img, int h, int w, void *stream)
+{
+    if (n == 0) return 0;
+    dim3 grid(blocks_for((size_t)c * wh * ww, 256) < 4096 ? blocks_for((size_t)c * wh * ww, 256) : 4096, n);
+    scatter_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(win, c, wh, ww, n, rect_dev, img, h, w);
+    return (int)cudaGetLastError();
+}
