@@ -35,7 +35,7 @@ LIB_OBJ += $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o) $(CUDA_C_SRC:src/cuda/%.c=
 CFLAGS += -DPNP_WITH_CUDA
 NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
            -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
-LDLIBS += -L$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
+LDLIBS += -L$(CUDA_HOME)/lib64 -lnccl -lcufft -lcudart -lstdc++
 endif
 
 TEST_SRC := $(wildcard tests/unit/*.c)

@@ -190,7 +190,7 @@ typedef struct {
     const pnp_problem *p;
     const pnp_trace *tr;
     const float *x, *y0;
-    const char *backend, *denoiser_desc, *path;
+    const char *backend, *denoiser_desc, *path, *comm_name;
     double total_time;
 } result;
 
@@ -221,7 +221,7 @@ static void write_result(const result *r, int rank, int size)
     pnp_h5_attr_double(f, "initial_psnr", tr->psnr_initial);
     pnp_h5_attr_double(f, "total_time", r->total_time);
     pnp_h5_attr_double(f, "setup_time", tr->setup_time);
-    pnp_h5_attr_str(f, "communication", "mpi");
+    pnp_h5_attr_str(f, "communication", r->comm_name);
     pnp_h5_attr_str(f, "denoiser", r->denoiser_desc);
     pnp_h5_attr_str(f, "source", r->p->source);
     pnp_h5_attr_int(f, "windows", tr->windows_total);
@@ -276,6 +276,24 @@ static void config_stem(const char *config, char *out, size_t len)
     snprintf(out, len, "%s", base);
     char *dot = strrchr(out, '.');
     if (dot && dot != out) *dot = '\0';
+}
+
+/* NCCL when every rank has a GPU of its own (decided together: every node must
+ * agree), else MPI on host buffers, said once by rank 0. */
+static pnp_comm *make_comm(pnp_backend *be, int local_size, int rank)
+{
+    int own_gpu = 0;
+#ifdef PNP_WITH_CUDA
+    own_gpu = !be->ops->host_memory && local_size <= pnp_cuda_device_count();
+#endif
+    int all = 0;
+    MPI_CHECK(MPI_Allreduce(&own_gpu, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
+#ifdef PNP_WITH_CUDA
+    if (all) return pnp_comm_nccl_create(MPI_COMM_WORLD, be);
+#endif
+    if (!be->ops->host_memory && rank == 0)
+        printf("  note: ranks share a GPU: reductions go through MPI on host buffers, not NCCL\n");
+    return pnp_comm_mpi_create(MPI_COMM_WORLD, be);
 }
 
 /* One row. Returns 0, or 2 when setup failed (message printed). */
@@ -333,7 +351,7 @@ static int run_row(const pnp_cli_opts *o, const pnp_config *cfg, const pnp_row *
         fflush(stdout);
     }
 
-    pnp_comm *comm = pnp_comm_mpi_create(MPI_COMM_WORLD, be);
+    pnp_comm *comm = make_comm(be, local_size, rank);
     const size_t N = pnp_image_numel(&p.truth);
     float *x = pnp_malloc(sizeof(float) * N), *y0 = pnp_calloc(N, sizeof(float));
     pnp_trace tr;
@@ -343,7 +361,7 @@ static int run_row(const pnp_cli_opts *o, const pnp_config *cfg, const pnp_row *
         printf("  tiles: %d windows of %dx%d; rank 0 ran %d of them in batches of %d\n", tr.windows_total, tr.win_h,
                tr.win_w, tr.windows_owned, tr.batch);
 
-    result r = {cfg, row, &p, &tr, x, y0, be->ops->name, desc, path, 0};
+    result r = {cfg, row, &p, &tr, x, y0, be->ops->name, desc, path, comm->ops->name, 0};
     r.total_time = MPI_Wtime() - t_total;
     write_result(&r, rank, size);
     if (rank == 0) {

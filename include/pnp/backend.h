@@ -116,6 +116,7 @@ pnp_backend *pnp_backend_cpu_create(int threads);
 #ifdef PNP_WITH_CUDA
 pnp_backend *pnp_backend_cuda_create(int device);
 int pnp_cuda_device_count(void); /* 0 when no GPU (or no driver) */
+void *pnp_cuda_stream(pnp_backend *be); /* the backend's cudaStream_t (for NCCL) */
 #endif
 
 #endif

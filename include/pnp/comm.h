@@ -38,6 +38,10 @@ struct pnp_comm {
 
 /* Ranks of `world` reducing over MPI on host memory (staged when be's memory is not). */
 pnp_comm *pnp_comm_mpi_create(MPI_Comm world, pnp_backend *be);
+#ifdef PNP_WITH_CUDA
+/* NCCL on the CUDA backend's device buffers; every rank must have its own GPU. */
+pnp_comm *pnp_comm_nccl_create(MPI_Comm world, pnp_backend *be);
+#endif
 void pnp_comm_destroy(pnp_comm *c);
 
 /* Rank and size among the ranks sharing this node. */

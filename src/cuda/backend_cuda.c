@@ -314,6 +314,12 @@ static const pnp_backend_ops CUDA_OPS = {
     .scatter_windows = cuda_scatter_windows,
 };
 
+void *pnp_cuda_stream(pnp_backend *be)
+{
+    if (be->ops != &CUDA_OPS) pnp_fatal("pnp_cuda_stream: backend '%s' is not the CUDA backend", be->ops->name);
+    return ((cuda_ctx *)be->ctx)->stream;
+}
+
 int pnp_cuda_device_count(void)
 {
     int n = 0;

@@ -1,4 +1,5 @@
-/* cuda_check.h - the CUDA libraries' error paths (CUDA runtime, cuFFT), each a
+/* cuda_check.h - the CUDA libraries' error paths (CUDA runtime, cuFFT; NCCL's
+ * NCCL_CHECK sits in comm_nccl.c, its only user), each a
  * thin wrapper over pnp_fatal: rank, file, line and the failing call, then the
  * whole MPI job ends. Included only inside the CUDA backend. */
 #ifndef PNP_CUDA_CHECK_H
