@@ -19,9 +19,16 @@
  *                                                 float64 [iterations, ranks]
  *   /traces/operators_owned, windows_owned, window_first   int64 [ranks]
  *   /config/yaml, /config/row, root provenance (include/pnp/h5io.h) and
- *   status, iterations, final_psnr, total_time, denoiser, tiling attributes. */
+ *   status, iterations, final_psnr, total_time, denoiser, tiling attributes.
+ *
+ * Checkpoint and resume: the state of the iteration is x and the iteration
+ * count, so an interrupted run's result file IS its checkpoint (status
+ * "interrupted", /reconstruction = x after `iterations` iterations, traces so
+ * far). --resume reads it on rank 0, broadcasts it, regenerates the problem
+ * (a pure function of the row) and carries on; the final file says "resumed". */
 #include <math.h>
 #include <mpi.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +59,14 @@ static const char *USAGE =
     "  --set KEY=VALUE   override a parameter, e.g. --set max_iter=20\n"
     "  --out DIR         folder for results (default results/): DIR/NAME_row<K>.h5\n"
     "  --threads N       CPU threads per rank (default: the node's cores / ranks on it)\n"
-    "  -h, --help        this text\n";
+    "  --resume FILE     continue the interrupted run saved in FILE (same row, same\n"
+    "                    rank count; --row defaults to FILE's row): the result equals\n"
+    "                    an uninterrupted run\n"
+    "  -h, --help        this text\n"
+    "\n"
+    "On SIGUSR1 (Slurm's --signal) or SIGTERM a run finishes its iteration, writes\n"
+    "its result file as a checkpoint (status \"interrupted\") and exits with status 3.\n"
+    "Exit status: 0 done, 1 runtime failure, 2 bad input, 3 interrupted (checkpoint written).\n";
 
 /* ------------------------------------------------------------ setup errors */
 
@@ -190,7 +204,7 @@ typedef struct {
     const pnp_problem *p;
     const pnp_trace *tr;
     const float *x, *y0;
-    const char *backend, *denoiser_desc, *path, *comm_name;
+    const char *backend, *denoiser_desc, *path, *comm_name, *status;
     double total_time;
 } result;
 
@@ -215,7 +229,7 @@ static void write_result(const result *r, int rank, int size)
     hid_t f = h5.file;
     pnp_h5_provenance(f, r->cfg, r->row, r->backend, size, hosts);
     pnp_h5_attr_str(f, "content", "reconstruction");
-    pnp_h5_attr_str(f, "status", "finished");
+    pnp_h5_attr_str(f, "status", r->status);
     pnp_h5_attr_int(f, "iterations", it);
     pnp_h5_attr_double(f, "final_psnr", it > 0 ? tr->psnr[it - 1] : tr->psnr_initial);
     pnp_h5_attr_double(f, "initial_psnr", tr->psnr_initial);
@@ -296,8 +310,184 @@ static pnp_comm *make_comm(pnp_backend *be, int local_size, int rank)
     return pnp_comm_mpi_create(MPI_COMM_WORLD, be);
 }
 
-/* One row. Returns 0, or 2 when setup failed (message printed). */
-static int run_row(const pnp_cli_opts *o, const pnp_config *cfg, const pnp_row *row, int rank, int size)
+/* ------------------------------------------------------- stop and resume */
+
+static volatile sig_atomic_t g_signal = 0;
+
+static void on_signal(int sig) { g_signal = sig; }
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+typedef struct {
+    const pnp_trace *tr;
+    int stop_after; /* PNP_STOP_AFTER: stop once this many iterations are done (tests) */
+    int signal;     /* the signal that stopped the run (-1: PNP_STOP_AFTER) */
+} stop_state;
+
+/* Every rank asks; any rank's signal stops all of them after this iteration. */
+static int should_stop(void *user)
+{
+    stop_state *s = user;
+    int mine = g_signal ? (int)g_signal : 0, any = 0;
+    if (!mine && s->stop_after > 0 && s->tr->iterations >= s->stop_after) mine = -1;
+    MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)); /* -1 or a signal number */
+    if (any == 0) MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    s->signal = any;
+    return any != 0;
+}
+
+/* A checkpoint as rank 0 reads it; broadcast to every rank. */
+typedef struct {
+    int row_index, iterations, ranks;
+    double psnr_initial, setup_time;
+    double *psnr, *elapsed;        /* [iterations] */
+    double *per_rank[4];           /* [iterations, ranks]: gradient, denoise, comm, peak */
+    float *x;                      /* [3,H,W] */
+} checkpoint;
+
+static const char *PER_RANK[4] = {"traces/gradient_time", "traces/denoise_time", "traces/comm_time",
+                                  "traces/peak_memory"};
+
+static void checkpoint_free(checkpoint *c)
+{
+    free(c->psnr), free(c->elapsed), free(c->x);
+    for (int i = 0; i < 4; ++i) free(c->per_rank[i]);
+    memset(c, 0, sizeof *c);
+}
+
+/* Rank 0: read FILE's header (row, iterations, ranks, status) and, when
+ * `numel` > 0, the state. 0, or -1 with a message naming the file. */
+static int checkpoint_read(const char *path, size_t numel, checkpoint *c, char *rowfmt, size_t rowlen, char *err,
+                           size_t errlen)
+{
+    char e[512], status[64];
+    memset(c, 0, sizeof *c);
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    if (f < 0) {
+        snprintf(err, errlen, "--resume %s: cannot open as an HDF5 file", path);
+        return -1;
+    }
+    long long row = 0, it = 0, ranks = 0;
+    int rc = pnp_h5_read_attr_str(f, "status", status, sizeof status, e, sizeof e) ||
+             pnp_h5_read_attr_int(f, "grid_row_index", &row, e, sizeof e) ||
+             pnp_h5_read_attr_int(f, "iterations", &it, e, sizeof e) ||
+             pnp_h5_read_attr_int(f, "ranks", &ranks, e, sizeof e) ||
+             pnp_h5_read_attr_str(f, "grid_row", rowfmt, rowlen, e, sizeof e) ||
+             pnp_h5_read_attr_double(f, "initial_psnr", &c->psnr_initial, e, sizeof e) ||
+             pnp_h5_read_attr_double(f, "setup_time", &c->setup_time, e, sizeof e);
+    c->row_index = (int)row, c->iterations = (int)it, c->ranks = (int)ranks;
+    if (!rc && numel > 0) {
+        c->psnr = pnp_malloc(sizeof(double) * (it + 1));
+        c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
+        c->x = pnp_malloc(sizeof(float) * numel);
+        rc = pnp_h5_read_f64(f, "traces/psnr", c->psnr, (size_t)it, e, sizeof e) ||
+             pnp_h5_read_f64(f, "traces/elapsed", c->elapsed, (size_t)it, e, sizeof e) ||
+             pnp_h5_read_f32(f, "reconstruction", c->x, numel, e, sizeof e);
+        for (int i = 0; i < 4 && !rc; ++i) {
+            c->per_rank[i] = pnp_malloc(sizeof(double) * (it * ranks + 1));
+            rc = pnp_h5_read_f64(f, PER_RANK[i], c->per_rank[i], (size_t)(it * ranks), e, sizeof e);
+        }
+    }
+    H5Fclose(f);
+    if (rc) {
+        snprintf(err, errlen, "--resume %s: %s", path, e);
+        checkpoint_free(c);
+        return -1;
+    }
+    if (strcmp(status, "interrupted") != 0) {
+        snprintf(err, errlen, "--resume %s: status is '%s', not 'interrupted': nothing to resume", path, status);
+        checkpoint_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rank 0 checks the checkpoint against the run and broadcasts it. Returns 0,
+ * or 1 on every rank when it failed (an agreement point, message printed). */
+static int checkpoint_load(const char *path, const pnp_row *row, size_t numel, int rank, int size, checkpoint *c,
+                            setup_status *st)
+{
+    int hdr[3] = {0, 0, 0};
+    if (rank == 0) {
+        char rowfmt[8192], mine[8192], err[1024];
+        pnp_row_format(row, mine, sizeof mine);
+        if (checkpoint_read(path, numel, c, rowfmt, sizeof rowfmt, err, sizeof err)) setup_fail(st, "%s", err);
+        else if (strcmp(rowfmt, mine) != 0)
+            setup_fail(st, "--resume %s: the file was made by a different grid row:\n  file: %s\n  this: %s", path,
+                       rowfmt, mine);
+        else if (c->ranks != size)
+            setup_fail(st, "--resume %s: the run had %d ranks; resume it on %d ranks, not %d", path, c->ranks,
+                       c->ranks, size);
+        else if (c->iterations >= row->max_iter)
+            setup_fail(st, "--resume %s: %d of %d iterations already done", path, c->iterations, row->max_iter);
+        hdr[0] = c->iterations;
+    }
+    if (setup_agree(st, rank, size)) return 1;
+    MPI_CHECK(MPI_Bcast(hdr, 3, MPI_INT, 0, MPI_COMM_WORLD));
+    const int it = hdr[0];
+    if (rank != 0) {
+        c->iterations = it, c->ranks = size;
+        c->psnr = pnp_malloc(sizeof(double) * (it + 1));
+        c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
+        c->x = pnp_malloc(sizeof(float) * numel);
+        for (int i = 0; i < 4; ++i) c->per_rank[i] = pnp_malloc(sizeof(double) * (it * size + 1));
+    }
+    MPI_CHECK(MPI_Bcast(&c->psnr_initial, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Bcast(&c->setup_time, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Bcast(c->psnr, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Bcast(c->elapsed, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    for (int i = 0; i < 4; ++i) MPI_CHECK(MPI_Bcast(c->per_rank[i], it * size, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    for (size_t off = 0; off < numel; off += (size_t)1 << 30) {
+        const size_t m = numel - off < ((size_t)1 << 30) ? numel - off : ((size_t)1 << 30);
+        MPI_CHECK(MPI_Bcast(c->x + off, (int)m, MPI_FLOAT, 0, MPI_COMM_WORLD));
+    }
+    return 0;
+}
+
+/* The first iterations of this rank's trace from the checkpoint. */
+static void checkpoint_to_trace(const checkpoint *c, int rank, int size, pnp_trace *tr)
+{
+    double *dst[4] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
+    for (int k = 0; k < c->iterations; ++k) {
+        tr->psnr[k] = c->psnr[k];
+        tr->elapsed[k] = c->elapsed[k];
+        for (int i = 0; i < 4; ++i) dst[i][k] = c->per_rank[i][(size_t)k * size + rank];
+    }
+    tr->iterations = c->iterations;
+    tr->psnr_initial = c->psnr_initial;
+    tr->setup_time = c->setup_time;
+}
+
+/* Row index stored in a checkpoint (rank 0 reads, all receive; -1 if unreadable). */
+static int checkpoint_row(const char *path, int rank)
+{
+    int row = -1;
+    if (rank == 0) {
+        checkpoint c;
+        char rowfmt[8192], err[1024];
+        if (checkpoint_read(path, 0, &c, rowfmt, sizeof rowfmt, err, sizeof err) == 0) row = c.row_index;
+        checkpoint_free(&c);
+    }
+    MPI_CHECK(MPI_Bcast(&row, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    return row;
+}
+
+/* One row. Returns 0, 2 when setup failed (message printed), 3 when interrupted. */
+static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *cfg, const pnp_row *row, int rank,
+                   int size)
 {
     const double t_total = MPI_Wtime();
     setup_status st = {0};
@@ -320,7 +510,11 @@ static int run_row(const pnp_cli_opts *o, const pnp_config *cfg, const pnp_row *
         be = pnp_backend_create(row->backend, threads, local_rank);
         dn = make_denoiser(row, be, &st);
     }
-    if (setup_agree(&st, rank, size)) {
+    checkpoint ck = {0};
+    int failed = setup_agree(&st, rank, size);
+    if (!failed && resume) failed = checkpoint_load(resume, row, pnp_image_numel(&p.truth), rank, size, &ck, &st);
+    if (failed) {
+        checkpoint_free(&ck);
         pnp_denoiser_destroy(dn);
         pnp_backend_destroy(be);
         pnp_problem_free(&p);
@@ -355,18 +549,37 @@ static int run_row(const pnp_cli_opts *o, const pnp_config *cfg, const pnp_row *
     const size_t N = pnp_image_numel(&p.truth);
     float *x = pnp_malloc(sizeof(float) * N), *y0 = pnp_calloc(N, sizeof(float));
     pnp_trace tr;
-    pnp_solver_args args = {be, comm, row, &p, dn, rank == 0 ? stdout : NULL};
+    pnp_trace_alloc(&tr, row->max_iter);
+    if (resume) {
+        checkpoint_to_trace(&ck, rank, size, &tr);
+        if (rank == 0) printf("  resuming %s after iteration %d of %d\n", resume, ck.iterations, row->max_iter);
+    }
+    const char *stop_env = getenv("PNP_STOP_AFTER");
+    stop_state stop = {&tr, stop_env ? atoi(stop_env) : 0, 0};
+    pnp_solver_args args = {be, comm, row, &p, dn, rank == 0 ? stdout : NULL, resume ? ck.x : NULL, should_stop,
+                            &stop};
     pnp_solve(&args, x, y0, &tr);
+    const int interrupted = tr.iterations < row->max_iter;
+    checkpoint_free(&ck);
     if (rank == 0 && tr.windows_total > 0)
         printf("  tiles: %d windows of %dx%d; rank 0 ran %d of them in batches of %d\n", tr.windows_total, tr.win_h,
                tr.win_w, tr.windows_owned, tr.batch);
 
-    result r = {cfg, row, &p, &tr, x, y0, be->ops->name, desc, path, comm->ops->name, 0};
+    result r = {cfg, row, &p, &tr, x, y0, be->ops->name, desc, path, comm->ops->name,
+                interrupted ? "interrupted" : resume ? "resumed" : "finished", 0};
     r.total_time = MPI_Wtime() - t_total;
     write_result(&r, rank, size);
     if (rank == 0) {
         const double final = tr.iterations ? tr.psnr[tr.iterations - 1] : tr.psnr_initial;
         printf("wrote %s: PSNR %.3f dB after %d iterations, %.2f s\n", path, final, tr.iterations, r.total_time);
+        if (interrupted) {
+            char sig[32];
+            if (stop.signal > 0) snprintf(sig, sizeof sig, "signal %s", stop.signal == SIGUSR1 ? "USR1" : "TERM");
+            else snprintf(sig, sizeof sig, "PNP_STOP_AFTER");
+            printf("pnp: interrupted by %s after iteration %d of %d; the checkpoint is %s\n"
+                   "     continue with the same ranks and options plus: --resume %s\n",
+                   sig, tr.iterations, row->max_iter, path, path);
+        }
         fflush(stdout);
     }
     pnp_trace_free(&tr);
@@ -375,11 +588,26 @@ static int run_row(const pnp_cli_opts *o, const pnp_config *cfg, const pnp_row *
     pnp_denoiser_destroy(dn);
     pnp_backend_destroy(be);
     pnp_problem_free(&p);
-    return 0;
+    return interrupted ? 3 : 0;
 }
 
 int pnp_cmd_run(int argc, char **argv)
 {
+    /* --resume FILE is this command's own option; the rest are shared */
+    const char *resume = NULL;
+    int kept = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--resume")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "pnp: --resume needs a result file\n\n%s", USAGE);
+                return 2;
+            }
+            resume = argv[++i];
+        } else {
+            argv[kept++] = argv[i];
+        }
+    }
+    argc = kept;
     pnp_cli_opts o;
     if (pnp_cli_parse(argc, argv, USAGE, &o)) return 0;
     int provided = 0, rank = 0, size = 1;
@@ -400,8 +628,13 @@ int pnp_cmd_run(int argc, char **argv)
         setup_fail(&st, "--row %d: %s has %d row%s (0..%d)", o.row, cfg.path, cfg.n_rows, cfg.n_rows == 1 ? "" : "s",
                    cfg.n_rows - 1);
     int status = setup_agree(&st, rank, size) ? 2 : 0;
+    if (status == 0 && resume && o.row < 0) { /* the checkpoint says which row */
+        o.row = checkpoint_row(resume, rank);
+        if (o.row < 0 || o.row >= cfg.n_rows) o.row = 0; /* checkpoint_load names the problem */
+    }
+    install_signal_handlers();
     for (int k = 0; status == 0 && k < cfg.n_rows; ++k)
-        if (o.row < 0 || o.row == k) status = run_row(&o, &cfg, &cfg.rows[k], rank, size);
+        if (o.row < 0 || o.row == k) status = run_row(&o, resume, &cfg, &cfg.rows[k], rank, size);
     if (!rc) pnp_config_free(&cfg);
     MPI_CHECK(MPI_Finalize());
     return status;

@@ -188,6 +188,104 @@ void pnp_h5_write_str(hid_t loc, const char *name, const char *text)
     H5_CHECK(H5Tclose(t));
 }
 
+/* ------------------------------------------------------------ readers */
+
+static int attr_open(hid_t loc, const char *name, hid_t *a, char *err, size_t errlen)
+{
+    if (H5Aexists(loc, name) <= 0) {
+        snprintf(err, errlen, "attribute '%s' is missing", name);
+        return -1;
+    }
+    *a = H5Aopen(loc, name, H5P_DEFAULT);
+    H5_CHECK(*a);
+    return 0;
+}
+
+int pnp_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t len, char *err, size_t errlen)
+{
+    hid_t a;
+    if (attr_open(loc, name, &a, err, errlen)) return -1;
+    hid_t ft = H5Aget_type(a);
+    H5_CHECK(ft);
+    int rc = 0;
+    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0) {
+        snprintf(err, errlen, "attribute '%s' is not a variable-length string", name);
+        rc = -1;
+    } else {
+        hid_t t = vlen_utf8_type();
+        char *v = NULL;
+        H5_CHECK(H5Aread(a, t, &v));
+        snprintf(out, len, "%s", v ? v : "");
+        H5free_memory(v);
+        H5_CHECK(H5Tclose(t));
+    }
+    H5_CHECK(H5Tclose(ft));
+    H5_CHECK(H5Aclose(a));
+    return rc;
+}
+
+static int read_attr_scalar(hid_t loc, const char *name, hid_t mem_type, void *out, char *err, size_t errlen)
+{
+    hid_t a;
+    if (attr_open(loc, name, &a, err, errlen)) return -1;
+    hid_t ft = H5Aget_type(a);
+    H5_CHECK(ft);
+    const H5T_class_t cls = H5Tget_class(ft);
+    int rc = 0;
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+        snprintf(err, errlen, "attribute '%s' is not a number", name);
+        rc = -1;
+    } else {
+        H5_CHECK(H5Aread(a, mem_type, out));
+    }
+    H5_CHECK(H5Tclose(ft));
+    H5_CHECK(H5Aclose(a));
+    return rc;
+}
+
+int pnp_h5_read_attr_int(hid_t loc, const char *name, long long *out, char *err, size_t errlen)
+{
+    return read_attr_scalar(loc, name, H5T_NATIVE_LLONG, out, err, errlen);
+}
+
+int pnp_h5_read_attr_double(hid_t loc, const char *name, double *out, char *err, size_t errlen)
+{
+    return read_attr_scalar(loc, name, H5T_NATIVE_DOUBLE, out, err, errlen);
+}
+
+static int read_all(hid_t loc, const char *name, hid_t mem_type, void *out, size_t count, char *err, size_t errlen)
+{
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
+        snprintf(err, errlen, "dataset '%s' is missing", name);
+        return -1;
+    }
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    H5_CHECK(d);
+    hid_t sp = H5Dget_space(d);
+    H5_CHECK(sp);
+    const hssize_t n = H5Sget_simple_extent_npoints(sp);
+    int rc = 0;
+    if (n < 0 || (size_t)n != count) {
+        snprintf(err, errlen, "dataset '%s' has %lld elements, expected %zu", name, (long long)n, count);
+        rc = -1;
+    } else if (count > 0) {
+        H5_CHECK(H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out));
+    }
+    H5_CHECK(H5Sclose(sp));
+    H5_CHECK(H5Dclose(d));
+    return rc;
+}
+
+int pnp_h5_read_f64(hid_t loc, const char *name, double *out, size_t count, char *err, size_t errlen)
+{
+    return read_all(loc, name, H5T_NATIVE_DOUBLE, out, count, err, errlen);
+}
+
+int pnp_h5_read_f32(hid_t loc, const char *name, float *out, size_t count, char *err, size_t errlen)
+{
+    return read_all(loc, name, H5T_NATIVE_FLOAT, out, count, err, errlen);
+}
+
 /* ------------------------------------------------------------ provenance */
 
 static void row_attr(void *user, const char *name, const char *type, const char *value)

@@ -23,6 +23,18 @@ int pnp_solver_check(const pnp_row *row, int h, int w, char *err, size_t errlen)
     return 0;
 }
 
+void pnp_trace_alloc(pnp_trace *tr, int max_iter)
+{
+    memset(tr, 0, sizeof *tr);
+    const size_t n = max_iter > 0 ? (size_t)max_iter : 1;
+    tr->psnr = pnp_calloc(n, sizeof(double));
+    tr->elapsed = pnp_calloc(n, sizeof(double));
+    tr->grad_time = pnp_calloc(n, sizeof(double));
+    tr->denoise_time = pnp_calloc(n, sizeof(double));
+    tr->comm_time = pnp_calloc(n, sizeof(double));
+    tr->peak_bytes = pnp_calloc(n, sizeof(double));
+}
+
 void pnp_trace_free(pnp_trace *tr)
 {
     free(tr->psnr), free(tr->elapsed), free(tr->grad_time), free(tr->denoise_time), free(tr->comm_time);
@@ -123,9 +135,9 @@ static void tiled_denoise(tiled *td, const pnp_solver_args *a, const float *z, f
     }
 }
 
-static void progress_line(FILE *f, const pnp_trace *tr, int k, int max_iter)
+static void progress_line(FILE *f, const pnp_trace *tr, int k, int first, int max_iter)
 {
-    const double per_iter = tr->elapsed[k] / (k + 1);
+    const double per_iter = (tr->elapsed[k] - (first > 0 ? tr->elapsed[first - 1] : 0)) / (k + 1 - first);
     fprintf(f,
             "iter %3d/%d  PSNR %7.3f dB  grad %8.3f s  denoise %8.3f s  comm %7.3f s  peak %8.1f MiB  "
             "elapsed %7.1f s  ETA %6.1f s\n",
@@ -145,13 +157,8 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
     if (!o->blur_gradient || !o->gather_windows || !o->add_scaled)
         pnp_fatal("backend '%s' has no solver operations yet", o->name);
 
-    memset(tr, 0, sizeof *tr);
-    tr->psnr = pnp_calloc(iters, sizeof(double));
-    tr->elapsed = pnp_calloc(iters, sizeof(double));
-    tr->grad_time = pnp_calloc(iters, sizeof(double));
-    tr->denoise_time = pnp_calloc(iters, sizeof(double));
-    tr->comm_time = pnp_calloc(iters, sizeof(double));
-    tr->peak_bytes = pnp_calloc(iters, sizeof(double));
+    const int first = tr->iterations;
+    if (first > 0 && !a->x_resume) pnp_fatal("pnp_solve: %d iterations recorded but no x to resume from", first);
 
     const double t_setup = now(be);
     float *truth = o->alloc(be, bytes), *x = o->alloc(be, bytes), *z = o->alloc(be, bytes);
@@ -187,13 +194,14 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
         tr->win_h = td.t.win_h;
         tr->win_w = td.t.win_w;
     }
-    /* x_0 = 0 (init "zeros": alloc is zero-filled) */
-    tr->psnr_initial = psnr_of(be, x, truth, N);
-    tr->setup_time = now(be) - t_setup;
+    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x */
+    if (first == 0) tr->psnr_initial = psnr_of(be, x, truth, N);
+    else o->upload(be, x, a->x_resume, bytes);
+    tr->setup_time += now(be) - t_setup;
 
     const float sigma = (float)row->denoiser_sigma;
-    const double t_start = now(be);
-    for (int k = 0; k < iters; ++k) {
+    const double t_start = now(be) - (first > 0 ? tr->elapsed[first - 1] : 0);
+    for (int k = first; k < iters; ++k) {
         const double comm0 = a->comm->seconds;
         double t0 = now(be);
         if (ops) o->blur_gradient(ops, x, z);
@@ -223,7 +231,8 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
         tr->peak_bytes[k] = (double)o->peak_bytes(be);
         tr->elapsed[k] = t4 - t_start;
         tr->iterations = k + 1;
-        if (a->progress) progress_line(a->progress, tr, k, iters);
+        if (a->progress) progress_line(a->progress, tr, k, first, iters);
+        if (k + 1 < iters && a->should_stop && a->should_stop(a->user)) break;
     }
 
     o->download(be, x_out, x, bytes);

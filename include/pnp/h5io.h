@@ -38,6 +38,15 @@ void pnp_h5_write_f32_at(hid_t dataset, hsize_t index, const float *data);
 /* A variable-length UTF-8 string dataset (e.g. /config/yaml). */
 void pnp_h5_write_str(hid_t loc, const char *name, const char *text);
 
+/* Readers for pnp's own files (e.g. a checkpoint to resume). Each returns 0,
+ * or -1 with "FILE: what is missing or wrong" in err. */
+int pnp_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t len, char *err, size_t errlen);
+int pnp_h5_read_attr_int(hid_t loc, const char *name, long long *out, char *err, size_t errlen);
+int pnp_h5_read_attr_double(hid_t loc, const char *name, double *out, char *err, size_t errlen);
+/* The whole dataset as float64 (or float32 with _f32) when it has exactly `count` elements. */
+int pnp_h5_read_f64(hid_t loc, const char *name, double *out, size_t count, char *err, size_t errlen);
+int pnp_h5_read_f32(hid_t loc, const char *name, float *out, size_t count, char *err, size_t errlen);
+
 /* Root provenance attributes: version, git commit, UTC time, host, Slurm job id,
  * ranks, backend, library versions, and the resolved grid row (as one string
  * "grid_row" and one attribute per parameter under /config/row). */

@@ -46,16 +46,26 @@ typedef struct {
     const pnp_problem *p;
     pnp_denoiser *dn;     /* NULL: no prior (projected gradient descent) */
     FILE *progress;       /* one line per iteration (rank 0), or NULL */
+    /* Resume: x after tr->iterations iterations (host [3,H,W]), or NULL to start from x_0 = 0. */
+    const float *x_resume;
+    /* Asked after every iteration but the last, on every rank (it must return the
+     * same answer everywhere): nonzero stops the run there. NULL: never. */
+    int (*should_stop)(void *user);
+    void *user;
 } pnp_solver_args;
 
 /* Check what the solver will need of the row for an image of h x w (tiling
  * parameters against the image). 0, or -1 with a message in err. */
 int pnp_solver_check(const pnp_row *row, int h, int w, char *err, size_t errlen);
 
-/* Run row->max_iter iterations. x_out: host [3,H,W], the reconstruction (equal
- * on every rank). measurement0: host [3,H,W] filled with y_0 on the rank that
- * owns operator 0, or NULL. tr is allocated here; free with pnp_trace_free. */
-void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr);
+/* Zeroed records for max_iter iterations (a resume fills the first ones). */
+void pnp_trace_alloc(pnp_trace *tr, int max_iter);
 void pnp_trace_free(pnp_trace *tr);
+
+/* Run iterations tr->iterations .. row->max_iter - 1 (all of them from a fresh
+ * pnp_trace_alloc; with a_resume, the rest), or fewer when should_stop says so.
+ * x_out: host [3,H,W], the reconstruction (equal on every rank). measurement0:
+ * host [3,H,W] filled with y_0 on the rank that owns operator 0, or NULL. */
+void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr);
 
 #endif
