@@ -22,5 +22,6 @@ void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
 int pnp_cmd_dataset(int argc, char **argv);
 int pnp_cmd_config(int argc, char **argv);
 int pnp_cmd_weights(int argc, char **argv);
+int pnp_cmd_denoise(int argc, char **argv);
 
 #endif
