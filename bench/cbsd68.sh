@@ -18,11 +18,13 @@
 # --threads T  CPU threads for pnp and for PyTorch (default 2)
 # --torch      also run the PyTorch cross-check (needs python3 with torch, PIL)
 # --results F  the markdown report (default bench/results/<date>-cbsd68.md)
-# Needs build/pnp (make) and the shared data ($PNP_SHARED, default ../shared).
+# Runs `make` first so build/pnp is current (the environment's CUDA=0/1 passes
+# through to make); PNP_BIN=FILE uses that program instead and builds nothing.
+# Needs the shared data ($PNP_SHARED, default ../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED="${PNP_SHARED:-$(cd .. && pwd)/shared}"
-PNP="${PNP_BIN:-$PWD/build/pnp}"
+PNP="${PNP_BIN:-}"
 PYTHON="${PYTHON:-python3}"
 N=68 THREADS=2 TORCH=0 RESULTS="bench/results/$(date +%F)-cbsd68.md"
 CMDLINE="bash bench/cbsd68.sh$(printf " %q" "$@")"
@@ -38,7 +40,11 @@ while [ $# -gt 0 ]; do
 done
 SIGMA=0.0980392157 # 25/255
 IMGDIR="$SHARED/data/images/CBSD68" KAIR="$SHARED/data/weights/kair-small"
-[ -x "$PNP" ] || { echo "cbsd68.sh: $PNP not found: run make first" >&2; exit 2; }
+if [ -z "$PNP" ]; then
+    make -s >/dev/null
+    PNP=$PWD/build/pnp
+fi
+[ -x "$PNP" ] || { echo "cbsd68.sh: $PNP is not a program" >&2; exit 2; }
 [ -d "$IMGDIR" ] || { echo "cbsd68.sh: $IMGDIR not found: set PNP_SHARED" >&2; exit 2; }
 mapfile -t IMAGES < <(printf "%s\n" "$IMGDIR"/*.png | LC_ALL=C sort | head -n "$N")
 N=${#IMAGES[@]}

@@ -19,6 +19,8 @@
 #   bash bench/drunet_forward.sh [--sizes "256 512"] [--batches "1 4"] [--repeats 3]
 #                                [--threads 2] [--no-torch] [--results FILE]
 #                                [--spec drunet:W0,W1,W2,W3:NB]  (default 64,128,256,512:4)
+# Runs `make bench` first so build/bench/drunet_forward is current (the
+# environment's CUDA=0/1 passes through to make).
 # Results: bench/results/<date>-drunet-forward-cpu.md (or --results FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
