@@ -3,6 +3,7 @@
 #   make            the program (CPU backend; CUDA parts too when CUDA=1)
 #   make test       build, then run the whole test suite (tests/run.sh)
 #   make demo       build, then run the main job on the embedded default
+#   make bench      the benchmark programs (bench/*.c -> build/bench/*)
 #   make CUDA=0     force a CPU-only build
 #
 # CUDA defaults to 1 exactly when `nvcc` is on PATH; set it explicitly to
@@ -40,8 +41,10 @@ endif
 
 TEST_SRC := $(wildcard tests/unit/*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test demo clean deps FORCE
+.PHONY: all test demo bench clean deps FORCE
 all: $(BUILD)/pnp $(TEST_BIN)
 
 $(BUILD)/obj/%.o: src/%.c include/pnp/*.h | $(BUILD)/obj
@@ -76,8 +79,13 @@ $(BUILD)/pnp: $(BUILD)/obj/main.o $(BUILD)/libpnp.a
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libpnp.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/obj $(BUILD)/tests:
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libpnp.a | $(BUILD)/bench
+	$(CC) $(CFLAGS) $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
+
+bench: $(BENCH_BIN)
 
 deps:
 	bash scripts/deps.sh

@@ -2,11 +2,13 @@
  * synthetic default scene, clamp and PSNR. Host memory, planar CHW float32. */
 #include "pnp/image.h"
 
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pnp/error.h"
 #include "pnp/philox.h"
@@ -96,24 +98,22 @@ int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen)
     return 0;
 }
 
-int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen)
+/* v clamped to [0, 1] on the 8-bit grid: round(v * 255), ties to even. */
+static unsigned char to_u8(float v)
 {
-    if (im->c != 3 && im->c != 1) {
-        snprintf(err, errlen, "%s: can only write 1 or 3 channels, got %d", path, im->c);
-        return -1;
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot create file", path);
-        return -1;
-    }
+    v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
+    return (unsigned char)lrintf(v * 255.0f);
+}
+
+/* Encode im into the open file f; 0 or -1 (message in err). */
+static int png_encode(FILE *f, const char *path, const pnp_image *im, char *err, size_t errlen)
+{
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     unsigned char *volatile row = NULL;
     if (!png || !info || setjmp(png_jmpbuf(png))) {
         free(row);
         png_destroy_write_struct(&png, &info);
-        fclose(f);
         snprintf(err, errlen, "%s: PNG write failed", path);
         return -1;
     }
@@ -125,21 +125,45 @@ int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errle
     const size_t plane = (size_t)im->h * im->w;
     for (int y = 0; y < im->h; ++y) {
         for (int x = 0; x < im->w; ++x)
-            for (int c = 0; c < im->c; ++c) {
-                float v = im->data[c * plane + (size_t)y * im->w + x];
-                v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
-                row[(size_t)x * im->c + c] = (unsigned char)lrintf(v * 255.0f);
-            }
+            for (int c = 0; c < im->c; ++c)
+                row[(size_t)x * im->c + c] = to_u8(im->data[c * plane + (size_t)y * im->w + x]);
         png_write_row(png, row);
     }
     png_write_end(png, NULL);
     free(row);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0) {
-        snprintf(err, errlen, "%s: write failed (disk full?)", path);
+    return 0;
+}
+
+int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen)
+{
+    if (im->c != 3 && im->c != 1) {
+        snprintf(err, errlen, "%s: can only write 1 or 3 channels, got %d", path, im->c);
         return -1;
     }
-    return 0;
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "%s: output path too long", path);
+        return -1;
+    }
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot create file: %s", path, strerror(errno));
+        return -1;
+    }
+    pnp_error_set_tempfile(tmp);
+    int rc = png_encode(f, path, im, err, errlen);
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(err, errlen, "%s: write failed (disk full?)", path);
+        rc = -1;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        rc = -1;
+    }
+    if (rc) unlink(tmp);
+    pnp_error_set_tempfile(NULL);
+    return rc;
 }
 
 /* ------------------------------------------------------------- resize */
@@ -266,6 +290,11 @@ pnp_image pnp_synthetic_scene(int h, int w, uint64_t seed)
 void pnp_clamp01(float *x, size_t n)
 {
     for (size_t i = 0; i < n; ++i) x[i] = x[i] < 0.f ? 0.f : (x[i] > 1.f ? 1.f : x[i]);
+}
+
+void pnp_quantize8(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; ++i) x[i] = (float)to_u8(x[i]) / 255.0f;
 }
 
 double pnp_psnr(const float *x, const float *ref, size_t n)

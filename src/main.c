@@ -20,6 +20,8 @@ static const char *MAIN_USAGE =
     "                     noisy measurements) and write it to HDF5\n"
     "  config [CONFIG]    read a benchopt-style YAML grid, check it, print its rows\n"
     "  weights VERB ...   inspect, convert (.pth -> HDF5) or generate denoiser weights\n"
+    "  denoise IN.png...  denoise PNG images (DRUNet, DnCNN, FFDNet), optionally\n"
+    "                     adding noise first and reporting PSNR\n"
     "  version            print version, git commit and library versions\n"
     "  help [COMMAND]     this text, or a command's options\n"
     "\n"
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dataset")) return pnp_cmd_dataset(argc, argv);
     if (!strcmp(cmd, "config")) return pnp_cmd_config(argc, argv);
     if (!strcmp(cmd, "weights")) return pnp_cmd_weights(argc, argv);
+    if (!strcmp(cmd, "denoise")) return pnp_cmd_denoise(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc, argv);
     fprintf(stderr, "pnp: unknown command '%s'\n\n%s", cmd, MAIN_USAGE);
     return 2;

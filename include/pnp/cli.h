@@ -23,5 +23,6 @@ int pnp_cmd_run(int argc, char **argv);
 int pnp_cmd_dataset(int argc, char **argv);
 int pnp_cmd_config(int argc, char **argv);
 int pnp_cmd_weights(int argc, char **argv);
+int pnp_cmd_denoise(int argc, char **argv);
 
 #endif

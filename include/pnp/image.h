@@ -25,7 +25,9 @@ void pnp_image_free(pnp_image *im);
  * Returns 0, or -1 with a message naming the file in err. */
 int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen);
 
-/* Write [3,H,W] (or [1,H,W]) clamped to [0,1] as an 8-bit PNG. 0 or -1. */
+/* Write [3,H,W] (or [1,H,W]) clamped to [0,1] as an 8-bit PNG (values rounded
+ * as pnp_quantize8 does), under a temporary name renamed to `path` once
+ * complete: a failed write never leaves a partial file. 0, or -1 and err. */
 int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen);
 
 /* Bicubic resize exactly as torch.nn.functional.interpolate(mode='bicubic',
@@ -43,6 +45,9 @@ void pnp_fit_longer_side(int h, int w, int longer, int *out_h, int *out_w);
 pnp_image pnp_synthetic_scene(int h, int w, uint64_t seed);
 
 void pnp_clamp01(float *x, size_t n);
+/* Clamp to [0,1] and round to the 8-bit grid (k / 255): what pnp_png_write
+ * stores, and what KAIR's tensor2uint does before measuring PSNR. */
+void pnp_quantize8(float *x, size_t n);
 
 /* PSNR in dB with peak 1 over all elements. */
 double pnp_psnr(const float *x, const float *ref, size_t n);

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# drunet_forward.sh - DRUNet forward pass, pnp against PyTorch (deepinv) in the
+# same run, on the CPU: time (median of R passes after one warm-up) and memory,
+# for each image size x batch size. Both sides get the same thread count
+# (OMP_NUM_THREADS, pnp --threads, torch.set_num_threads) and each
+# configuration runs in a fresh process (so max RSS belongs to it alone).
+#
+#   pnp:     build/bench/drunet_forward (bench/drunet_forward.c): full-width
+#            DRUNet 64,128,256,512 / 4 blocks on pnp's generated random weights
+#   PyTorch: bench/torch_drunet_forward.py: deepinv DRUNet(in_channels=3,
+#            out_channels=3, pretrained=None)
+#   memory:  pnp's planned activation bytes, weight bytes and the backend's
+#            allocation peak; for both, the process's lifetime max RSS
+#            (getrusage) and the forward pass's own share: peak RSS over the
+#            passes (VmHWM, reset just before the warm-up) minus the RSS once
+#            network and input exist (tracemalloc cannot see torch's
+#            allocator, so PyTorch is measured through RSS only)
+#
+#   bash bench/drunet_forward.sh [--sizes "256 512"] [--batches "1 4"] [--repeats 3]
+#                                [--threads 2] [--no-torch] [--results FILE]
+#                                [--spec drunet:W0,W1,W2,W3:NB]  (default 64,128,256,512:4)
+# Runs `make bench` first so build/bench/drunet_forward is current (the
+# environment's CUDA=0/1 passes through to make).
+# Results: bench/results/<date>-drunet-forward-cpu.md (or --results FILE).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+SIZES="256 512" BATCHES="1 4" REPEATS=3 THREADS=2 TORCH=1 SPEC=drunet:64,128,256,512:4
+RESULTS="bench/results/$(date +%F)-drunet-forward-cpu.md"
+CMDLINE="bash bench/drunet_forward.sh$(printf " %q" "$@")"
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --sizes) SIZES=$2; shift 2 ;;
+    --batches) BATCHES=$2; shift 2 ;;
+    --repeats) REPEATS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --no-torch) TORCH=0; shift ;;
+    --results) RESULTS=$2; shift 2 ;;
+    --spec) SPEC=$2; shift 2 ;;
+    -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "drunet_forward.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+done
+make -s bench >/dev/null
+OURS=build/bench/drunet_forward
+export OMP_NUM_THREADS=$THREADS
+
+kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }  # kv LINE KEY
+mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1e6}'; }
+mb_diff() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (a - b) / 1e6}'; }
+
+rows=() raw=() cmds=()
+for s in $SIZES; do
+    for b in $BATCHES; do
+        cmd="$OURS --size $s --batch $b --repeats $REPEATS --threads $THREADS --spec $SPEC"
+        echo "== $cmd"
+        ours=$($cmd)
+        echo "$ours"
+        raw+=("pnp:     $ours") cmds+=("OMP_NUM_THREADS=$THREADS $cmd")
+        t_ours=$(kv "$ours" median_s)
+        t_torch="-" ratio="-" torch_rss="-"
+        if [ "$TORCH" = 1 ]; then
+            tcmd="$PYTHON bench/torch_drunet_forward.py --size $s --batch $b --repeats $REPEATS --threads $THREADS --spec $SPEC"
+            echo "== $tcmd"
+            theirs=$($tcmd)
+            echo "$theirs"
+            raw+=("PyTorch: $theirs") cmds+=("OMP_NUM_THREADS=$THREADS $tcmd")
+            t_torch=$(kv "$theirs" median_s)
+            ratio=$(awk -v a="$t_torch" -v b="$t_ours" 'BEGIN {printf "%.2f", a / b}')
+            torch_rss="$(mb "$(kv "$theirs" rss_max_bytes)") ($(mb_diff "$(kv "$theirs" rss_peak_bytes)" "$(kv "$theirs" rss_base_bytes)"))"
+        fi
+        rows+=("| $s | $b | $t_ours | $t_torch | $ratio | $(mb "$(kv "$ours" act_bytes)") | $(mb "$(kv "$ours" weight_bytes)") | $(mb "$(kv "$ours" peak_bytes)") | $(mb "$(kv "$ours" rss_max_bytes)") ($(mb_diff "$(kv "$ours" rss_peak_bytes)" "$(kv "$ours" rss_base_bytes)")) | $torch_rss |")
+    done
+done
+
+mkdir -p "$(dirname "$RESULTS")"
+{
+    echo "# DRUNet forward pass on CPU: pnp vs PyTorch (deepinv)"
+    echo
+    echo "- date: $(date -u '+%F %T UTC')"
+    echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores visible, $THREADS threads used by each side"
+    echo "- git commit: $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (uncommitted changes)')"
+    echo "- script: \`$CMDLINE\`"
+    echo "- network: DRUNet $SPEC (widths, blocks per level), input [N,3,S,S], sigma 0.05;"
+    echo "  time: median of $REPEATS passes after one warm-up (seconds)"
+    echo "- memory (MB = 10^6 bytes): planned activations, weights and backend peak are pnp's own"
+    echo "  accounting; max RSS is the process's lifetime maximum (getrusage); in brackets the"
+    echo "  forward pass's share: peak RSS over the passes (VmHWM, reset through"
+    echo "  /proc/self/clear_refs just before the warm-up) minus the RSS once network and input"
+    echo "  exist. PyTorch's allocator is invisible to tracemalloc, hence RSS on both sides."
+    echo
+    echo "| size | batch | pnp s | PyTorch s | PyTorch / pnp | pnp activations planned MB | pnp weights MB | pnp backend peak MB | pnp max RSS MB (forward) | PyTorch max RSS MB (forward) |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    printf '%s\n' "${rows[@]}"
+    echo
+    echo "Commands:"
+    echo
+    echo '```'
+    printf '%s\n' "${cmds[@]}"
+    echo '```'
+    echo
+    echo "Raw output:"
+    echo
+    echo '```'
+    printf '%s\n' "${raw[@]}"
+    echo '```'
+} >"$RESULTS"
+echo "wrote $RESULTS"
+printf '%s\n' "${rows[@]}"
