@@ -20,6 +20,9 @@ static const char *MAIN_USAGE =
     "                     noisy measurements) and write it to HDF5\n"
     "  config [CONFIG]    read a benchopt-style YAML grid, check it, print its rows\n"
     "  weights VERB ...   inspect, convert (.pth -> HDF5) or generate denoiser weights\n"
+    "  inspect FILE...    summarize result files: status, PSNR, time per iteration\n"
+    "                     (gradient / denoiser / communication), peak memory per rank\n"
+    "  report FILE...     figures and an HTML page comparing result files (--out DIR)\n"
     "  version            print version, git commit and library versions\n"
     "  help [COMMAND]     this text, or a command's options\n"
     "\n"
@@ -140,6 +143,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dataset")) return pnp_cmd_dataset(argc, argv);
     if (!strcmp(cmd, "config")) return pnp_cmd_config(argc, argv);
     if (!strcmp(cmd, "weights")) return pnp_cmd_weights(argc, argv);
+    if (!strcmp(cmd, "inspect")) return pnp_cmd_inspect(argc, argv);
+    if (!strcmp(cmd, "report")) return pnp_cmd_report(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc, argv);
     fprintf(stderr, "pnp: unknown command '%s'\n\n%s", cmd, MAIN_USAGE);
     return 2;
