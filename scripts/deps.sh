@@ -12,6 +12,7 @@ PACKAGES=(
     libfftw3-dev                        # CPU FFTs (single precision)
     libhdf5-dev hdf5-tools              # results, weights; h5dump
     python3 python3-h5py python3-numpy  # the tests read results back as users do
+    python3-matplotlib                  # pnp report (scripts/pnp-report): figures
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -22,6 +22,9 @@ static const char *MAIN_USAGE =
     "  weights VERB ...   inspect, convert (.pth -> HDF5) or generate denoiser weights\n"
     "  denoise IN.png...  denoise PNG images (DRUNet, DnCNN, FFDNet), optionally\n"
     "                     adding noise first and reporting PSNR\n"
+    "  inspect FILE...    summarize result files: status, PSNR, time per iteration\n"
+    "                     (gradient / denoiser / communication), peak memory per rank\n"
+    "  report FILE...     figures and an HTML page comparing result files (--out DIR)\n"
     "  version            print version, git commit and library versions\n"
     "  help [COMMAND]     this text, or a command's options\n"
     "\n"
@@ -143,6 +146,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "config")) return pnp_cmd_config(argc, argv);
     if (!strcmp(cmd, "weights")) return pnp_cmd_weights(argc, argv);
     if (!strcmp(cmd, "denoise")) return pnp_cmd_denoise(argc, argv);
+    if (!strcmp(cmd, "inspect")) return pnp_cmd_inspect(argc, argv);
+    if (!strcmp(cmd, "report")) return pnp_cmd_report(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc, argv);
     fprintf(stderr, "pnp: unknown command '%s'\n\n%s", cmd, MAIN_USAGE);
     return 2;

@@ -24,5 +24,7 @@ int pnp_cmd_dataset(int argc, char **argv);
 int pnp_cmd_config(int argc, char **argv);
 int pnp_cmd_weights(int argc, char **argv);
 int pnp_cmd_denoise(int argc, char **argv);
+int pnp_cmd_inspect(int argc, char **argv);
+int pnp_cmd_report(int argc, char **argv);
 
 #endif

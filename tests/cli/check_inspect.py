@@ -1,0 +1,131 @@
+"""check_inspect.py - check `pnp inspect --json` and `pnp report` against the
+result files, read with h5py.
+
+    check_inspect.py json JSONFILE FILE...    the JSON parses, has one object per
+                                              FILE in order, and its numbers equal
+                                              those recomputed from the file
+    check_inspect.py report DIR FILE...       every figure and preview is a valid,
+                                              non-trivial PNG; index.html shows each
+                                              one and the table's files
+
+Recomputed as `pnp inspect` documents: for [iterations, ranks] traces the max
+over ranks per iteration, then the mean over iterations (a plain left-to-right
+sum, as the C code, so equality is exact); peak memory: each rank's max over
+iterations; wall time per iteration: the last /traces/elapsed / iterations.
+Prints ok/not ok lines (tests/run.sh counts them); exit 1 on any failure."""
+import json
+import os
+import struct
+import sys
+
+import h5py
+import numpy as np
+
+failed = 0
+FIGURES = ("psnr_vs_iteration.png", "psnr_vs_time.png", "time_split.png", "memory_per_rank.png")
+
+
+def check(cond, what):
+    global failed
+    print(("ok - " if cond else "not ok - ") + what)
+    failed += not cond
+
+
+def mean_of_slowest(a):
+    if a.shape[0] == 0:
+        return None
+    total = 0.0
+    for row in a:
+        total += float(row.max())
+    return total / a.shape[0]
+
+
+def check_json(jpath, files):
+    try:
+        with open(jpath) as fh:
+            doc = json.load(fh)
+    except ValueError as err:
+        check(False, f"--json output parses as JSON ({err})")
+        return
+    check(isinstance(doc, list) and len(doc) == len(files), f"--json: an array of {len(files)} objects")
+    if not isinstance(doc, list):
+        return
+    for obj, path in zip(doc, files):
+        name = os.path.basename(os.path.dirname(path))
+        with h5py.File(path, "r") as f:
+            a, tr = f.attrs, f["traces"]
+            check(obj["file"] == path and obj["status"] == a["status"] and obj["grid_row"] == a["grid_row"]
+                  and obj["backend"] == a["backend"] and obj["denoiser"] == a["denoiser"],
+                  f"{name}: file, status, grid_row, backend, denoiser as in the file")
+            check(all(isinstance(obj[k], int) for k in ("ranks", "iterations", "grid_row_index"))
+                  and obj["ranks"] == int(a["ranks"]) and obj["iterations"] == int(a["iterations"])
+                  and obj["grid_row_index"] == int(a["grid_row_index"]),
+                  f"{name}: ranks {obj['ranks']}, iterations {obj['iterations']}, grid row as integers")
+            check(all(obj[k] == float(a[k]) for k in ("final_psnr", "initial_psnr", "total_time", "setup_time")),
+                  f"{name}: final PSNR {obj['final_psnr']!r} (and initial PSNR, total and setup time) equal "
+                  "the root attributes exactly")
+            for key in ("gradient_time", "denoise_time", "comm_time"):
+                want = mean_of_slowest(tr[key][...])
+                near = abs(obj[key] - float(np.mean(np.max(tr[key][...], axis=1)))) <= 1e-12 * max(1.0, want)
+                check(obj[key] == want and near,
+                      f"{name}: {key} {obj[key]!r} = mean over iterations of the max over ranks of /traces/{key}")
+            el = tr["elapsed"][...]
+            check(obj["iteration_time"] == float(el[-1]) / len(el), f"{name}: wall time per iteration "
+                  "= last /traces/elapsed / iterations")
+            peak = tr["peak_memory"][...].max(axis=0)
+            check(isinstance(obj["peak_memory"], list) and len(obj["peak_memory"]) == int(a["ranks"])
+                  and obj["peak_memory"] == [float(v) for v in peak],
+                  f"{name}: peak memory per rank {obj['peak_memory']} = max over iterations of /traces/peak_memory")
+            check(obj["operators_owned"] == [float(v) for v in tr["operators_owned"][...]]
+                  and obj["windows_owned"] == [float(v) for v in tr["windows_owned"][...]],
+                  f"{name}: operators and windows owned per rank as in /traces")
+
+
+def png_size(path):
+    """(width, height) from the PNG signature and IHDR chunk, or None."""
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">II", head[16:24])
+
+
+def check_report(outdir, files, names):
+    pngs = list(FIGURES) + [f"preview_{n}.png" for n in names]
+    try:
+        import matplotlib.image as mpimg
+    except ImportError:
+        mpimg = None
+    for png in pngs:
+        p = os.path.join(outdir, png)
+        size = png_size(p) if os.path.exists(p) else None
+        ok = size is not None and size[0] >= 200 and size[1] >= 100 and os.path.getsize(p) > 2000
+        if ok and mpimg is not None:
+            img = mpimg.imread(p)
+            ok = img.shape[:2] == (size[1], size[0]) and float(img[..., :3].std()) > 0.01  # not blank
+        check(ok, f"report: {png} is a valid PNG ({size}, {os.path.getsize(p) if os.path.exists(p) else 0} "
+              "bytes, not blank)")
+    index = os.path.join(outdir, "index.html")
+    text = open(index, encoding="utf-8").read() if os.path.exists(index) else ""
+    check(all(f'src="{png}"' in text for png in pngs), "report: index.html shows every figure and preview")
+    check(all(f"<td>{path}</td>" in text for path in files) and "peak MiB per rank" in text,
+          "report: index.html has the table of pnp inspect with a row per file")
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "json":
+        check_json(sys.argv[2], sys.argv[3:])
+    elif mode == "report":
+        # names as pnp-report makes them: parent folder + file name when the file names collide
+        files = sys.argv[3:]
+        names = [f"{os.path.basename(os.path.dirname(p))}_{os.path.splitext(os.path.basename(p))[0]}"
+                 for p in files]
+        check_report(sys.argv[2], files, names)
+    else:
+        sys.exit(f"unknown mode {mode}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
