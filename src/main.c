@@ -19,6 +19,9 @@ static const char *MAIN_USAGE =
     "  dataset [CONFIG]   build a grid row's problem (ground truth, blur kernels,\n"
     "                     noisy measurements) and write it to HDF5\n"
     "  config [CONFIG]    read a benchopt-style YAML grid, check it, print its rows\n"
+    "  grid [CONFIG]      one job per grid row: write sbatch scripts (--dry-run),\n"
+    "                     submit them to Slurm (--submit), or run the rows here\n"
+    "                     one after another with mpirun (--local)\n"
     "  weights VERB ...   inspect, convert (.pth -> HDF5) or generate denoiser weights\n"
     "  version            print version, git commit and library versions\n"
     "  help [COMMAND]     this text, or a command's options\n"
@@ -93,6 +96,19 @@ void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg)
     }
 }
 
+void pnp_cli_config_stem(const char *config, char *out, size_t len)
+{
+    if (!config) {
+        snprintf(out, len, "default");
+        return;
+    }
+    const char *base = strrchr(config, '/');
+    base = base ? base + 1 : config;
+    snprintf(out, len, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = '\0';
+}
+
 static int cmd_version(int argc, char **argv)
 {
     if (argc > 1) {
@@ -139,6 +155,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return pnp_cmd_run(argc, argv);
     if (!strcmp(cmd, "dataset")) return pnp_cmd_dataset(argc, argv);
     if (!strcmp(cmd, "config")) return pnp_cmd_config(argc, argv);
+    if (!strcmp(cmd, "grid")) return pnp_cmd_grid(argc, argv);
     if (!strcmp(cmd, "weights")) return pnp_cmd_weights(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc, argv);
     fprintf(stderr, "pnp: unknown command '%s'\n\n%s", cmd, MAIN_USAGE);
