@@ -13,6 +13,8 @@ PACKAGES=(
     libhdf5-dev hdf5-tools              # results, weights; h5dump
     python3 python3-h5py python3-numpy  # the tests read results back as users do
     python3-matplotlib                  # pnp report (scripts/pnp-report): figures
+    slurm-wlm munge                     # a real Slurm for tests/cli/test_grid.sh (tests/slurm/harness.sh
+                                        # starts private daemons during that test only)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

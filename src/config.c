@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #include "pnp/error.h"
@@ -313,6 +314,14 @@ static int check_mapping(ctx *c, yaml_document_t *d, yaml_node_t *map)
     return 0;
 }
 
+/* For an unknown slurm_* key: where other sbatch options go. */
+static const char *slurm_hint(const char *key)
+{
+    return strncmp(key, "slurm_", 6) == 0
+               ? "; other sbatch options go in slurm_extra, e.g. slurm_extra: \"--qos=high --constraint=a100\""
+               : "";
+}
+
 /* ------------------------------------------------- parameter blocks */
 
 /* One axis of a product: a key (or zipped keys) and its options. */
@@ -378,8 +387,8 @@ static int parse_block(ctx *c, yaml_document_t *d, yaml_node_t *map, psection se
                         strcat(known, known[0] ? ", " : "");
                         strcat(known, PARAMS[i].name);
                     }
-                return fail(c, node_mark(kn), "unknown key '%s' for %s '%s' (known: %s)", tok,
-                            sec == SEC_DATASET ? "dataset" : "solver", owner, known);
+                return fail(c, node_mark(kn), "unknown key '%s' for %s '%s' (known: %s)%s", tok,
+                            sec == SEC_DATASET ? "dataset" : "solver", owner, known, slurm_hint(tok));
             }
             for (int j = 0; j < ax->nkeys; ++j)
                 if (ax->pidx[j] == pi) return fail(c, node_mark(kn), "key '%s' repeated", tok);
@@ -523,6 +532,8 @@ static int param_index(const char *name)
     pnp_fatal("internal: no parameter named %s", name);
 }
 
+static int validate_slurm(ctx *c, const pnp_row *r); /* below: the Slurm keys */
+
 static int validate_row(ctx *c, pnp_row *r)
 {
 #define MARK(nm) r->marks[param_index(nm)]
@@ -562,6 +573,141 @@ static int validate_row(ctx *c, pnp_row *r)
     if (strcmp(r->precision, "fp32") && strcmp(r->precision, "bf16"))
         return fail(c, MARK("precision"), "row %d: precision must be 'fp32' or 'bf16', got '%s'", r->index,
                     r->precision);
+    return validate_slurm(c, r);
+#undef MARK
+}
+
+/* Options pnp grid writes into every script from other keys (or by itself). */
+static const struct {
+    const char *lng, *shrt, *key; /* key NULL: pnp grid sets it itself */
+} SBATCH_OWN[] = {
+    {"--gres", NULL, "slurm_gres"},
+    {"--ntasks-per-node", NULL, "slurm_ntasks_per_node"},
+    {"--nodes", "-N", "slurm_nodes"},
+    {"--ntasks", "-n", "slurm_ntasks_per_node and slurm_nodes"},
+    {"--time", "-t", "slurm_time"},
+    {"--partition", "-p", "slurm_partition"},
+    {"--account", "-A", "slurm_account"},
+    {"--cpus-per-task", "-c", "slurm_cpus_per_task"},
+    {"--job-name", "-J", NULL},
+    {"--output", "-o", NULL},
+    {"--signal", NULL, NULL},
+};
+
+static int extra_error(char *err, size_t errlen, const char *fmt, ...) PNP_PRINTF(3, 4);
+static int extra_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int pnp_slurm_extra_options(const char *extra, char (*opts)[PNP_SLURM_OPT_LEN], int max, char *err, size_t errlen)
+{
+    int n = 0;
+    bool has_value = false; /* the last option already carries its value */
+    for (const char *p = extra; *p;) {
+        if (isspace((unsigned char)*p) || *p == ';') {
+            ++p;
+            continue;
+        }
+        const char *w = p;
+        while (*p && !isspace((unsigned char)*p) && *p != ';') ++p;
+        char word[PNP_SLURM_OPT_LEN];
+        if ((size_t)(p - w) >= sizeof word) return extra_error(err, errlen, "an option is too long");
+        memcpy(word, w, (size_t)(p - w));
+        word[p - w] = '\0';
+        for (const char *q = word; *q; ++q)
+            if (strchr("'\"\\`", *q) || iscntrl((unsigned char)*q))
+                return extra_error(err, errlen,
+                                   "'%s': quotes, backslashes and control characters are not supported "
+                                   "(options are separated by spaces or ';', e.g. \"--qos=high --constraint=a100\")",
+                                   word);
+        if (word[0] != '-') { /* the value of the option before: "--qos high", "-C a100" */
+            if (n == 0)
+                return extra_error(err, errlen, "'%s' is not an sbatch option (options start with '-', e.g. "
+                                                "--qos=high)", word);
+            if (has_value)
+                return extra_error(err, errlen, "'%s' follows '%s', which already has its value", word, opts[n - 1]);
+            if (strlen(opts[n - 1]) + 1 + strlen(word) >= PNP_SLURM_OPT_LEN)
+                return extra_error(err, errlen, "an option is too long");
+            strcat(opts[n - 1], " ");
+            strcat(opts[n - 1], word);
+            has_value = true;
+            continue;
+        }
+        char name[PNP_SLURM_OPT_LEN];
+        snprintf(name, sizeof name, "%s", word);
+        name[strcspn(name, "=")] = '\0';
+        for (int i = 0; i < COUNT(SBATCH_OWN); ++i) {
+            const bool lng = !strcmp(name, SBATCH_OWN[i].lng);
+            const bool shrt = SBATCH_OWN[i].shrt && !strncmp(word, SBATCH_OWN[i].shrt, 2);
+            if (!lng && !shrt) continue;
+            if (SBATCH_OWN[i].key)
+                return extra_error(err, errlen, "'%s': pnp grid writes %s from %s; set that instead", word,
+                                   SBATCH_OWN[i].lng, SBATCH_OWN[i].key);
+            return extra_error(err, errlen, "'%s': pnp grid writes %s itself (job name, log file, USR1 before the "
+                                            "time limit)", word, SBATCH_OWN[i].lng);
+        }
+        if (n == max) return extra_error(err, errlen, "more than %d options", max);
+        snprintf(opts[n++], PNP_SLURM_OPT_LEN, "%s", word);
+        has_value = strchr(word, '=') != NULL || (word[1] != '-' && word[2] != '\0');
+    }
+    return n;
+}
+
+/* Slurm's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S; or infinite/unlimited. */
+static bool slurm_time_ok(const char *t)
+{
+    if (!strcasecmp(t, "infinite") || !strcasecmp(t, "unlimited")) return true;
+    const char *p = t;
+    int groups = 0;
+    bool days = false;
+    for (;;) {
+        if (!isdigit((unsigned char)*p)) return false;
+        while (isdigit((unsigned char)*p)) ++p;
+        ++groups;
+        if (*p == '\0') return groups <= 3;
+        if (*p == '-' && groups == 1 && !days) {
+            days = true;
+            groups = 0;
+        } else if (*p != ':') {
+            return false;
+        }
+        ++p;
+    }
+}
+
+/* A gres, partition or account name: one word of printable characters, no quotes. */
+static bool slurm_word_ok(const char *s)
+{
+    for (; *s; ++s)
+        if (!isgraph((unsigned char)*s) || strchr("'\"\\`#", *s)) return false;
+    return true;
+}
+
+static int validate_slurm(ctx *c, const pnp_row *r)
+{
+#define MARK(nm) r->marks[param_index(nm)]
+    if (!slurm_word_ok(r->slurm_gres))
+        return fail(c, MARK("slurm_gres"), "row %d: slurm_gres '%s' must be one word (no spaces or quotes)", r->index,
+                    r->slurm_gres);
+    if (r->slurm_time[0] && !slurm_time_ok(r->slurm_time))
+        return fail(c, MARK("slurm_time"),
+                    "row %d: slurm_time '%s' is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM "
+                    "or D-HH:MM:SS; quote it in YAML: \"02:00:00\")",
+                    r->index, r->slurm_time);
+    if (!slurm_word_ok(r->slurm_partition))
+        return fail(c, MARK("slurm_partition"), "row %d: slurm_partition '%s' must be one word (no spaces or quotes)",
+                    r->index, r->slurm_partition);
+    if (!slurm_word_ok(r->slurm_account))
+        return fail(c, MARK("slurm_account"), "row %d: slurm_account '%s' must be one word (no spaces or quotes)",
+                    r->index, r->slurm_account);
+    char opts[PNP_SLURM_EXTRA_MAX][PNP_SLURM_OPT_LEN], why[1024];
+    if (pnp_slurm_extra_options(r->slurm_extra, opts, PNP_SLURM_EXTRA_MAX, why, sizeof why) < 0)
+        return fail(c, MARK("slurm_extra"), "row %d: slurm_extra: %s", r->index, why);
     return 0;
 #undef MARK
 }
@@ -598,7 +744,7 @@ static int apply_override(ctx *c, pnp_config *cfg, const char *kv)
     trim(key);
     int pi;
     if (!find_param(key, SEC_DATASET, &pi) && !find_param(key, SEC_SOLVER, &pi))
-        return fail(&oc, none, "unknown key '%s'", key);
+        return fail(&oc, none, "unknown key '%s'%s", key, slurm_hint(key));
     scalar s = resolve_plain(eq + 1, none);
     if (PARAMS[pi].type == T_STRING && s.type != S_NULL) s.type = S_STRING; /* a path like 123 stays text */
     for (int r = 0; r < cfg->n_rows; ++r)

@@ -19,6 +19,9 @@ static const char *MAIN_USAGE =
     "  dataset [CONFIG]   build a grid row's problem (ground truth, blur kernels,\n"
     "                     noisy measurements) and write it to HDF5\n"
     "  config [CONFIG]    read a benchopt-style YAML grid, check it, print its rows\n"
+    "  grid [CONFIG]      one job per grid row: write sbatch scripts (--dry-run),\n"
+    "                     submit them to Slurm (--submit), or run the rows here\n"
+    "                     one after another with mpirun (--local)\n"
     "  weights VERB ...   inspect, convert (.pth -> HDF5) or generate denoiser weights\n"
     "  denoise IN.png...  denoise PNG images (DRUNet, DnCNN, FFDNet), optionally\n"
     "                     adding noise first and reporting PSNR\n"
@@ -98,6 +101,19 @@ void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg)
     }
 }
 
+void pnp_cli_config_stem(const char *config, char *out, size_t len)
+{
+    if (!config) {
+        snprintf(out, len, "default");
+        return;
+    }
+    const char *base = strrchr(config, '/');
+    base = base ? base + 1 : config;
+    snprintf(out, len, "%s", base);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = '\0';
+}
+
 static int cmd_version(int argc, char **argv)
 {
     if (argc > 1) {
@@ -144,6 +160,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "run")) return pnp_cmd_run(argc, argv);
     if (!strcmp(cmd, "dataset")) return pnp_cmd_dataset(argc, argv);
     if (!strcmp(cmd, "config")) return pnp_cmd_config(argc, argv);
+    if (!strcmp(cmd, "grid")) return pnp_cmd_grid(argc, argv);
     if (!strcmp(cmd, "weights")) return pnp_cmd_weights(argc, argv);
     if (!strcmp(cmd, "denoise")) return pnp_cmd_denoise(argc, argv);
     if (!strcmp(cmd, "inspect")) return pnp_cmd_inspect(argc, argv);

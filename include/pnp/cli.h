@@ -2,6 +2,8 @@
 #ifndef PNP_CLI_H
 #define PNP_CLI_H
 
+#include <stddef.h>
+
 #include "pnp/config.h"
 
 /* Options every config-reading subcommand accepts. */
@@ -19,9 +21,14 @@ int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o);
 /* Load the config named in o (or the default) with o's overrides; exits 2 with the message on error. */
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
 
+/* The name results are filed under: "configs/highres_imaging.yml" -> "highres_imaging",
+ * no CONFIG (the embedded default) -> "default"; `pnp run` writes DIR/<stem>_row<K>.h5. */
+void pnp_cli_config_stem(const char *config, char *out, size_t len);
+
 int pnp_cmd_run(int argc, char **argv);
 int pnp_cmd_dataset(int argc, char **argv);
 int pnp_cmd_config(int argc, char **argv);
+int pnp_cmd_grid(int argc, char **argv);
 int pnp_cmd_weights(int argc, char **argv);
 int pnp_cmd_denoise(int argc, char **argv);
 int pnp_cmd_inspect(int argc, char **argv);

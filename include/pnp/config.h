@@ -72,6 +72,18 @@ void pnp_config_free(pnp_config *cfg);
 /* The embedded default (configs/default.yml compiled in). */
 extern const char pnp_default_config_yaml[];
 
+/* slurm_extra as sbatch options. Words are separated by spaces or ';'; a word
+ * that does not start with '-' is the value of the option before it ("--qos
+ * high", "-C a100"). Each option, with its value, becomes one "#SBATCH OPTION"
+ * line of `pnp grid`'s scripts. Refused: quotes and backslashes, and the options
+ * pnp grid writes from other keys or itself (--gres, --nodes, --ntasks(-per-node),
+ * --time, --partition, --account, --cpus-per-task, --job-name, --output,
+ * --signal). Returns the number of options stored in opts (at most max), or -1
+ * with the reason in err. The config loader runs it on every row. */
+#define PNP_SLURM_EXTRA_MAX 32
+#define PNP_SLURM_OPT_LEN 512
+int pnp_slurm_extra_options(const char *extra, char (*opts)[PNP_SLURM_OPT_LEN], int max, char *err, size_t errlen);
+
 /* "key=value key=value ..." for every parameter of the row, in table order. */
 void pnp_row_format(const pnp_row *row, char *buf, size_t len);
 
