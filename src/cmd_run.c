@@ -278,20 +278,6 @@ static void write_result(const result *r, int rank, int size)
     free(grad), free(den), free(comm), free(peak), free(all);
 }
 
-/* "configs/highres_imaging.yml" -> "highres_imaging"; the default -> "default". */
-static void config_stem(const char *config, char *out, size_t len)
-{
-    if (!config) {
-        snprintf(out, len, "default");
-        return;
-    }
-    const char *base = strrchr(config, '/');
-    base = base ? base + 1 : config;
-    snprintf(out, len, "%s", base);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = '\0';
-}
-
 /* NCCL when every rank has a GPU of its own (decided together: every node must
  * agree), else MPI on host buffers, said once by rank 0. */
 static pnp_comm *make_comm(pnp_backend *be, int local_size, int rank)
@@ -522,7 +508,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
     }
 
     char stem[256], path[4096];
-    config_stem(o->config, stem, sizeof stem);
+    pnp_cli_config_stem(o->config, stem, sizeof stem);
     snprintf(path, sizeof path, "%s/%s_row%d.h5", o->out ? o->out : "results", stem, row->index);
     const char *desc = dn ? pnp_denoiser_describe(dn) : "none";
     const int asked = row->ntasks_per_node * row->nodes;
