@@ -60,7 +60,8 @@ static void drunet_skeleton(pnp_state_dict *sd, const int w[4], int nb)
     }
     for (int b = 0; b < nb; ++b)
         for (int r = 0; r <= 2; r += 2) {
-            snprintf(k, sizeof k, "m_body.%d.res.%d.weight", b, r);
+            if (nb == 1) snprintf(k, sizeof k, "m_body.res.%d.weight", r); /* deepinv's name for a lone block */
+            else snprintf(k, sizeof k, "m_body.%d.res.%d.weight", b, r);
             add4(sd, k, w[3], w[3], 3, 3);
         }
     for (int l = 3; l >= 1; --l) {
@@ -210,6 +211,8 @@ pnp_denoiser *pnp_denoiser_create(pnp_backend *be, const char *arch, const pnp_s
         for (int b = 0; b < nb; ++b)
             for (int r = 0; r <= 2; r += 2) {
                 snprintf(k, sizeof k, "m_body.%d.res.%d.weight", b, r);
+                /* KAIR's sequential() returns a lone block itself: with nb 1 deepinv's keys are m_body.res.R */
+                if (nb == 1 && !pnp_weights_find(sd, k)) snprintf(k, sizeof k, "m_body.res.%d.weight", r);
                 add_conv(dn, &c, k, NULL, w[3], w[3], 3, 1, 1, false);
             }
         for (int l = 3; l >= 1; --l) {
