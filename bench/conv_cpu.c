@@ -3,7 +3,7 @@
  * libdnnl, C API), on DRUNet's and DnCNN's layer shapes. Driven by
  * bench/conv_cpu.sh; results in bench/results/.
  *
- *   conv_cpu [--ours-only] [--reps N] [--only SUBSTRING]
+ *   conv_cpu [--ours-only] [--reps N] [--only SUBSTRING] [--batch N] [--cpu-time]
  *
  * Per layer and batch: one untimed call, then N (default 7) timed calls; the
  * median time and GFLOP/s (2 n cout oh ow cin k k / t, the same count for the
@@ -18,7 +18,10 @@
  * Weights are reordered once at setup for every variant (as pnp packs them at
  * conv_create). The last columns give oneDNN's implementation names and the
  * max relative difference between ours and dnnl nchw (a check that both
- * compute the same convolution). Without -DHAVE_DNNL (or with --ours-only) only
+ * compute the same convolution). --cpu-time times with the process's CPU clock
+ * instead of the wall clock: on a shared machine, with OMP_NUM_THREADS=1, it
+ * counts the work of each variant whatever else runs (with more threads it
+ * would also count OpenMP's spin-waiting). Without -DHAVE_DNNL (or with --ours-only) only
  * pnp is timed, which also works with an older build/libpnp.a. */
 #include <math.h>
 #include <stdio.h>
@@ -59,10 +62,12 @@ static const layer layers[] = {
 };
 static const int batches[] = {1, 4};
 
+static clockid_t clock_used = CLOCK_MONOTONIC;
+
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock_used, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
@@ -260,11 +265,14 @@ int main(int argc, char **argv)
     bool ours_only = false;
     int reps = 7;
     const char *only = NULL;
+    int batch = 0; /* 0: batches 1 and 4 */
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--ours-only")) ours_only = true;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-        else pnp_fatal("usage: conv_cpu [--ours-only] [--reps N] [--only SUBSTRING]");
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--cpu-time")) clock_used = CLOCK_PROCESS_CPUTIME_ID;
+        else pnp_fatal("usage: conv_cpu [--ours-only] [--reps N] [--only SUBSTRING] [--batch N] [--cpu-time]");
     }
     if (reps < 1 || reps > MAXREPS) pnp_fatal("--reps: 1 to %d", MAXREPS);
 #ifndef HAVE_DNNL
@@ -283,6 +291,7 @@ int main(int argc, char **argv)
         for (int bi = 0; bi < nb; ++bi) {
             const layer *l = &layers[li];
             const int n = batches[bi];
+            if (batch && n != batch) continue;
             if (only && !strstr(l->name, only)) {
                 complete[l->net] = false;
                 continue;
@@ -347,6 +356,7 @@ int main(int argc, char **argv)
     printf("|---|---|---|%s\n", ours_only ? "" : "---|---|---|---|");
     for (int net = 0; net < 2; ++net)
         for (int bi = 0; bi < nb && complete[net]; ++bi) {
+            if (batch && batches[bi] != batch) continue;
             const double *t = total[net][bi];
             printf("| %s | %d | %.3f |", netname[net], batches[bi], t[0]);
             if (!ours_only) {

@@ -5,7 +5,7 @@
 # build/libpnp.a of this checkout. Prints markdown to stdout with the machine,
 # date, commit and load; bench/results/2026-11-21-conv-cpu.md keeps a run.
 #
-#   bash bench/conv_cpu.sh [--ours-only] [--reps N] [--only SUBSTRING]
+#   bash bench/conv_cpu.sh [--ours-only] [--reps N] [--only SUBSTRING] [--batch N] [--cpu-time]
 #
 # Environment: OMP_NUM_THREADS (default 2), PNP_SHARED (default ../shared, for
 # the DnCNN weights), LIBPNP (default build/libpnp.a; point it at an older
@@ -41,7 +41,7 @@ mpicc $CFLAGS bench/denoiser_cpu.c "$LIBPNP" $LIBS -o "$out/denoiser_cpu"
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; OMP_NUM_THREADS=$OMP_NUM_THREADS"
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short=12 HEAD)$(git diff --quiet HEAD || echo -dirty); library $LIBPNP"
-echo "command: bash bench/conv_cpu.sh $*"
+echo "command: OMP_NUM_THREADS=$OMP_NUM_THREADS bash bench/conv_cpu.sh$(printf ' %q' "$@")"
 echo
 echo "load before: $(uptime)"
 echo

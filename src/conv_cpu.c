@@ -57,9 +57,19 @@
  * list when K is tiny), largest MR x NR of a kernel */
 enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096, MAX_TILE = 8 * 48 };
 
-/* c[i, j] = relu?(bias[i] + sum_q a[q, i] b[q, j]) + res?[i, j] for one MR x NR
- * tile; a: [K, MR], b: [K, NR]; c and res rows ldc / ldres apart (res may be c). */
-typedef void (*tile_kernel)(int K, const float *a, const float *b, const float *bias, bool relu, const float *res,
+/* One B panel [K, NR] as a micro-kernel reads it: GEMM row q = r kw + kx is
+ * b + r ldb + kx (r < rows, kx < kw, K = rows kw). Plain im2col: kw 1, ldb NR.
+ * Shifted (stride-1 panels within one output row): rows (ci, ky), kw = k,
+ * ldb = NR + k - 1, the k taps of a row being the same input run shifted by
+ * kx, so the panel holds a k-th of the plain one. */
+typedef struct {
+    const float *b;
+    int rows, kw, ldb;
+} panel;
+
+/* c[i, j] = relu?(bias[i] + sum_q a[q, i] B[q, j]) + res?[i, j] for one MR x NR
+ * tile; a: [K, MR], B the panel; c and res rows ldc / ldres apart (res may be c). */
+typedef void (*tile_kernel)(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
                             size_t ldres, float *c, size_t ldc);
 
 typedef struct {
@@ -79,16 +89,18 @@ struct pnp_conv {
 
 /* ------------------------------------------------------------ micro-kernels */
 
-static void kernel_generic(int K, const float *a, const float *b, const float *bias, bool relu, const float *res,
+static void kernel_generic(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
                            size_t ldres, float *c, size_t ldc)
 {
     enum { MR = 4, NR = 16 };
     float acc[MR][NR];
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NR; ++j) acc[i][j] = bias[i];
-    for (int q = 0; q < K; ++q, a += MR, b += NR)
-        for (int i = 0; i < MR; ++i)
-            for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
+    const float *b = pb->b;
+    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
+        for (int kx = 0; kx < pb->kw; ++kx, a += MR)
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[kx + j];
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NR; ++j) {
             float v = acc[i][j];
@@ -99,7 +111,7 @@ static void kernel_generic(int K, const float *a, const float *b, const float *b
 }
 
 #ifdef PNP_X86
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int K, const float *a, const float *b, const float *bias,
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const panel *pb, const float *a, const float *bias,
                                                             bool relu, const float *res, size_t ldres, float *c,
                                                             size_t ldc)
 {
@@ -109,17 +121,19 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int K, const float *
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_set1_ps(bias[i]);
-    for (int q = 0; q < K; ++q, a += MR, b += 8 * NV) {
-        __m256 bv[NV];
+    const float *b = pb->b;
+    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
+        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
+            __m256 bv[NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + 8 * v);
+            for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + kx + 8 * v);
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) {
-            const __m256 ai = _mm256_broadcast_ss(a + i);
+            for (int i = 0; i < MR; ++i) {
+                const __m256 ai = _mm256_broadcast_ss(a + i);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+                for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
         }
-    }
     const __m256 zero = _mm256_setzero_ps();
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)
@@ -132,7 +146,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int K, const float *
         }
 }
 
-__attribute__((target("avx512f"))) static void kernel_avx512(int K, const float *a, const float *b, const float *bias,
+__attribute__((target("avx512f"))) static void kernel_avx512(const panel *pb, const float *a, const float *bias,
                                                              bool relu, const float *res, size_t ldres, float *c,
                                                              size_t ldc)
 {
@@ -142,17 +156,19 @@ __attribute__((target("avx512f"))) static void kernel_avx512(int K, const float 
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_set1_ps(bias[i]);
-    for (int q = 0; q < K; ++q, a += MR, b += 16 * NV) {
-        __m512 bv[NV];
+    const float *b = pb->b;
+    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
+        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
+            __m512 bv[NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+            for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + kx + 16 * v);
 #pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) {
-            const __m512 ai = _mm512_set1_ps(a[i]);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 ai = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+                for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
         }
-    }
     const __m512 zero = _mm512_setzero_ps();
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)
@@ -268,52 +284,64 @@ static void gather_row(float *restrict d, const float *restrict row, int ix0, in
     for (int j = jb; j < len; ++j) d[j] = 0.f;
 }
 
-/* A run of consecutive output pixels in one output row and one B panel. */
+/* A run of consecutive output pixels in one output row and one plain B panel,
+ * or a whole shifted panel. */
 typedef struct {
-    int at;     /* offset of its first column in the tile: panel K nr + column */
+    int at;     /* offset of its first column in the tile */
     int oy, ox; /* its first output pixel */
-    int len;
+    int len;    /* pixels; 0 marks a shifted panel */
 } segment;
 
-/* The B panels d: [npan, K, nr] of the im2col matrix of in: [cin, h, w] for a
- * k x k window (stride s, padding pad) over an output grid ow wide, columns
- * the output pixels p0 .. p0 + npan nr - 1 (those at or past p_end are zero).
- * The tile is cut into segments (runs in one output row and one panel); then
- * each input row (ci, iy) is read once along all segments, so the reads stream
- * along rows. seg: room for npan (nr + 1) segments. */
+/* The B panels of one tile of the im2col matrix of in: [cin, h, w] for a k x k
+ * window (stride s, padding pad) over an output grid ow wide: columns the
+ * output pixels p0 .. p0 + npan nr - 1 (those at or past p_end are zero or,
+ * in a shifted panel, ignored). Panels go one after the other into d
+ * (at most npan K nr floats) and are described in pd[npan]. Stride-1 panels
+ * within one output row are packed shifted (see panel), the others plain, cut
+ * into segments (runs in one output row). Each input row (ci, iy) is then read
+ * once along the whole tile, so the reads stream along rows; the same run of
+ * the next channel is prefetched (NCHW planes of 2^k floats alias in caches).
+ * seg: room for npan (nr + 1) segments. */
 static void pack_tile(float *d, int nr, int npan, const float *in, int cin, int h, int w, int k, int s, int pad,
-                      int ow, int p0, int p_end, segment *seg)
+                      int ow, int p0, int p_end, segment *seg, panel *pd)
 {
-    const int K = cin * k * k;
-    int ns = 0, p = p0, end = p0 + npan * nr < p_end ? p0 + npan * nr : p_end;
-    while (p < end) {
-        const int j = (p - p0) % nr, oy = p / ow, ox = p % ow;
-        int len = ow - ox;
-        if (len > nr - j) len = nr - j;
-        if (len > end - p) len = end - p;
-        seg[ns++] = (segment){(p - p0) / nr * K * nr + j, oy, ox, len};
-        p += len;
-    }
-    if ((end - p0) % nr) { /* zero columns past the image in the last panel */
-        const int j = (end - p0) % nr;
-        float *last = d + (size_t)((end - p0) / nr) * K * nr;
-        for (int q = 0; q < K; ++q) memset(last + (size_t)q * nr + j, 0, sizeof(float) * (nr - j));
+    const int K = cin * k * k, sw = nr + k - 1; /* sw: row length of a shifted panel */
+    const int end = p0 + npan * nr < p_end ? p0 + npan * nr : p_end;
+    int ns = 0, off = 0;
+    for (int j = 0; j < npan; ++j) {
+        const int a = p0 + j * nr, b = a + nr < end ? a + nr : end; /* its pixels [a, b) */
+        if (s == 1 && k > 1 && a / ow == (b - 1) / ow) {
+            pd[j] = (panel){d + off, cin * k, k, sw};
+            seg[ns++] = (segment){off, a / ow, a % ow, 0};
+            off += cin * k * sw;
+            continue;
+        }
+        pd[j] = (panel){d + off, K, 1, nr};
+        for (int p = a; p < b;) {
+            const int oy = p / ow, ox = p % ow, len = ow - ox < b - p ? ow - ox : b - p;
+            seg[ns++] = (segment){off + p - a, oy, ox, len};
+            p += len;
+        }
+        if (b - a < nr) /* zero the columns past the image */
+            for (int q = 0; q < K; ++q) memset(d + off + (size_t)q * nr + (b - a), 0, sizeof(float) * (nr - (b - a)));
+        off += K * nr;
     }
     for (int ci = 0; ci < cin; ++ci)
         for (int ky = 0; ky < k; ++ky)
             for (int t = 0; t < ns; ++t) {
                 const segment *g = &seg[t];
-                const int iy = g->oy * s + ky - pad;
-                float *dq = d + g->at + (size_t)((ci * k + ky) * k) * nr; /* row q = (ci, ky, 0) */
+                const int iy = g->oy * s + ky - pad, len = g->len ? g->len : sw;
+                const int nrow = g->len ? k : 1; /* destination rows: one per kx, or one shifted row */
+                float *dq = d + g->at + (size_t)(ci * k + ky) * (g->len ? k * nr : sw);
+                const size_t ld = g->len ? nr : 0;
                 if (iy < 0 || iy >= h) {
-                    for (int kx = 0; kx < k; ++kx) memset(dq + (size_t)kx * nr, 0, sizeof(float) * g->len);
+                    for (int kx = 0; kx < nrow; ++kx) memset(dq + kx * ld, 0, sizeof(float) * len);
                     continue;
                 }
                 const float *row = in + ((size_t)ci * h + iy) * w;
-                if (ci + 1 < cin) /* the same run of the next channel: its plane is far away in memory */
-                    for (int x0 = 0; x0 < g->len * s; x0 += 16) __builtin_prefetch(row + (size_t)h * w + g->ox * s + x0);
-                for (int kx = 0; kx < k; ++kx)
-                    gather_row(dq + (size_t)kx * nr, row, g->ox * s + kx - pad, s, g->len, w);
+                if (ci + 1 < cin)
+                    for (int x0 = 0; x0 < len * s; x0 += 16) __builtin_prefetch(row + (size_t)h * w + g->ox * s + x0);
+                for (int kx = 0; kx < nrow; ++kx) gather_row(dq + kx * ld, row, g->ox * s + kx - pad, s, len, w);
             }
 }
 
@@ -389,22 +417,23 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
     {
         float *bp = alloc64(sizeof(float) * (size_t)per_tile * K * nr);
         segment *seg = pnp_malloc(sizeof(segment) * (size_t)per_tile * (nr + 1));
+        panel *pd = pnp_malloc(sizeof(panel) * (size_t)per_tile);
         float tile[MAX_TILE] __attribute__((aligned(64)));
 #pragma omp for schedule(dynamic, 1)
         for (long t = 0; t < tasks; ++t) {
             const int g = (int)(t % groups), ti = (int)(t / groups % tiles), n = (int)(t / groups / tiles);
             const int pan0 = ti * per_tile, npan = pan0 + per_tile > panels ? panels - pan0 : per_tile;
             const float *in = xs + n * in_img;
-            pack_tile(bp, nr, npan, in, x->c, x->h, x->w, pk, ps, pp, gw, pan0 * nr, P, seg);
+            pack_tile(bp, nr, npan, in, x->c, x->h, x->w, pk, ps, pp, gw, pan0 * nr, P, seg, pd);
             const int b0 = (int)((long)g * blocks / groups), b1 = (int)((long)(g + 1) * blocks / groups);
             for (int blk = b0; blk < b1; ++blk) {
                 const float *a = cv->a + (size_t)blk * K * mr, *bias = cv->bias + (size_t)blk * mr;
                 const int r0 = blk * mr, mv = R - r0 < mr ? R - r0 : mr;
                 for (int j = 0; j < npan; ++j) {
-                    const float *b = bp + (size_t)j * K * nr;
+                    const panel *b = &pd[j];
                     const int p0 = (pan0 + j) * nr, nv = P - p0 < nr ? P - p0 : nr;
                     if (tr) { /* through the tile buffer, scattered */
-                        kn->run(K, a, b, bias, relu, NULL, 0, tile, nr);
+                        kn->run(b, a, bias, relu, NULL, 0, tile, nr);
                         scatter_up(tile, nr, r0, mv, p0, nv, cv->k, gw, ys + n * out_img, rs ? rs + n * out_img : NULL,
                                    y->w, out_plane);
                         continue;
@@ -412,10 +441,10 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
                     float *yc = ys + n * out_img + r0 * out_plane + p0; /* y[n, r0, p0] */
                     const float *rc = rs ? rs + n * out_img + r0 * out_plane + p0 : NULL;
                     if (mv == mr && nv == nr) { /* whole tile: straight into y */
-                        kn->run(K, a, b, bias, relu, rc, out_plane, yc, out_plane);
+                        kn->run(b, a, bias, relu, rc, out_plane, yc, out_plane);
                         continue;
                     }
-                    kn->run(K, a, b, bias, relu, NULL, 0, tile, nr); /* edge tile: the valid part */
+                    kn->run(b, a, bias, relu, NULL, 0, tile, nr); /* edge tile: the valid part */
                     for (int i = 0; i < mv; ++i)
                         for (int jj = 0; jj < nv; ++jj)
                             yc[i * out_plane + jj] = tile[i * nr + jj] + (rc ? rc[i * out_plane + jj] : 0.f);
@@ -424,5 +453,6 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
         }
         free(bp);
         free(seg);
+        free(pd);
     }
 }

@@ -2,10 +2,10 @@
  * SGEMM, fused epilogue) against a plain direct convolution in double written
  * here, for every micro-kernel this CPU runs (PNP_CONV_ISA = avx512, avx2,
  * generic) and odd shapes: channel counts off the register blocks (1, 3, 4,
- * 13, 64, 96, 160), images 1, 7, 33, 70 pixels wide, batch 1 and 2, k 1, 2, 3
- * with stride 1 and 2, padding 0 and 1, the 2x2 stride-2 transposed
- * convolution, with and without bias, ReLU, a residual, and a residual that
- * aliases y (as DRUNet's blocks do).
+ * 13, 64, 96, 160), images 1, 7, 33, 60, 70, 100 pixels wide (panels across
+ * rows and within one row), batch 1 and 2, k 1, 2, 3 with stride 1 and 2,
+ * padding 0 and 1, the 2x2 stride-2 transposed convolution, with and without
+ * bias, ReLU, a residual, and a residual that aliases y (as DRUNet's blocks do).
  * Pass: max |fast - ref| <= 1e-5 (1 + max |ref|), weights scaled 1/sqrt(fan_in)
  * so outputs are O(1) (float accumulation over up to 1440 terms). */
 #include <stdint.h>
@@ -132,6 +132,7 @@ int main(void)
         {1, 96, 64, 7, 33, 2, 2, 0, true},   {2, 13, 3, 1, 7, 2, 2, 0, true},
         {1, 64, 13, 8, 1, 2, 2, 0, true},    {2, 1, 5, 70, 70, 1, 1, 0, false}, /* K 1: several capped tiles */
         {1, 4, 13, 9, 33, 3, 1, 0, false},   /* no padding */
+        {1, 13, 64, 5, 100, 3, 1, 1, false}, {2, 4, 13, 9, 60, 2, 1, 0, false}, /* rows wider than panels */
     };
     const char *isas[] = {"avx512", "avx2", "generic"};
     for (int i = 0; i < 3; ++i) {
