@@ -16,7 +16,10 @@
  * Layouts, fixed at conv_create for the micro-kernel chosen there:
  *   packed weights a: [ceil(rows / MR), K, MR]  (rows past `rows` are zero)
  *   row bias:          [ceil(rows / MR) MR]     (zeros when the layer has none)
- *   B panel:           [panels, K, NR]          (columns past the image are zero)
+ *   B panel, plain:    [K, NR]                  (columns past the image are zero)
+ *   B panel, shifted:  [cin k, NR + k - 1]      (stride 1, the panel's pixels in
+ *                      one output row: tap kx of row (ci, ky) is that row from
+ *                      column kx, so a 3x3 layer packs a third of plain im2col)
  * The micro-kernel keeps an MR x NR tile of Y in registers over the whole K
  * (no partial sums written back, so the residual may alias y), broadcasting
  * MR weights and loading NR pixels per step. Kernels: AVX-512 (MR 8, NR 48),
@@ -29,17 +32,16 @@
  * each input row once along the tile, with the next channel's run prefetched:
  * NCHW planes of 2^k floats alias in the caches), then runs every row block
  * over every panel of it (the weights panel stays in L1, the B tile in L2).
- * Loads of B are unaligned-safe; nothing assumes a width or channel multiple.
+ * Loads of B are unaligned; nothing assumes a width or channel multiple.
  *
  * Memory bound: per thread one B tile of at most max(PANEL_BYTES, 4 K NR)
  * bytes (512 KiB; 864 KiB for DRUNet's 512-channel 3x3 convolutions, K = 4608,
- * NR = 48) plus its segment list (at most TILE_PIXELS + 86 entries of 16 bytes,
- * 67 KiB) and an MR x NR tile on the stack. These are malloc'ed per
- * conv_forward call, outside the backend's alloc (so not in peak_bytes): at
- * most 0.9 MiB per OpenMP thread for the project's networks (K <= 4608).
- * Packed weights are the size of the weights
- * rounded up to MR rows (row bias: MR floats per block), as the plain weights
- * copy before them was. */
+ * NR = 48), its segment list (at most TILE_PIXELS + 86 entries of 16 bytes,
+ * 67 KiB) and panel list, and an MR x NR tile on the stack. They are malloc'ed
+ * per conv_forward call, outside the backend's alloc (so not in peak_bytes):
+ * at most 0.9 MiB per OpenMP thread for the project's networks (K <= 4608).
+ * Packed weights are the weights rounded up to MR rows (plus MR bias floats
+ * per block), as large as the plain weights copy before them. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
