@@ -1,141 +1,17 @@
-/* layers_cpu.c - the CPU backend's layer engine: NCHW float32 activations,
- * direct convolutions parallel over (image, output channel) with OpenMP, the
- * inner loops running along contiguous rows so the compiler vectorises them.
- * It is the reference the CUDA layer engine is tested against. */
+/* layers_cpu.c - the CPU backend's layer engine apart from the convolutions
+ * (those are in conv_cpu.c): NCHW float32 activations, element-wise sums,
+ * image moves, sigma channel and pixel (un)shuffle. It is the reference the
+ * CUDA layer engine is tested against. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "layers_cpu.h"
 #include "pnp/error.h"
 
-struct pnp_conv {
-    int cin, cout, k, stride, pad;
-    bool transposed;
-    float *w;    /* conv: [cout, cin, k, k]; transposed: [cin, cout, k, k] (PyTorch's) */
-    float *bias; /* [cout] or NULL */
-};
-
 size_t cpu_act_bytes(pnp_backend *be, int n, int c, int h, int w)
 {
     (void)be;
     return (size_t)n * c * h * w * sizeof(float);
-}
-
-pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
-                          const float *weight, const float *bias)
-{
-    (void)be;
-    if (transposed && (stride != k || pad != 0))
-        pnp_fatal("cpu conv: transposed convolutions need stride == kernel and no padding (k %d, stride %d, pad %d)",
-                  k, stride, pad);
-    pnp_conv *cv = pnp_calloc(1, sizeof *cv);
-    *cv = (pnp_conv){cin, cout, k, stride, pad, transposed, NULL, NULL};
-    const size_t nw = (size_t)cin * cout * k * k;
-    cv->w = pnp_malloc(nw * sizeof(float));
-    memcpy(cv->w, weight, nw * sizeof(float));
-    if (bias) {
-        cv->bias = pnp_malloc((size_t)cout * sizeof(float));
-        memcpy(cv->bias, bias, (size_t)cout * sizeof(float));
-    }
-    return cv;
-}
-
-void cpu_conv_destroy(pnp_conv *cv)
-{
-    if (!cv) return;
-    free(cv->w);
-    free(cv->bias);
-    free(cv);
-}
-
-static void check_shapes(const pnp_conv *cv, const pnp_act *x, const pnp_act *y)
-{
-    int oh, ow;
-    if (cv->transposed) {
-        oh = x->h * cv->k;
-        ow = x->w * cv->k;
-    } else {
-        oh = (x->h + 2 * cv->pad - cv->k) / cv->stride + 1;
-        ow = (x->w + 2 * cv->pad - cv->k) / cv->stride + 1;
-    }
-    if (x->c != cv->cin || y->c != cv->cout || y->n != x->n || y->h != oh || y->w != ow)
-        pnp_fatal("conv %dx%d (%d -> %d channels, stride %d%s): input [%d,%d,%d,%d] does not give output [%d,%d,%d,%d]",
-                  cv->k, cv->k, cv->cin, cv->cout, cv->stride, cv->transposed ? ", transposed" : "", x->n, x->c, x->h,
-                  x->w, y->n, y->c, y->h, y->w);
-}
-
-/* out plane [oh, ow] += conv of one input plane [h, w] with one k x k filter. */
-static void conv_plane(const float *in, int h, int w, const float *f, int k, int stride, int pad, float *out, int oh,
-                       int ow)
-{
-    for (int ky = 0; ky < k; ++ky)
-        for (int kx = 0; kx < k; ++kx) {
-            const float wv = f[ky * k + kx];
-            /* output columns whose input column ox*stride + kx - pad is inside [0, w) */
-            int x0 = pad - kx > 0 ? (pad - kx + stride - 1) / stride : 0;
-            int x1 = (w - 1 + pad - kx) / stride; /* inclusive */
-            if (x1 > ow - 1) x1 = ow - 1;
-            if (w - 1 + pad - kx < 0) continue;
-            for (int oy = 0; oy < oh; ++oy) {
-                const int iy = oy * stride + ky - pad;
-                if (iy < 0 || iy >= h) continue;
-                const float *row = in + (size_t)iy * w + kx - pad;
-                float *orow = out + (size_t)oy * ow;
-                if (stride == 1)
-                    for (int ox = x0; ox <= x1; ++ox) orow[ox] += wv * row[ox];
-                else
-                    for (int ox = x0; ox <= x1; ++ox) orow[ox] += wv * row[ox * stride];
-            }
-        }
-}
-
-void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual)
-{
-    check_shapes(cv, x, y);
-    if (residual && (residual->n != y->n || residual->c != y->c || residual->h != y->h || residual->w != y->w))
-        pnp_fatal("conv: residual [%d,%d,%d,%d] does not match output [%d,%d,%d,%d]", residual->n, residual->c,
-                  residual->h, residual->w, y->n, y->c, y->h, y->w);
-    const int k = cv->k, N = x->n, Ci = x->c, Co = y->c, H = x->h, W = x->w, OH = y->h, OW = y->w;
-    const size_t in_plane = (size_t)H * W, out_plane = (size_t)OH * OW;
-    const float *xs = x->data;
-    float *ys = y->data;
-    const float *rs = residual ? residual->data : NULL;
-#pragma omp parallel
-    {
-        float *acc = pnp_malloc(out_plane * sizeof(float));
-#pragma omp for schedule(dynamic) collapse(2)
-        for (int n = 0; n < N; ++n)
-            for (int co = 0; co < Co; ++co) {
-                const float b = cv->bias ? cv->bias[co] : 0.f;
-                for (size_t t = 0; t < out_plane; ++t) acc[t] = b;
-                for (int ci = 0; ci < Ci; ++ci) {
-                    const float *in = xs + ((size_t)n * Ci + ci) * in_plane;
-                    if (!cv->transposed) {
-                        conv_plane(in, H, W, cv->w + ((size_t)co * Ci + ci) * k * k, k, cv->stride, cv->pad, acc, OH,
-                                   OW);
-                    } else { /* stride == k: each input pixel fills its own k x k output block */
-                        const float *f = cv->w + ((size_t)ci * Co + co) * k * k;
-                        for (int iy = 0; iy < H; ++iy)
-                            for (int ky = 0; ky < k; ++ky) {
-                                float *orow = acc + (size_t)(iy * k + ky) * OW;
-                                const float *irow = in + (size_t)iy * W;
-                                for (int kx = 0; kx < k; ++kx) {
-                                    const float wv = f[ky * k + kx];
-                                    for (int ix = 0; ix < W; ++ix) orow[ix * k + kx] += wv * irow[ix];
-                                }
-                            }
-                    }
-                }
-                float *out = ys + ((size_t)n * Co + co) * out_plane;
-                const float *res = rs ? rs + ((size_t)n * Co + co) * out_plane : NULL;
-                for (size_t t = 0; t < out_plane; ++t) {
-                    float v = acc[t];
-                    if (relu && v < 0.f) v = 0.f;
-                    out[t] = res ? v + res[t] : v;
-                }
-            }
-        free(acc);
-    }
 }
 
 static void same_shape(const pnp_act *a, const pnp_act *b, const char *what)

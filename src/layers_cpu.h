@@ -1,5 +1,5 @@
 /* layers_cpu.h - the CPU layer engine's entries for the CPU backend's ops table
- * (private to src/backend_cpu.c and src/layers_cpu.c). */
+ * (private to src/backend_cpu.c, src/layers_cpu.c and src/conv_cpu.c). */
 #ifndef PNP_LAYERS_CPU_H
 #define PNP_LAYERS_CPU_H
 
@@ -10,6 +10,8 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
                           const float *weight, const float *bias);
 void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual);
 void cpu_conv_destroy(pnp_conv *cv);
+/* The micro-kernel a layer runs: "avx512", "avx2" or "generic" (PNP_CONV_ISA forces one). */
+const char *cpu_conv_kernel_name(const pnp_conv *cv);
 void cpu_act_add(pnp_backend *be, const pnp_act *a, const pnp_act *b, pnp_act *y);
 void cpu_act_from_image(pnp_backend *be, const float *img, int n, int c, int h, int w, pnp_act *x);
 void cpu_act_concat_const(pnp_backend *be, const pnp_act *x, float value, pnp_act *y);

@@ -1,0 +1,460 @@
+/* conv_cpu.c - the CPU backend's convolutions (ops conv_create/forward/destroy)
+ * as a packed, register-tiled SGEMM over NCHW float32 activations.
+ *
+ * A convolution of x: [n, cin, h, w] into y: [n, cout, oh, ow] is, per image,
+ *     Y[r, p] = bias[r] + sum_q A[r, q] B[q, p]
+ * with A: [cout, cin k k] the PyTorch weights (rows r = output channels), and
+ * B: [cin k k, oh ow] the im2col matrix (row q = (ci, ky, kx), column p = output
+ * pixel oy ow + ox). Y is y's NCHW plane set itself, so the result tile of a
+ * block of channels and a run of consecutive pixels is stored straight into y
+ * with bias, ReLU and the residual applied in registers (the fused epilogue).
+ * The 2x2 stride-2 transposed convolution is the same GEMM with B = x itself
+ * (1x1 "im2col" over the input pixels) and rows r = (co, ky, kx) of
+ * A[r, ci] = w[ci, co, ky, kx]; its tile goes through a small buffer and is
+ * scattered to y[co, 2 iy + ky, 2 ix + kx].
+ *
+ * Layouts, fixed at conv_create for the micro-kernel chosen there:
+ *   packed weights a: [ceil(rows / MR), K, MR]  (rows past `rows` are zero)
+ *   row bias:          [ceil(rows / MR) MR]     (zeros when the layer has none)
+ *   B panel, plain:    [K, NR]                  (columns past the image are zero)
+ *   B panel, shifted:  [cin k, NR + k - 1]      (stride 1, the panel's pixels in
+ *                      one output row: tap kx of row (ci, ky) is that row from
+ *                      column kx, so a 3x3 layer packs a third of plain im2col)
+ * The micro-kernel keeps an MR x NR tile of Y in registers over the whole K
+ * (no partial sums written back, so the residual may alias y), broadcasting
+ * MR weights and loading NR pixels per step. Kernels: AVX-512 (MR 8, NR 48),
+ * AVX2+FMA (MR 6, NR 16), portable C (MR 4, NR 16); the best one the CPU runs
+ * is picked at run time (__builtin_cpu_supports), so the default build needs
+ * no -march flag. PNP_CONV_ISA=avx512|avx2|generic forces one (tests, benches).
+ *
+ * Work split: tasks = (image, tile of consecutive output pixels, group of
+ * row blocks), OpenMP dynamic over tasks; a task packs its B tile (reading
+ * each input row once along the tile, with the next channel's run prefetched:
+ * NCHW planes of 2^k floats alias in the caches), then runs every row block
+ * over every panel of it (the weights panel stays in L1, the B tile in L2).
+ * Loads of B are unaligned; nothing assumes a width or channel multiple.
+ *
+ * Memory bound: per thread one B tile of at most max(PANEL_BYTES, 4 K NR)
+ * bytes (512 KiB; 864 KiB for DRUNet's 512-channel 3x3 convolutions, K = 4608,
+ * NR = 48), its segment list (at most TILE_PIXELS + 86 entries of 16 bytes,
+ * 67 KiB) and panel list, and an MR x NR tile on the stack. They are malloc'ed
+ * per conv_forward call, outside the backend's alloc (so not in peak_bytes):
+ * at most 0.9 MiB per OpenMP thread for the project's networks (K <= 4608).
+ * Packed weights are the weights rounded up to MR rows (plus MR bias floats
+ * per block), as large as the plain weights copy before them. */
+#include <omp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PNP_X86 1
+#endif
+
+#include "layers_cpu.h"
+#include "pnp/error.h"
+
+/* B tile budget per thread, cap on the pixels of one tile (bounds the segment
+ * list when K is tiny), largest MR x NR of a kernel */
+enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096, MAX_TILE = 8 * 48 };
+
+/* One B panel [K, NR] as a micro-kernel reads it: GEMM row q = r kw + kx is
+ * b + r ldb + kx (r < rows, kx < kw, K = rows kw). Plain im2col: kw 1, ldb NR.
+ * Shifted (stride-1 panels within one output row): rows (ci, ky), kw = k,
+ * ldb = NR + k - 1, the k taps of a row being the same input run shifted by
+ * kx, so the panel holds a k-th of the plain one. */
+typedef struct {
+    const float *b;
+    int rows, kw, ldb;
+} panel;
+
+/* c[i, j] = relu?(bias[i] + sum_q a[q, i] B[q, j]) + res?[i, j] for one MR x NR
+ * tile; a: [K, MR], B the panel; c and res rows ldc / ldres apart (res may be c). */
+typedef void (*tile_kernel)(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
+                            size_t ldres, float *c, size_t ldc);
+
+typedef struct {
+    const char *name;
+    int mr, nr;
+    tile_kernel run;
+} kernel_info;
+
+struct pnp_conv {
+    int cin, cout, k, stride, pad;
+    bool transposed;
+    const kernel_info *kern;
+    int rows, K;   /* GEMM rows (cout, or cout k k when transposed) and depth (cin k k, or cin) */
+    float *a;      /* packed weights [ceil(rows / MR), K, MR] */
+    float *bias;   /* [ceil(rows / MR) MR] */
+};
+
+/* ------------------------------------------------------------ micro-kernels */
+
+static void kernel_generic(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
+                           size_t ldres, float *c, size_t ldc)
+{
+    enum { MR = 4, NR = 16 };
+    float acc[MR][NR];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) acc[i][j] = bias[i];
+    const float *b = pb->b;
+    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
+        for (int kx = 0; kx < pb->kw; ++kx, a += MR)
+            for (int i = 0; i < MR; ++i)
+                for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[kx + j];
+    for (int i = 0; i < MR; ++i)
+        for (int j = 0; j < NR; ++j) {
+            float v = acc[i][j];
+            if (relu && v < 0.f) v = 0.f;
+            if (res) v += res[i * ldres + j];
+            c[i * ldc + j] = v;
+        }
+}
+
+#ifdef PNP_X86
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const panel *pb, const float *a, const float *bias,
+                                                            bool relu, const float *res, size_t ldres, float *c,
+                                                            size_t ldc)
+{
+    enum { MR = 6, NV = 2 }; /* NR = 8 NV */
+    __m256 acc[MR][NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_set1_ps(bias[i]);
+    const float *b = pb->b;
+    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
+        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
+            __m256 bv[NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + kx + 8 * v);
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; ++i) {
+                const __m256 ai = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
+        }
+    const __m256 zero = _mm256_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+            __m256 t = acc[i][v];
+            if (relu) t = _mm256_max_ps(t, zero);
+            if (res) t = _mm256_add_ps(t, _mm256_loadu_ps(res + i * ldres + 8 * v));
+            _mm256_storeu_ps(c + i * ldc + 8 * v, t);
+        }
+}
+
+__attribute__((target("avx512f"))) static void kernel_avx512(const panel *pb, const float *a, const float *bias,
+                                                             bool relu, const float *res, size_t ldres, float *c,
+                                                             size_t ldc)
+{
+    enum { MR = 8, NV = 3 }; /* NR = 16 NV */
+    __m512 acc[MR][NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_set1_ps(bias[i]);
+    const float *b = pb->b;
+    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
+        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
+            __m512 bv[NV];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + kx + 16 * v);
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; ++i) {
+                const __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
+        }
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+            __m512 t = acc[i][v];
+            if (relu) t = _mm512_max_ps(t, zero);
+            if (res) t = _mm512_add_ps(t, _mm512_loadu_ps(res + i * ldres + 16 * v));
+            _mm512_storeu_ps(c + i * ldc + 16 * v, t);
+        }
+}
+#endif
+
+static const kernel_info kernels[] = {
+#ifdef PNP_X86
+    {"avx512", 8, 48, kernel_avx512},
+    {"avx2", 6, 16, kernel_avx2},
+#endif
+    {"generic", 4, 16, kernel_generic},
+};
+enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
+
+static bool cpu_runs(const kernel_info *k)
+{
+#ifdef PNP_X86
+    if (!strcmp(k->name, "avx512")) return __builtin_cpu_supports("avx512f");
+    if (!strcmp(k->name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return true;
+}
+
+/* The kernel named by PNP_CONV_ISA, else the first (fastest) this CPU runs. */
+static const kernel_info *pick_kernel(void)
+{
+    const char *want = getenv("PNP_CONV_ISA");
+    for (int i = 0; i < NKERNELS; ++i) {
+        if (want && *want && strcmp(want, kernels[i].name)) continue;
+        if (kernels[i].mr * kernels[i].nr > MAX_TILE) pnp_fatal("cpu conv: kernel %s tile too large", kernels[i].name);
+        if (cpu_runs(&kernels[i])) return &kernels[i];
+        pnp_fatal("PNP_CONV_ISA=%s: this CPU does not support it", want);
+    }
+    pnp_fatal("PNP_CONV_ISA=%s: unknown (known: avx512, avx2, generic)", want);
+}
+
+const char *cpu_conv_kernel_name(const pnp_conv *cv) { return cv->kern->name; }
+
+static void *alloc64(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) pnp_fatal("cpu conv: out of host memory allocating %zu bytes", bytes);
+    return p;
+}
+
+/* ------------------------------------------------------------------ create */
+
+pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
+                          const float *weight, const float *bias)
+{
+    (void)be;
+    if (transposed && (stride != k || pad != 0))
+        pnp_fatal("cpu conv: transposed convolutions need stride == kernel and no padding (k %d, stride %d, pad %d)",
+                  k, stride, pad);
+    if (cin < 1 || cout < 1 || k < 1 || stride < 1 || pad < 0)
+        pnp_fatal("cpu conv: bad shape (cin %d, cout %d, k %d, stride %d, pad %d)", cin, cout, k, stride, pad);
+    pnp_conv *cv = pnp_calloc(1, sizeof *cv);
+    *cv = (pnp_conv){.cin = cin, .cout = cout, .k = k, .stride = stride, .pad = pad, .transposed = transposed};
+    cv->kern = pick_kernel();
+    const int mr = cv->kern->mr;
+    cv->rows = transposed ? cout * k * k : cout;
+    cv->K = transposed ? cin : cin * k * k;
+    const int blocks = (cv->rows + mr - 1) / mr, R = cv->rows, K = cv->K;
+    cv->a = alloc64(sizeof(float) * blocks * K * mr);
+    cv->bias = alloc64(sizeof(float) * blocks * mr);
+    /* a[blk, q, i] = A[blk mr + i, q]; conv: A[r, q] = w[r, q] ([cout, cin k k]);
+     * transposed: A[(co k + ky) k + kx, ci] = w[ci, co, ky, kx] = w[ci, r] */
+    for (int blk = 0; blk < blocks; ++blk)
+        for (int q = 0; q < K; ++q)
+            for (int i = 0; i < mr; ++i) {
+                const int r = blk * mr + i;
+                float v = 0.f;
+                if (r < R) v = transposed ? weight[(size_t)q * R + r] : weight[(size_t)r * K + q];
+                cv->a[((size_t)blk * K + q) * mr + i] = v;
+            }
+    for (int r = 0; r < blocks * mr; ++r) cv->bias[r] = bias && r < R ? bias[transposed ? r / (k * k) : r] : 0.f;
+    return cv;
+}
+
+void cpu_conv_destroy(pnp_conv *cv)
+{
+    if (!cv) return;
+    free(cv->a);
+    free(cv->bias);
+    free(cv);
+}
+
+/* ------------------------------------------------------------------ im2col */
+
+/* d[j] = row[ix0 + j s] where 0 <= ix0 + j s < w, else 0; j < len. */
+static void gather_row(float *restrict d, const float *restrict row, int ix0, int s, int len, int w)
+{
+    int ja = ix0 < 0 ? (-ix0 + s - 1) / s : 0;                     /* first j inside */
+    int jb = w - 1 - ix0 < 0 ? 0 : (w - 1 - ix0) / s + 1;          /* one past the last */
+    if (ja > len) ja = len;
+    if (jb > len) jb = len;
+    if (jb < ja) jb = ja;
+    for (int j = 0; j < ja; ++j) d[j] = 0.f;
+    if (s == 1) { /* 16-float blocks: a constant-size memcpy becomes vector moves, no call */
+        int j = ja;
+        for (; j + 16 <= jb; j += 16) memcpy(d + j, row + ix0 + j, 16 * sizeof(float));
+        for (; j < jb; ++j) d[j] = row[ix0 + j];
+    } else
+        for (int j = ja; j < jb; ++j) d[j] = row[ix0 + j * s];
+    for (int j = jb; j < len; ++j) d[j] = 0.f;
+}
+
+/* A run of consecutive output pixels in one output row and one plain B panel,
+ * or a whole shifted panel. */
+typedef struct {
+    int at;     /* offset of its first column in the tile */
+    int oy, ox; /* its first output pixel */
+    int len;    /* pixels; 0 marks a shifted panel */
+} segment;
+
+/* The B panels of one tile of the im2col matrix of in: [cin, h, w] for a k x k
+ * window (stride s, padding pad) over an output grid ow wide: columns the
+ * output pixels p0 .. p0 + npan nr - 1 (those at or past p_end are zero or,
+ * in a shifted panel, ignored). Panels go one after the other into d
+ * (at most npan K nr floats) and are described in pd[npan]. Stride-1 panels
+ * within one output row are packed shifted (see panel), the others plain, cut
+ * into segments (runs in one output row). Each input row (ci, iy) is then read
+ * once along the whole tile, so the reads stream along rows; the same run of
+ * the next channel is prefetched (NCHW planes of 2^k floats alias in caches).
+ * seg: room for npan (nr + 1) segments. */
+static void pack_tile(float *d, int nr, int npan, const float *in, int cin, int h, int w, int k, int s, int pad,
+                      int ow, int p0, int p_end, segment *seg, panel *pd)
+{
+    const int K = cin * k * k, sw = nr + k - 1; /* sw: row length of a shifted panel */
+    const int end = p0 + npan * nr < p_end ? p0 + npan * nr : p_end;
+    int ns = 0, off = 0;
+    for (int j = 0; j < npan; ++j) {
+        const int a = p0 + j * nr, b = a + nr < end ? a + nr : end; /* its pixels [a, b) */
+        if (s == 1 && k > 1 && a / ow == (b - 1) / ow) {
+            pd[j] = (panel){d + off, cin * k, k, sw};
+            seg[ns++] = (segment){off, a / ow, a % ow, 0};
+            off += cin * k * sw;
+            continue;
+        }
+        pd[j] = (panel){d + off, K, 1, nr};
+        for (int p = a; p < b;) {
+            const int oy = p / ow, ox = p % ow, len = ow - ox < b - p ? ow - ox : b - p;
+            seg[ns++] = (segment){off + p - a, oy, ox, len};
+            p += len;
+        }
+        if (b - a < nr) /* zero the columns past the image */
+            for (int q = 0; q < K; ++q) memset(d + off + (size_t)q * nr + (b - a), 0, sizeof(float) * (nr - (b - a)));
+        off += K * nr;
+    }
+    for (int ci = 0; ci < cin; ++ci)
+        for (int ky = 0; ky < k; ++ky)
+            for (int t = 0; t < ns; ++t) {
+                const segment *g = &seg[t];
+                const int iy = g->oy * s + ky - pad, len = g->len ? g->len : sw;
+                const int nrow = g->len ? k : 1; /* destination rows: one per kx, or one shifted row */
+                float *dq = d + g->at + (size_t)(ci * k + ky) * (g->len ? k * nr : sw);
+                const size_t ld = g->len ? nr : 0;
+                if (iy < 0 || iy >= h) {
+                    for (int kx = 0; kx < nrow; ++kx) memset(dq + kx * ld, 0, sizeof(float) * len);
+                    continue;
+                }
+                const float *row = in + ((size_t)ci * h + iy) * w;
+                if (ci + 1 < cin)
+                    for (int x0 = 0; x0 < len * s; x0 += 16) __builtin_prefetch(row + (size_t)h * w + g->ox * s + x0);
+                for (int kx = 0; kx < nrow; ++kx) gather_row(dq + kx * ld, row, g->ox * s + kx - pad, s, len, w);
+            }
+}
+
+/* ----------------------------------------------------------------- forward */
+
+/* The transposed convolution's tile [mr, nr] (rows r0 + i = (co, ky, kx), i < mv;
+ * input pixels p0 + j, j < nv, of a grid w_in wide) into y: [cout, oh, ow] of
+ * one image: y[co, k iy + ky, k ix + kx] = tile + res?, res may alias y. */
+static void scatter_up(const float *tile, int nr, int r0, int mv, int p0, int nv, int k, int w_in, float *y,
+                       const float *res, int ow, size_t out_plane)
+{
+    for (int j = 0; j < nv;) { /* runs of pixels in one input row */
+        const int p = p0 + j, iy = p / w_in, ix = p % w_in, len = w_in - ix < nv - j ? w_in - ix : nv - j;
+        for (int i = 0; i < mv; ++i) {
+            const int r = r0 + i, co = r / (k * k), ky = r / k % k, kx = r % k;
+            const size_t o = co * out_plane + (size_t)(iy * k + ky) * ow + (size_t)ix * k + kx;
+            const float *t = tile + i * nr + j;
+            float *d = y + o;
+            if (res)
+                for (int q = 0; q < len; ++q) d[q * k] = t[q] + res[o + (size_t)q * k];
+            else
+                for (int q = 0; q < len; ++q) d[q * k] = t[q];
+        }
+        j += len;
+    }
+}
+
+static void check_shapes(const pnp_conv *cv, const pnp_act *x, const pnp_act *y)
+{
+    int oh, ow;
+    if (cv->transposed) {
+        oh = x->h * cv->k;
+        ow = x->w * cv->k;
+    } else {
+        oh = (x->h + 2 * cv->pad - cv->k) / cv->stride + 1;
+        ow = (x->w + 2 * cv->pad - cv->k) / cv->stride + 1;
+    }
+    if (x->c != cv->cin || y->c != cv->cout || y->n != x->n || y->h != oh || y->w != ow || oh < 1 || ow < 1)
+        pnp_fatal("conv %dx%d (%d -> %d channels, stride %d%s): input [%d,%d,%d,%d] does not give output [%d,%d,%d,%d]",
+                  cv->k, cv->k, cv->cin, cv->cout, cv->stride, cv->transposed ? ", transposed" : "", x->n, x->c, x->h,
+                  x->w, y->n, y->c, y->h, y->w);
+}
+
+void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual)
+{
+    check_shapes(cv, x, y);
+    if (residual && (residual->n != y->n || residual->c != y->c || residual->h != y->h || residual->w != y->w))
+        pnp_fatal("conv: residual [%d,%d,%d,%d] does not match output [%d,%d,%d,%d]", residual->n, residual->c,
+                  residual->h, residual->w, y->n, y->c, y->h, y->w);
+    const kernel_info *kn = cv->kern;
+    const int mr = kn->mr, nr = kn->nr, K = cv->K, R = cv->rows, N = x->n;
+    const bool tr = cv->transposed;
+    /* GEMM columns: output pixels (conv) or input pixels (transposed) */
+    const int gw = tr ? x->w : y->w, P = tr ? x->h * x->w : y->h * y->w;
+    const size_t in_img = (size_t)x->c * x->h * x->w, out_plane = (size_t)y->h * y->w;
+    const size_t out_img = (size_t)y->c * out_plane;
+    const int pk = tr ? 1 : cv->k, ps = tr ? 1 : cv->stride, pp = tr ? 0 : cv->pad;
+
+    const int panels = (P + nr - 1) / nr, blocks = (R + mr - 1) / mr;
+    int per_tile = (int)(PANEL_BYTES / ((size_t)K * nr * sizeof(float)));
+    if (per_tile > TILE_PIXELS / nr) per_tile = TILE_PIXELS / nr;
+    if (per_tile < 1) per_tile = 1;
+    if (per_tile > panels) per_tile = panels;
+    const int tiles = (panels + per_tile - 1) / per_tile, threads = omp_get_max_threads();
+    /* split the row blocks when images x tiles would leave threads idle */
+    int groups = 1;
+    while ((long)N * tiles * groups < 4L * threads && groups < blocks) ++groups;
+    const long tasks = (long)N * tiles * groups;
+
+    const float *xs = x->data, *rs = residual ? residual->data : NULL;
+    float *ys = y->data;
+#pragma omp parallel
+    {
+        float *bp = alloc64(sizeof(float) * (size_t)per_tile * K * nr);
+        segment *seg = pnp_malloc(sizeof(segment) * (size_t)per_tile * (nr + 1));
+        panel *pd = pnp_malloc(sizeof(panel) * (size_t)per_tile);
+        float tile[MAX_TILE] __attribute__((aligned(64)));
+#pragma omp for schedule(dynamic, 1)
+        for (long t = 0; t < tasks; ++t) {
+            const int g = (int)(t % groups), ti = (int)(t / groups % tiles), n = (int)(t / groups / tiles);
+            const int pan0 = ti * per_tile, npan = pan0 + per_tile > panels ? panels - pan0 : per_tile;
+            const float *in = xs + n * in_img;
+            pack_tile(bp, nr, npan, in, x->c, x->h, x->w, pk, ps, pp, gw, pan0 * nr, P, seg, pd);
+            const int b0 = (int)((long)g * blocks / groups), b1 = (int)((long)(g + 1) * blocks / groups);
+            for (int blk = b0; blk < b1; ++blk) {
+                const float *a = cv->a + (size_t)blk * K * mr, *bias = cv->bias + (size_t)blk * mr;
+                const int r0 = blk * mr, mv = R - r0 < mr ? R - r0 : mr;
+                for (int j = 0; j < npan; ++j) {
+                    const panel *b = &pd[j];
+                    const int p0 = (pan0 + j) * nr, nv = P - p0 < nr ? P - p0 : nr;
+                    if (tr) { /* through the tile buffer, scattered */
+                        kn->run(b, a, bias, relu, NULL, 0, tile, nr);
+                        scatter_up(tile, nr, r0, mv, p0, nv, cv->k, gw, ys + n * out_img, rs ? rs + n * out_img : NULL,
+                                   y->w, out_plane);
+                        continue;
+                    }
+                    float *yc = ys + n * out_img + r0 * out_plane + p0; /* y[n, r0, p0] */
+                    const float *rc = rs ? rs + n * out_img + r0 * out_plane + p0 : NULL;
+                    if (mv == mr && nv == nr) { /* whole tile: straight into y */
+                        kn->run(b, a, bias, relu, rc, out_plane, yc, out_plane);
+                        continue;
+                    }
+                    kn->run(b, a, bias, relu, NULL, 0, tile, nr); /* edge tile: the valid part */
+                    for (int i = 0; i < mv; ++i)
+                        for (int jj = 0; jj < nv; ++jj)
+                            yc[i * out_plane + jj] = tile[i * nr + jj] + (rc ? rc[i * out_plane + jj] : 0.f);
+                }
+            }
+        }
+        free(bp);
+        free(seg);
+        free(pd);
+    }
+}
