@@ -37,7 +37,7 @@ $MPI -n 2 "$PNP" run $a $dist --out "$TMP/two" --resume "$TMP/two/$R" >"$TMP/two
 same "$TMP/full1/$R" "$TMP/two/$R" "2 ranks distributed: interrupted + resumed = uninterrupted 1-rank run"
 
 # real signals at an iteration boundary
-long="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=25"
+long="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=300"
 "$PNP" run $long --out "$TMP/long" >/dev/null 2>&1
 signal_run() { # signal_run NAME SIGNAL COMMAND...: start, wait for iteration 2, signal, wait
     local name=$1 sig=$2
@@ -50,7 +50,7 @@ signal_run() { # signal_run NAME SIGNAL COMMAND...: start, wait for iteration 2,
 }
 signal_run usr1 USR1 $MPIRUN -n 2 "$PNP" run $long $dist
 check "SIGUSR1 to mpirun: the run stops early with status interrupted" \
-    bash -c "[ \"\$(attr $TMP/usr1/$R status)\" = interrupted ] && [ \$(attr $TMP/usr1/$R iterations) -lt 25 ]"
+    bash -c "[ \"\$(attr $TMP/usr1/$R status)\" = interrupted ] && [ \$(attr $TMP/usr1/$R iterations) -lt 300 ]"
 check "it says which signal" grep -q "interrupted by signal USR1" "$TMP/usr1.log"
 $MPI -n 2 "$PNP" run $long $dist --out "$TMP/usr1" --resume "$TMP/usr1/$R" >"$TMP/usr1b.log" 2>&1
 "$PNP" run $long $dist --out "$TMP/long1" >/dev/null 2>&1
