@@ -47,7 +47,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test demo bench clean deps FORCE
 all: $(BUILD)/pnp $(TEST_BIN)
 
-$(BUILD)/obj/%.o: src/%.c include/pnp/*.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c src/*.h include/pnp/*.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/cuda_%.o: src/cuda/%.c src/cuda/*.h kernels/*.h include/pnp/*.h | $(BUILD)/obj

@@ -7,7 +7,10 @@
  * padding 0 and 1, the 2x2 stride-2 transposed convolution, with and without
  * bias, ReLU, a residual, and a residual that aliases y (as DRUNet's blocks do).
  * Pass: max |fast - ref| <= 1e-5 (1 + max |ref|), weights scaled 1/sqrt(fan_in)
- * so outputs are O(1) (float accumulation over up to 1440 terms). */
+ * so outputs are O(1) (float accumulation over up to 1440 terms). Also: the
+ * result does not depend on the thread count, bit for bit (the work split
+ * never splits a sum). */
+#include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +121,28 @@ static bool cpu_runs(const char *isa)
 #endif
 }
 
+/* The same layer with 1 and with 3 OpenMP threads gives the same bits. */
+static void thread_invariance(pnp_backend *be)
+{
+    const int n = 1, c = 64, h = 23, w = 70;
+    const size_t nx = (size_t)n * c * h * w, nw = (size_t)c * c * 9;
+    float *x = pnp_malloc(nx * sizeof(float)), *wt = pnp_malloc(nw * sizeof(float));
+    float *y1 = pnp_malloc(nx * sizeof(float)), *y3 = pnp_malloc(nx * sizeof(float));
+    for (size_t i = 0; i < nx; ++i) x[i] = uniform();
+    for (size_t i = 0; i < nw; ++i) wt[i] = uniform() / 24.f;
+    pnp_conv *cv = be->ops->conv_create(be, c, c, 3, 1, 1, false, wt, NULL);
+    pnp_act ax = {x, n, c, h, w}, ay1 = {y1, n, c, h, w}, ay3 = {y3, n, c, h, w};
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(1);
+    be->ops->conv_forward(cv, &ax, &ay1, true, NULL);
+    omp_set_num_threads(3);
+    be->ops->conv_forward(cv, &ax, &ay3, true, NULL);
+    omp_set_num_threads(before);
+    CHECK(!memcmp(y1, y3, nx * sizeof(float)), "3x3 [1,64,23,70]: 1 and 3 threads give the same bits");
+    be->ops->conv_destroy(cv);
+    free(x), free(wt), free(y1), free(y3);
+}
+
 int main(void)
 {
     pnp_backend *be = pnp_backend_cpu_create(0);
@@ -149,6 +174,7 @@ int main(void)
         }
     }
     unsetenv("PNP_CONV_ISA");
+    thread_invariance(be);
     pnp_backend_destroy(be);
     CHECK_DONE();
 }
