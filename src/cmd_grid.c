@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "pnp/cli.h"
+#include "pnp/h5io.h"
 #include "pnp/error.h"
 #include "pnp/version.h"
 
@@ -299,16 +300,7 @@ static int make_dirs(const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "folder name too long");
         return -1;
     }
-    for (char *p = buf + 1; *p; ++p) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0775) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "%.4000s: cannot create folder: %s", buf, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    return 0;
+    return pnp_make_parent_dirs(buf, err, errlen);
 }
 
 /* ------------------------------------------------------------ the jobs */

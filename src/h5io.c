@@ -17,7 +17,7 @@
 #include "pnp/error.h"
 #include "pnp/version.h"
 
-static int make_parent_dirs(const char *path, char *err, size_t errlen)
+int pnp_make_parent_dirs(const char *path, char *err, size_t errlen)
 {
     char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);
@@ -40,7 +40,7 @@ int pnp_h5_create(pnp_h5 *h, const char *final_path, char *err, size_t errlen)
         snprintf(err, errlen, "output path too long");
         return -1;
     }
-    if (make_parent_dirs(final_path, err, errlen)) return -1;
+    if (pnp_make_parent_dirs(final_path, err, errlen)) return -1;
     snprintf(h->final_path, sizeof h->final_path, "%s", final_path);
     snprintf(h->tmp_path, sizeof h->tmp_path, "%s.tmp-%ld", final_path, (long)getpid());
     h->file = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

@@ -18,6 +18,10 @@ typedef struct {
     char tmp_path[4200];
 } pnp_h5;
 
+/* Create every missing folder above path (a path ending in '/' makes that folder
+ * too). 0, or -1 with the folder named in err. */
+int pnp_make_parent_dirs(const char *path, char *err, size_t errlen);
+
 /* Create FINAL.tmp-PID (making the parent folder if needed). 0, or -1 and err. */
 int pnp_h5_create(pnp_h5 *h, const char *final_path, char *err, size_t errlen);
 /* Flush, close, rename onto the final name. 0, or -1 and err (the temporary is removed). */
