@@ -76,10 +76,10 @@ $(BUILD)/libpnp.a: $(LIB_OBJ)
 $(BUILD)/pnp: $(BUILD)/obj/main.o $(BUILD)/libpnp.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libpnp.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h include/pnp/*.h $(BUILD)/libpnp.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Itests/unit -Isrc $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libpnp.a | $(BUILD)/bench
+$(BUILD)/bench/%: bench/%.c include/pnp/*.h $(BUILD)/libpnp.a | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/bench:

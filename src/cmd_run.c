@@ -187,14 +187,14 @@ static void write_i64(hid_t loc, const char *name, int n, const long long *v)
     H5_CHECK(H5Sclose(s));
 }
 
-static void write_image(hid_t loc, const char *name, const pnp_image *shape, const float *data)
+/* A [3,H,W] image with layout="CHW"; returns the open dataset (for more attributes). */
+static hid_t write_image(hid_t loc, const char *name, const pnp_image *shape, const float *data)
 {
     hsize_t dims[3] = {3, (hsize_t)shape->h, (hsize_t)shape->w};
-    pnp_h5_write_f32(loc, name, 3, dims, data);
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    H5_CHECK(d);
+    hid_t d = pnp_h5_create_f32(loc, name, 3, dims);
+    H5_CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
     pnp_h5_attr_str(d, "layout", "CHW");
-    H5_CHECK(H5Dclose(d));
+    return d;
 }
 
 /* Everything rank 0 writes; collective parts (gathers) run on every rank. */
@@ -243,15 +243,11 @@ static void write_result(const result *r, int rank, int size)
     pnp_h5_attr_int(f, "window_width", tr->win_w);
     pnp_h5_attr_int(f, "batch_size", tr->batch);
 
-    write_image(f, "reconstruction", &r->p->truth, r->x);
-    hid_t d = H5Dopen2(f, "reconstruction", H5P_DEFAULT);
-    H5_CHECK(d);
+    hid_t d = write_image(f, "reconstruction", &r->p->truth, r->x);
     pnp_h5_attr_double(d, "psnr", it > 0 ? tr->psnr[it - 1] : tr->psnr_initial);
     H5_CHECK(H5Dclose(d));
-    write_image(f, "ground_truth", &r->p->truth, r->p->truth.data);
-    write_image(f, "measurement", &r->p->truth, r->y0);
-    d = H5Dopen2(f, "measurement", H5P_DEFAULT);
-    H5_CHECK(d);
+    H5_CHECK(H5Dclose(write_image(f, "ground_truth", &r->p->truth, r->p->truth.data)));
+    d = write_image(f, "measurement", &r->p->truth, r->y0);
     pnp_h5_attr_int(d, "operator", 0);
     pnp_h5_attr_double(d, "angle_deg", r->p->angles[0]);
     H5_CHECK(H5Dclose(d));
@@ -312,22 +308,22 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+enum { STOP_TEST = 1000 }; /* larger than any signal number */
+
 typedef struct {
     const pnp_trace *tr;
     int stop_after; /* PNP_STOP_AFTER: stop once this many iterations are done (tests) */
-    int signal;     /* the signal that stopped the run (-1: PNP_STOP_AFTER) */
+    int signal;     /* why the run stopped: a signal number, or STOP_TEST */
 } stop_state;
 
 /* Every rank asks; any rank's signal stops all of them after this iteration. */
 static int should_stop(void *user)
 {
     stop_state *s = user;
-    int mine = g_signal ? (int)g_signal : 0, any = 0;
-    if (!mine && s->stop_after > 0 && s->tr->iterations >= s->stop_after) mine = -1;
-    MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD)); /* -1 or a signal number */
-    if (any == 0) MPI_CHECK(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-    s->signal = any;
-    return any != 0;
+    int mine = (int)g_signal;
+    if (s->stop_after > 0 && s->tr->iterations >= s->stop_after) mine = STOP_TEST;
+    MPI_CHECK(MPI_Allreduce(&mine, &s->signal, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    return s->signal != 0;
 }
 
 /* A checkpoint as rank 0 reads it; broadcast to every rank. */
@@ -406,7 +402,7 @@ static int checkpoint_read(const char *path, size_t numel, checkpoint *c, char *
 static int checkpoint_load(const char *path, const pnp_row *row, size_t numel, int rank, int size, checkpoint *c,
                             setup_status *st)
 {
-    int hdr[3] = {0, 0, 0};
+    int it = 0;
     if (rank == 0) {
         char rowfmt[8192], mine[8192], err[1024];
         pnp_row_format(row, mine, sizeof mine);
@@ -419,11 +415,10 @@ static int checkpoint_load(const char *path, const pnp_row *row, size_t numel, i
                        c->ranks, size);
         else if (c->iterations >= row->max_iter)
             setup_fail(st, "--resume %s: %d of %d iterations already done", path, c->iterations, row->max_iter);
-        hdr[0] = c->iterations;
+        it = c->iterations;
     }
     if (setup_agree(st, rank, size)) return 1;
-    MPI_CHECK(MPI_Bcast(hdr, 3, MPI_INT, 0, MPI_COMM_WORLD));
-    const int it = hdr[0];
+    MPI_CHECK(MPI_Bcast(&it, 1, MPI_INT, 0, MPI_COMM_WORLD));
     if (rank != 0) {
         c->iterations = it, c->ranks = size;
         c->psnr = pnp_malloc(sizeof(double) * (it + 1));
@@ -488,7 +483,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
     pnp_problem p = {0};
     char err[2048];
     if (pnp_problem_build(row, &p, err, sizeof err)) setup_fail(&st, "%s", err);
-    else if (pnp_solver_check(row, p.truth.h, p.truth.w, err, sizeof err))
+    else if (pnp_solver_check(row, p.truth.h, p.truth.w, err, sizeof err) ||
+             pnp_backend_check(row->backend, err, sizeof err))
         setup_fail(&st, "%s: row %d: %s", cfg->path, row->index, err);
     pnp_backend *be = NULL;
     pnp_denoiser *dn = NULL;
@@ -533,7 +529,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
 
     pnp_comm *comm = make_comm(be, local_size, rank);
     const size_t N = pnp_image_numel(&p.truth);
-    float *x = pnp_malloc(sizeof(float) * N), *y0 = pnp_calloc(N, sizeof(float));
+    float *x = pnp_malloc(sizeof(float) * N), *y0 = rank == 0 ? pnp_calloc(N, sizeof(float)) : NULL; /* written by rank 0 */
     pnp_trace tr;
     pnp_trace_alloc(&tr, row->max_iter);
     if (resume) {
@@ -560,8 +556,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
         printf("wrote %s: PSNR %.3f dB after %d iterations, %.2f s\n", path, final, tr.iterations, r.total_time);
         if (interrupted) {
             char sig[32];
-            if (stop.signal > 0) snprintf(sig, sizeof sig, "signal %s", stop.signal == SIGUSR1 ? "USR1" : "TERM");
-            else snprintf(sig, sizeof sig, "PNP_STOP_AFTER");
+            if (stop.signal == STOP_TEST) snprintf(sig, sizeof sig, "PNP_STOP_AFTER");
+            else snprintf(sig, sizeof sig, "signal %s", stop.signal == SIGUSR1 ? "USR1" : "TERM");
             printf("pnp: interrupted by %s after iteration %d of %d; the checkpoint is %s\n"
                    "     continue with the same ranks and options plus: --resume %s\n",
                    sig, tr.iterations, row->max_iter, path, path);

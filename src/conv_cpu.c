@@ -193,24 +193,25 @@ static const kernel_info kernels[] = {
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
-static bool cpu_runs(const kernel_info *k)
+bool cpu_conv_isa_runs(const char *isa)
 {
 #ifdef PNP_X86
-    if (!strcmp(k->name, "avx512")) return __builtin_cpu_supports("avx512f");
-    if (!strcmp(k->name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!strcmp(isa, "avx512")) return __builtin_cpu_supports("avx512f");
+    if (!strcmp(isa, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
-    return true;
+    return !strcmp(isa, "generic");
 }
 
 /* The kernel named by PNP_CONV_ISA, else the first (fastest) this CPU runs. */
 static const kernel_info *pick_kernel(void)
 {
     const char *want = getenv("PNP_CONV_ISA");
+    const bool forced = want && *want;
     for (int i = 0; i < NKERNELS; ++i) {
-        if (want && *want && strcmp(want, kernels[i].name)) continue;
+        if (forced && strcmp(want, kernels[i].name)) continue;
         if (kernels[i].mr * kernels[i].nr > MAX_TILE) pnp_fatal("cpu conv: kernel %s tile too large", kernels[i].name);
-        if (cpu_runs(&kernels[i])) return &kernels[i];
-        pnp_fatal("PNP_CONV_ISA=%s: this CPU does not support it", want);
+        if (cpu_conv_isa_runs(kernels[i].name)) return &kernels[i];
+        if (forced) pnp_fatal("PNP_CONV_ISA=%s: this CPU does not support it", want);
     }
     pnp_fatal("PNP_CONV_ISA=%s: unknown (known: avx512, avx2, generic)", want);
 }
@@ -378,8 +379,9 @@ static void check_shapes(const pnp_conv *cv, const pnp_act *x, const pnp_act *y)
         oh = x->h * cv->k;
         ow = x->w * cv->k;
     } else {
-        oh = (x->h + 2 * cv->pad - cv->k) / cv->stride + 1;
-        ow = (x->w + 2 * cv->pad - cv->k) / cv->stride + 1;
+        /* an input smaller than the kernel gives no output (C division would round -1/s up to 0) */
+        oh = x->h + 2 * cv->pad >= cv->k ? (x->h + 2 * cv->pad - cv->k) / cv->stride + 1 : 0;
+        ow = x->w + 2 * cv->pad >= cv->k ? (x->w + 2 * cv->pad - cv->k) / cv->stride + 1 : 0;
     }
     if (x->c != cv->cin || y->c != cv->cout || y->n != x->n || y->h != oh || y->w != ow || oh < 1 || ow < 1)
         pnp_fatal("conv %dx%d (%d -> %d channels, stride %d%s): input [%d,%d,%d,%d] does not give output [%d,%d,%d,%d]",

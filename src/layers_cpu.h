@@ -12,6 +12,7 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
 void cpu_conv_destroy(pnp_conv *cv);
 /* The micro-kernel a layer runs: "avx512", "avx2" or "generic" (PNP_CONV_ISA forces one). */
 const char *cpu_conv_kernel_name(const pnp_conv *cv);
+bool cpu_conv_isa_runs(const char *isa); /* this CPU can run that micro-kernel */
 void cpu_act_add(pnp_backend *be, const pnp_act *a, const pnp_act *b, pnp_act *y);
 void cpu_act_from_image(pnp_backend *be, const float *img, int n, int c, int h, int w, pnp_act *x);
 void cpu_act_concat_const(pnp_backend *be, const pnp_act *x, float value, pnp_act *y);

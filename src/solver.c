@@ -89,8 +89,8 @@ static void tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w)
 
     /* batch: max_batch_size (0: the whole slab), halved while it would not fit */
     const int wh = td->t.win_h, ww = td->t.win_w;
-    int b = row->max_batch_size > 0 && row->max_batch_size < td->count ? row->max_batch_size : td->count;
-    if (b < 1) b = 1;
+    const int wanted = row->max_batch_size > 0 && row->max_batch_size < td->count ? row->max_batch_size : td->count;
+    int b = wanted > 0 ? wanted : 1;
     const size_t win_bytes = be->ops->act_bytes(be, 1, 3, wh, ww);
     const size_t avail = be->ops->free_bytes(be);
     size_t need = 0;
@@ -99,7 +99,6 @@ static void tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w)
         if (b == 1 || (double)need <= 0.9 * (double)avail) break;
         b = (b + 1) / 2;
     }
-    const int wanted = row->max_batch_size > 0 && row->max_batch_size < td->count ? row->max_batch_size : td->count;
     if (b < wanted)
         fprintf(stderr,
                 "pnp: [rank %d] note: a batch of %d windows of %dx%d would not fit in the %.2f GiB free; "

@@ -20,13 +20,12 @@ static void plan_axis(int n, int patch, int o, int win, pnp_axis_tiles *a)
         int s = k * patch;
         if (s + win > padded) s = padded - win;
         a->start[k] = s;
-        /* interior in image coordinates: [s, s + win - 2o) (padded s + o is image s) */
-        int end = s + win - 2 * o;
-        if (end > n) end = n;
-        if (k == a->n - 1) end = n;
+        /* interior in image coordinates: [s, s + win - 2o) (padded s + o is image s);
+         * the last window's interior ends at n because its start is clamped */
+        const int end = s + win - 2 * o < n ? s + win - 2 * o : n;
         a->own0[k] = owned;
-        a->own1[k] = end > owned ? end : owned;
-        owned = a->own1[k];
+        a->own1[k] = end;
+        owned = end;
     }
 }
 

@@ -110,6 +110,8 @@ struct pnp_backend {
  * or has no device. threads: CPU worker threads (0: all cores); device: the
  * GPU index for "cuda" (a rank passes its node-local rank modulo the count). */
 pnp_backend *pnp_backend_create(const char *name, int threads, int device);
+/* 0 when pnp_backend_create(name, ...) would succeed here, else -1 and why in err. */
+int pnp_backend_check(const char *name, char *err, size_t errlen);
 void pnp_backend_destroy(pnp_backend *be);
 
 pnp_backend *pnp_backend_cpu_create(int threads);

@@ -49,8 +49,9 @@ def layout(path, iters, ranks):
         check(np.all(np.diff(tr["elapsed"][...]) > 0), "elapsed increases")
         check(f["measurement"].shape == (3, H, W) and 0 <= f["measurement"][...].min(), "/measurement y_0 [3,H,W]")
         check(f["kernels"].ndim == 3 and abs(f["kernels"][0].sum() - 1) < 1e-4, "/kernels [n,k,k], sum 1")
-        check(isinstance(f["config/yaml"][()].decode() if isinstance(f["config/yaml"][()], bytes)
-                         else f["config/yaml"][()], str), "/config/yaml holds the configuration")
+        yaml = f["config/yaml"][()]
+        yaml = yaml.decode() if isinstance(yaml, bytes) else yaml
+        check("highres_color_image" in yaml and "PnP" in yaml, "/config/yaml holds the configuration")
         check(int(tr["operators_owned"][...].sum()) >= f["kernels"].shape[0], "every operator owned by some rank")
 
 

@@ -78,4 +78,9 @@ check "overlap larger than the image: exit 2 naming the row and overlap" \
     bash -c "[ $? -eq 2 ] && grep -q 'row 0: overlap 64' '$TMP/ov.log'"
 "$PNP" run $small --set denoiser=unet --out "$TMP/dn" >"$TMP/dn.log" 2>&1
 check "unknown denoiser: exit 2 with a message" bash -c "[ $? -eq 2 ] && grep -q \"denoiser: .*unet\" '$TMP/dn.log'"
+if ! nvidia-smi -L >/dev/null 2>&1; then
+    "$PNP" run $small --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
+    check "backend cuda without a GPU: exit 2 naming the row and the backend" \
+        bash -c "[ $? -eq 2 ] && grep -q \"row 0: backend 'cuda'\" '$TMP/cu.log'"
+fi
 exit $status

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "layers_cpu.h"
 #include "pnp/backend.h"
 #include "pnp/error.h"
 
@@ -83,6 +84,8 @@ static void one(pnp_backend *be, const char *isa, const shape *s, bool with_bias
 
     pnp_conv *cv = be->ops->conv_create(be, s->cin, s->cout, s->k, s->stride, s->pad, s->transposed, wt,
                                         with_bias ? bias : NULL);
+    if (strcmp(cpu_conv_kernel_name(cv), isa))
+        CHECK(0, "PNP_CONV_ISA=%s gave the %s micro-kernel", isa, cpu_conv_kernel_name(cv));
     pnp_act ax = {be->ops->alloc(be, nx * sizeof(float)), s->n, s->cin, s->h, s->w};
     pnp_act ay = {be->ops->alloc(be, ny * sizeof(float)), s->n, s->cout, oh, ow};
     pnp_act ar = {be->ops->alloc(be, ny * sizeof(float)), s->n, s->cout, oh, ow};
@@ -110,16 +113,6 @@ static void one(pnp_backend *be, const char *isa, const shape *s, bool with_bias
     free(x), free(wt), free(bias), free(res), free(ref), free(out);
 }
 
-static bool cpu_runs(const char *isa)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    if (!strcmp(isa, "avx512")) return __builtin_cpu_supports("avx512f");
-    if (!strcmp(isa, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return true;
-#else
-    return !strcmp(isa, "generic");
-#endif
-}
 
 /* The same layer with 1 and with 3 OpenMP threads gives the same bits. */
 static void thread_invariance(pnp_backend *be)
@@ -161,7 +154,7 @@ int main(void)
     };
     const char *isas[] = {"avx512", "avx2", "generic"};
     for (int i = 0; i < 3; ++i) {
-        if (!cpu_runs(isas[i])) {
+        if (!cpu_conv_isa_runs(isas[i])) {
             SKIP("%s micro-kernel: this CPU does not run it", isas[i]);
             continue;
         }
@@ -174,6 +167,13 @@ int main(void)
         }
     }
     unsetenv("PNP_CONV_ISA");
+    /* unforced: the first micro-kernel (fastest first) this CPU runs, never a refusal */
+    const float w1 = 1.f;
+    pnp_conv *cv = be->ops->conv_create(be, 1, 1, 1, 1, 0, false, &w1, NULL);
+    const char *expect = cpu_conv_isa_runs("avx512") ? "avx512" : cpu_conv_isa_runs("avx2") ? "avx2" : "generic";
+    CHECK(!strcmp(cpu_conv_kernel_name(cv), expect), "default micro-kernel is the fastest this CPU runs: %s",
+          cpu_conv_kernel_name(cv));
+    be->ops->conv_destroy(cv);
     thread_invariance(be);
     pnp_backend_destroy(be);
     CHECK_DONE();
