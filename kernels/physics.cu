@@ -6,11 +6,6 @@
 #include "pnp/philox.h"
 #include "pnp_kernels.h"
 
-static unsigned grid_for(size_t n, unsigned block)
-{
-    size_t g = (n + block - 1) / block;
-    return (unsigned)(g < 65535u * 32u ? g : 65535u * 32u);
-}
 
 __global__ void spectrum_mul_kernel(float2 *v, const float2 *s, int c, size_t n, int conjugate, float scale)
 {
@@ -25,7 +20,7 @@ __global__ void spectrum_mul_kernel(float2 *v, const float2 *s, int c, size_t n,
 extern "C" int pnp_launch_spectrum_mul(float *v, const float *s, int c, size_t n, int conjugate, float scale,
                                        void *stream)
 {
-    spectrum_mul_kernel<<<grid_for((size_t)c * n, 256), 256, 0, (cudaStream_t)stream>>>(
+    spectrum_mul_kernel<<<pnp_grid_size((size_t)c * n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
         (float2 *)v, (const float2 *)s, c, n, conjugate, scale);
     return (int)cudaGetLastError();
 }
@@ -42,6 +37,6 @@ __global__ void add_noise_clamp_kernel(float *y, size_t n, uint64_t seed, uint32
 extern "C" int pnp_launch_add_noise_clamp(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset,
                                           float sigma, void *stream)
 {
-    add_noise_clamp_kernel<<<grid_for(n, 256), 256, 0, (cudaStream_t)stream>>>(y, n, seed, stream_id, offset, sigma);
+    add_noise_clamp_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(y, n, seed, stream_id, offset, sigma);
     return (int)cudaGetLastError();
 }

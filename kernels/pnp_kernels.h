@@ -8,6 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __CUDACC__
+/* Blocks for n elements of `block` threads, at most `cap` (grid-stride loops do the rest). */
+enum { PNP_GRID_MAX = 65535 * 32 };
+static inline unsigned pnp_grid_size(size_t n, unsigned block, unsigned cap)
+{
+    const size_t g = (n + block - 1) / block;
+    return (unsigned)(g < cap ? (g ? g : 1) : cap);
+}
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -6,13 +6,9 @@
  * reflect padding. Window parameters arrive as device int arrays. */
 #include <cuda_runtime.h>
 
+#include "pnp/tiling.h"
 #include "pnp_kernels.h"
 
-static unsigned blocks_for(size_t n, unsigned block)
-{
-    size_t g = (n + block - 1) / block;
-    return (unsigned)(g < 65535u * 32u ? g : 65535u * 32u);
-}
 
 /* gram[t] += |s[t]|^2; data[ch, t] += conj(s[t]) * v[ch, t] (complex interleaved). */
 __global__ void add_data_kernel(float *gram, float2 *data, const float2 *s, const float2 *v, int c, size_t n)
@@ -33,7 +29,7 @@ __global__ void add_data_kernel(float *gram, float2 *data, const float2 *s, cons
 extern "C" int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v, int c, size_t n,
                                    void *stream)
 {
-    add_data_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(gram, (float2 *)data, (const float2 *)s,
+    add_data_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(gram, (float2 *)data, (const float2 *)s,
                                                                          (const float2 *)v, c, n);
     return (int)cudaGetLastError();
 }
@@ -52,7 +48,7 @@ __global__ void gradient_kernel(float2 *v, const float *gram, const float2 *data
 extern "C" int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, size_t n,
                                             float scale, void *stream)
 {
-    gradient_kernel<<<blocks_for((size_t)c * n, 256), 256, 0, (cudaStream_t)stream>>>(
+    gradient_kernel<<<pnp_grid_size((size_t)c * n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
         (float2 *)v, gram, (const float2 *)data, c, n, scale);
     return (int)cudaGetLastError();
 }
@@ -65,7 +61,7 @@ __global__ void add_scaled_kernel(float *z, const float *x, float a, const float
 
 extern "C" int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream)
 {
-    add_scaled_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(z, x, a, y, n);
+    add_scaled_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(z, x, a, y, n);
     return (int)cudaGetLastError();
 }
 
@@ -77,7 +73,7 @@ __global__ void clamp01_kernel(float *x, size_t n)
 
 extern "C" int pnp_launch_clamp01(float *x, size_t n, void *stream)
 {
-    clamp01_kernel<<<blocks_for(n, 256), 256, 0, (cudaStream_t)stream>>>(x, n);
+    clamp01_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(x, n);
     return (int)cudaGetLastError();
 }
 
@@ -107,13 +103,6 @@ extern "C" int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, 
     return (int)cudaGetLastError();
 }
 
-__device__ static int reflect_index(int p, int pad, int n)
-{
-    int i = p - pad;
-    if (i < 0) i = -i;
-    if (i >= n) i = 2 * (n - 1) - i;
-    return i;
-}
 
 /* win [n, c, wh, ww]; grid.y = window; starts = [y0[n], x0[n]] */
 __global__ void gather_kernel(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,
@@ -125,7 +114,7 @@ __global__ void gather_kernel(const float *img, int c, int h, int w, int pad, in
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < per; e += (size_t)gridDim.x * blockDim.x) {
         const int q = (int)(e % ww), r = (int)(e / ww % wh), ch = (int)(e / ((size_t)ww * wh));
         win[(size_t)j * per + e] =
-            img[((size_t)ch * h + reflect_index(y0 + r, pad, h)) * w + reflect_index(x0 + q, pad, w)];
+            img[((size_t)ch * h + pnp_reflect_index(y0 + r, pad, h)) * w + pnp_reflect_index(x0 + q, pad, w)];
     }
 }
 
@@ -133,7 +122,7 @@ extern "C" int pnp_launch_gather_windows(const float *img, int c, int h, int w, 
                                          const int *starts_dev, float *win, void *stream)
 {
     if (n == 0) return 0;
-    dim3 grid(blocks_for((size_t)c * wh * ww, 256) < 4096 ? blocks_for((size_t)c * wh * ww, 256) : 4096, n);
+    dim3 grid(pnp_grid_size((size_t)c * wh * ww, 256, 4096), n);
     gather_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(img, c, h, w, pad, wh, ww, n, starts_dev, win);
     return (int)cudaGetLastError();
 }
@@ -156,7 +145,7 @@ extern "C" int pnp_launch_scatter_windows(const float *win, int c, int wh, int w
                                           float *img, int h, int w, void *stream)
 {
     if (n == 0) return 0;
-    dim3 grid(blocks_for((size_t)c * wh * ww, 256) < 4096 ? blocks_for((size_t)c * wh * ww, 256) : 4096, n);
+    dim3 grid(pnp_grid_size((size_t)c * wh * ww, 256, 4096), n);
     scatter_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(win, c, wh, ww, n, rect_dev, img, h, w);
     return (int)cudaGetLastError();
 }

@@ -16,9 +16,9 @@
 #include "pnp/blur.h"
 #include "pnp/error.h"
 #include "pnp/philox.h"
+#include "pnp/tiling.h"
 
 typedef struct {
-    int threads;
     size_t live, peak; /* bytes from alloc */
 } cpu_ctx;
 
@@ -266,15 +266,6 @@ static size_t cpu_free_bytes(pnp_backend *be)
 
 /* ---------------------------------------------------------- tiles */
 
-/* Index of padded coordinate p in an axis of length n padded by pad on each
- * side, reflecting without repeating the edge (PyTorch's "reflect"; pad < n). */
-static inline int reflect_index(int p, int pad, int n)
-{
-    int i = p - pad;
-    if (i < 0) i = -i;
-    if (i >= n) i = 2 * (n - 1) - i;
-    return i;
-}
 
 static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, int w, int pad, int wh, int ww,
                                int n, const int *y0, const int *x0, float *win)
@@ -284,9 +275,9 @@ static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, 
     for (int j = 0; j < n; ++j)
         for (int ch = 0; ch < c; ++ch)
             for (int r = 0; r < wh; ++r) {
-                const float *src = img + ((size_t)ch * h + reflect_index(y0[j] + r, pad, h)) * w;
+                const float *src = img + ((size_t)ch * h + pnp_reflect_index(y0[j] + r, pad, h)) * w;
                 float *dst = win + (((size_t)j * c + ch) * wh + r) * ww;
-                for (int q = 0; q < ww; ++q) dst[q] = src[reflect_index(x0[j] + q, pad, w)];
+                for (int q = 0; q < ww; ++q) dst[q] = src[pnp_reflect_index(x0[j] + q, pad, w)];
             }
 }
 
@@ -354,8 +345,7 @@ pnp_backend *pnp_backend_cpu_create(int threads)
 {
     pnp_backend *be = pnp_calloc(1, sizeof *be);
     cpu_ctx *c = pnp_calloc(1, sizeof *c);
-    c->threads = threads > 0 ? threads : omp_get_max_threads();
-    omp_set_num_threads(c->threads);
+    omp_set_num_threads(threads > 0 ? threads : omp_get_max_threads());
     be->ops = &CPU_OPS;
     be->ctx = c;
     return be;

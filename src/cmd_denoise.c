@@ -19,6 +19,7 @@
 #include "pnp/backend.h"
 #include "pnp/cli.h"
 #include "pnp/denoiser.h"
+#include "pnp/h5io.h"
 #include "pnp/error.h"
 #include "pnp/image.h"
 #include "pnp/philox.h"
@@ -49,7 +50,8 @@ static const char *USAGE =
     "                     (needs --add-noise); outputs are optional then\n"
     "  -h, --help         this text\n"
     "\n"
-    "Exit status: 0 success, 2 bad usage, unreadable image or unusable weights.\n";
+    "Exit status: 0 success, 1 runtime failure (e.g. cannot create DIR), 2 bad usage,\n"
+    "unreadable image or unusable weights.\n";
 
 typedef struct {
     const char *weights, *arch, *backend, *out, *out_dir;
@@ -83,7 +85,7 @@ static unsigned long long parse_count(const char *opt, const char *s)
 {
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    unsigned long long v = strtoull(s, &end, 10); /* decimal: "010" is ten, not eight */
     if (*s == '\0' || *s == '-' || *end || errno) usage_error("%s: expected a non-negative integer", opt);
     return v;
 }
@@ -123,7 +125,11 @@ static int parse(int argc, char **argv, denoise_opts *o)
         else if (!strcmp(a, "--add-noise")) o->noise = parse_level(a, v);
         else if (!strcmp(a, "--seed")) o->seed = parse_count(a, v);
         else if (!strcmp(a, "--backend")) o->backend = v;
-        else if (!strcmp(a, "--threads")) o->threads = (int)parse_count(a, v);
+        else if (!strcmp(a, "--threads")) {
+            const unsigned long long t = parse_count(a, v);
+            if (t > 4096) usage_error("%s", "--threads: at most 4096");
+            o->threads = (int)t;
+        }
         else if (!strcmp(a, "--out")) o->out = v;
         else o->out_dir = v;
     }
@@ -135,9 +141,8 @@ static int parse(int argc, char **argv, denoise_opts *o)
     if (o->report && o->noise < 0) usage_error("%s", "--report measures against the clean input: give --add-noise S");
     if (o->arch && strcmp(o->arch, "drunet") && strcmp(o->arch, "dncnn") && strcmp(o->arch, "ffdnet"))
         usage_error("--arch '%s': expected drunet, dncnn or ffdnet", o->arch);
-    if (strcmp(o->backend, "cpu") && strcmp(o->backend, "cuda"))
-        usage_error("--backend '%s': expected cpu or cuda", o->backend);
-    if (o->threads > 4096) usage_error("%s", "--threads: at most 4096");
+    char why[256];
+    if (pnp_backend_check(o->backend, why, sizeof why)) usage_error("--backend: %s", why);
     return 0;
 }
 
@@ -269,9 +274,11 @@ int pnp_cmd_denoise(int argc, char **argv)
     double sigma = 0;
     int blind = 0;
     pnp_denoiser *dn = load_denoiser(&o, be, &sigma, &blind, &rc);
-    if (dn && o.out_dir && mkdir(o.out_dir, 0775) != 0 && errno != EEXIST) {
-        fprintf(stderr, "pnp: %s: cannot create folder: %s\n", o.out_dir, strerror(errno));
-        rc = 2;
+    char dir[4200], err[4400];
+    snprintf(dir, sizeof dir, "%s/", o.out_dir ? o.out_dir : ".");
+    if (dn && o.out_dir && pnp_make_parent_dirs(dir, err, sizeof err)) {
+        fprintf(stderr, "pnp: %s\n", err);
+        rc = 1;
     }
     if (rc == 0) {
         printf("pnp denoise: %s (%s), backend %s", pnp_denoiser_describe(dn), o.weights, o.backend);

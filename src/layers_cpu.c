@@ -1,7 +1,7 @@
 /* layers_cpu.c - the CPU backend's layer engine apart from the convolutions
  * (those are in conv_cpu.c): NCHW float32 activations, element-wise sums,
- * image moves, sigma channel and pixel (un)shuffle. It is the reference the
- * CUDA layer engine is tested against. */
+ * image moves, sigma channel and pixel (un)shuffle: the reference a GPU layer
+ * engine is to be tested against. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,6 +1,7 @@
 /* test_cuda_parity.c - the CUDA backend against the CPU backend: blur A x and
  * A^T y (max abs 1e-5), the measurement noise (bit-identical), the data-term
- * gradient (1e-5 relative to its max), x + a y and clamp (exact), the squared
+ * gradient (1e-5 relative to its max), x + a y (1e-6: the inputs differ by the
+ * gradient's rounding), clamp (exact), the squared
  * error (relative 1e-12), and window gather / scatter (exact). Built wherever
  * nvcc is; reports "skipped: no GPU" where no device is visible. */
 #include <string.h>
@@ -66,6 +67,8 @@ int main(void)
     cpu->ops->add_scaled(cpu, g, x, -0.1f, g, numel);
     gpu->ops->add_scaled(gpu, yd, xd, -0.1f, yd, numel);
     gpu->ops->download(gpu, got, yd, bytes);
+    CHECK(max_abs_diff(got, g, numel) <= 1e-6 * (1 + max_abs(g, numel)), "cuda x + a y = cpu: %.3g",
+          max_abs_diff(got, g, numel));
     cpu->ops->upload(cpu, g, got, bytes); /* the same input to both clamps */
     cpu->ops->clamp01(cpu, g, numel);
     gpu->ops->clamp01(gpu, yd, numel);
