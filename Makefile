@@ -18,7 +18,9 @@ PKGS := yaml-0.1 libpng fftw3f hdf5
 OPT ?= -O2 -g
 CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
           -ffp-contract=off -fopenmp -Iinclude $(shell pkg-config --cflags $(PKGS))
-LDLIBS := $(shell pkg-config --libs $(PKGS)) -lm
+# EXTRA_LDLIBS: libraries a plain compiler needs where CC is not an MPI wrapper
+# (bench/gpu.sh on a machine without mpicc: CC="gcc $(pkg-config --cflags ompi-c)")
+LDLIBS := $(shell pkg-config --libs $(PKGS)) -lm $(EXTRA_LDLIBS)
 LDFLAGS := -fopenmp
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell \

@@ -38,8 +38,9 @@
  *
  * Algorithms: chosen once per (layer, input shape, kind of call) from cuDNN's
  * heuristics (cudnnGet*Algorithm_v7, best first), keeping deterministic ones
- * whose workspace is at most WORKSPACE_CAP, plus a known-safe fallback
- * (IMPLICIT_GEMM forward, ALGO_1 backward data) at the end. The first call
+ * whose workspace is at most WORKSPACE_CAP, plus known-safe fallbacks
+ * (IMPLICIT_PRECOMP_GEMM and IMPLICIT_GEMM forward, ALGO_1 backward data) at
+ * the end. The first call
  * tries them in order and keeps the first that cuDNN accepts (a refusal,
  * NOT_SUPPORTED or BAD_PARAM, is answered on the host before anything runs);
  * later calls reuse it. Up to MAX_PLANS shapes are kept per layer (the tiled
@@ -55,7 +56,7 @@
 #include "backend_cuda.h"
 #include "pnp_kernels.h"
 
-enum { MAX_PLANS = 4, MAX_CANDIDATES = CUDNN_CONVOLUTION_FWD_ALGO_COUNT + 1 };
+enum { MAX_PLANS = 4, MAX_CANDIDATES = CUDNN_CONVOLUTION_FWD_ALGO_COUNT + 2 };
 static const size_t WORKSPACE_CAP = (size_t)256 << 20; /* bytes; DRUNet's convolutions need far less */
 
 typedef enum {
@@ -356,6 +357,7 @@ static void find_candidates(pnp_conv *cv, conv_plan *p)
             if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].determinism == CUDNN_DETERMINISTIC && math >= 0)
                 add_candidate(cv, p, perf[i].algo, (cudnnMathType_t)math);
         }
+        add_candidate(cv, p, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, base_math(c));
         add_candidate(cv, p, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, base_math(c));
     }
     if (p->ncand == 0)
