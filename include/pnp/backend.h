@@ -18,8 +18,9 @@ typedef struct pnp_conv pnp_conv; /* one convolution layer's weights, in the bac
 
 /* A 4-D activation [n, c, h, w] living on a backend. Its memory layout and
  * element type are the backend's choice (CPU: NCHW float32; CUDA: NHWC in
- * float32 or bfloat16), so network code never indexes `data` itself: it sizes
- * buffers with ops->act_bytes and moves images in and out with the ops below. */
+ * float32 or bfloat16, channels padded with zeros to a multiple of 8), so
+ * network code never indexes `data` itself: it sizes buffers with
+ * ops->act_bytes and moves images in and out with the ops below. */
 typedef struct {
     void *data;
     int n, c, h, w;
