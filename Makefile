@@ -18,7 +18,9 @@ PKGS := yaml-0.1 libpng fftw3f hdf5
 OPT ?= -O2 -g
 CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
           -ffp-contract=off -fopenmp -Iinclude $(shell pkg-config --cflags $(PKGS))
-LDLIBS := $(shell pkg-config --libs $(PKGS)) -lm
+# EXTRA_LDLIBS: libraries a plain compiler needs where CC is not an MPI wrapper
+# (bench/gpu.sh on a machine without mpicc: CC="gcc $(pkg-config --cflags ompi-c)")
+LDLIBS := $(shell pkg-config --libs $(PKGS)) -lm $(EXTRA_LDLIBS)
 LDFLAGS := -fopenmp
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell \
@@ -27,16 +29,25 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/default_config.o
 
-# CUDA parts: kernels/*.cu (nvcc, sm_90 plus PTX) and src/cuda/*.c (host side).
+# CUDA parts: kernels/*.cu (nvcc, sm_90 plus PTX) and src/cuda/*.c (host side:
+# cuFFT, cuDNN, NCCL). cuDNN and NCCL are looked for beside the toolkit; point
+# CUDNN_HOME / NCCL_HOME elsewhere, or give the link flags whole in CUDNN_LIBS /
+# NCCL_LIBS (a pip wheel's nvidia/cudnn ships lib/libcudnn.so.9 without the
+# plain .so link: CUDNN_LIBS="-L$$D/lib -l:libcudnn.so.9 -Wl,-rpath,$$D/lib").
 ifeq ($(CUDA),1)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v $(NVCC)))
+CUDNN_HOME ?= $(CUDA_HOME)
+NCCL_HOME ?= $(CUDA_HOME)
+CUDNN_LIBS ?= -L$(CUDNN_HOME)/lib64 -L$(CUDNN_HOME)/lib -lcudnn
+NCCL_LIBS ?= -L$(NCCL_HOME)/lib64 -L$(NCCL_HOME)/lib -lnccl
+CUDA_INC := -I$(CUDA_HOME)/include -I$(CUDNN_HOME)/include -I$(NCCL_HOME)/include
 CU_SRC := $(wildcard kernels/*.cu)
 CUDA_C_SRC := $(wildcard src/cuda/*.c)
 LIB_OBJ += $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o) $(CUDA_C_SRC:src/cuda/%.c=$(BUILD)/obj/cuda_%.o)
 CFLAGS += -DPNP_WITH_CUDA
 NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
            -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
-LDLIBS += -L$(CUDA_HOME)/lib64 -lnccl -lcufft -lcudart -lstdc++
+LDLIBS += $(CUDNN_LIBS) $(NCCL_LIBS) -L$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
 endif
 
 TEST_SRC := $(wildcard tests/unit/*.c)
@@ -51,7 +62,7 @@ $(BUILD)/obj/%.o: src/%.c src/*.h include/pnp/*.h | $(BUILD)/obj
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/cuda_%.o: src/cuda/%.c src/cuda/*.h kernels/*.h include/pnp/*.h | $(BUILD)/obj
-	$(CC) $(CFLAGS) -Ikernels -I$(CUDA_HOME)/include -c $< -o $@
+	$(CC) $(CFLAGS) -Ikernels $(CUDA_INC) -c $< -o $@
 
 $(BUILD)/obj/cu_%.o: kernels/%.cu kernels/*.h include/pnp/*.h | $(BUILD)/obj
 	$(NVCC) $(NVFLAGS) -c $< -o $@

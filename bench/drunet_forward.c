@@ -21,7 +21,8 @@
  * The forward pass's memory is rss_peak_bytes - rss_base_bytes.
  *
  *   build/bench/drunet_forward [--size S] [--batch N] [--repeats R] [--threads T]
- *                              [--spec drunet:W0,W1,W2,W3:NB] [--backend cpu] */
+ *                              [--spec drunet:W0,W1,W2,W3:NB] [--backend cpu|cuda]
+ *                              [--precision fp32|bf16] */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,7 +95,7 @@ static int positive(const char *opt, const char *s)
 int main(int argc, char **argv)
 {
     int size = 256, batch = 1, repeats = 3, threads = 0;
-    const char *spec = "drunet", *backend = "cpu";
+    const char *spec = "drunet", *backend = "cpu", *precision = "fp32";
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -108,13 +109,14 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) threads = positive(a, v);
         else if (!strcmp(a, "--spec")) spec = v;
         else if (!strcmp(a, "--backend")) backend = v;
+        else if (!strcmp(a, "--precision")) precision = v;
         else {
             fprintf(stderr, "drunet_forward: unknown option '%s'\n", a);
             return 2;
         }
     }
 
-    pnp_backend *be = pnp_backend_create(backend, threads, 0);
+    pnp_backend *be = pnp_backend_create(backend, precision, threads, 0);
     pnp_state_dict sd;
     char arch[32], err[512];
     if (pnp_denoiser_skeleton(spec, &sd, arch, sizeof arch, err, sizeof err)) {

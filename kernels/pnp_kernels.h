@@ -47,6 +47,39 @@ int pnp_launch_gather_windows(const float *img, int c, int h, int w, int pad, in
 int pnp_launch_scatter_windows(const float *win, int c, int wh, int ww, int n, const int *rect_dev, float *img,
                                int h, int w, void *stream);
 
+/* ---- layer engine (kernels/layers.cu) ----
+ * Activations are NHWC with `cs` channels stored per pixel (the channel count
+ * padded to a multiple of 8; padded channels hold zeros, and every kernel
+ * below writes zeros there), element type float, or bfloat16 when bf16 != 0
+ * (stored as its 16 bits; arithmetic in float, results rounded to nearest even).
+ * Shapes name the logical channel count c and the stride cs separately. */
+
+/* act [n, ah, aw, cs] = img [n, c, h, w] (float NCHW), replicate-padded at the
+ * bottom and right (ah >= h, aw >= w). */
+int pnp_launch_image_to_act(const float *img, int n, int c, int h, int w, void *act, int cs, int ah, int aw, int bf16,
+                            void *stream);
+/* img [n, c, h, w] (float NCHW) = the top-left h x w of act [n, ah, aw, cs]. */
+int pnp_launch_act_to_image(const void *act, int cs, int ah, int aw, int n, int c, int h, int w, float *img, int bf16,
+                            void *stream);
+/* y [pixels, ys] = x [pixels, xs] (its c channels) followed by one channel equal to value. */
+int pnp_launch_concat_const(const void *x, int xs, int c, float value, void *y, int ys, size_t pixels, int bf16,
+                            void *stream);
+/* 2x2 pixel unshuffle in PyTorch's channel order: y [n, h, w, ys] channel
+ * 4 ch + 2 dy + dx = x [n, 2h, 2w, xs] channel ch at (2i + dy, 2j + dx); ch < c. */
+int pnp_launch_pixel_unshuffle2(const void *x, int n, int c, int xs, int h, int w, void *y, int ys, int bf16,
+                                void *stream);
+/* The inverse: y [n, 2h, 2w, ys] channel ch (< c) at (2i + dy, 2j + dx) =
+ * x [n, h, w, xs] channel 4 ch + 2 dy + dx. */
+int pnp_launch_pixel_shuffle2(const void *x, int n, int c, int xs, int h, int w, void *y, int ys, int bf16,
+                              void *stream);
+/* y = a + b over count elements (any of them may alias). */
+int pnp_launch_act_add(const void *a, const void *b, void *y, size_t count, int bf16, void *stream);
+/* The convolution epilogue where cuDNN cannot fuse it: y = relu?(t + bias[e % cs]) + res?
+ * over count elements; bias [cs] (same element type) and res may be NULL; t,
+ * res and y may alias. */
+int pnp_launch_bias_act(const void *t, const void *bias, int cs, int relu, const void *res, void *y, size_t count,
+                        int bf16, void *stream);
+
 #ifdef __cplusplus
 }
 #endif

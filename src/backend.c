@@ -1,4 +1,4 @@
-/* backend.c - choose a backend by name. */
+/* backend.c - choose a backend by name and precision. */
 #include "pnp/backend.h"
 
 #include <stdio.h>
@@ -6,9 +6,22 @@
 
 #include "pnp/error.h"
 
-int pnp_backend_check(const char *name, char *err, size_t errlen)
+int pnp_backend_check(const char *name, const char *precision, char *err, size_t errlen)
 {
-    if (strcmp(name, "cpu") == 0) return 0;
+    const char *prec = precision ? precision : "fp32";
+    if (strcmp(prec, "fp32") && strcmp(prec, "bf16")) {
+        snprintf(err, errlen, "precision must be 'fp32' or 'bf16', got '%s'", prec);
+        return -1;
+    }
+    if (strcmp(name, "cpu") == 0) {
+        if (strcmp(prec, "bf16") == 0) {
+            snprintf(err, errlen,
+                     "precision 'bf16' needs backend 'cuda': the cpu backend computes in fp32 only "
+                     "(set precision: fp32, or backend: cuda)");
+            return -1;
+        }
+        return 0;
+    }
     if (strcmp(name, "cuda") == 0) {
 #ifdef PNP_WITH_CUDA
         if (pnp_cuda_device_count() > 0) return 0;
@@ -22,13 +35,14 @@ int pnp_backend_check(const char *name, char *err, size_t errlen)
     return -1;
 }
 
-pnp_backend *pnp_backend_create(const char *name, int threads, int device)
+pnp_backend *pnp_backend_create(const char *name, const char *precision, int threads, int device)
 {
     char err[256];
-    if (pnp_backend_check(name, err, sizeof err)) pnp_fatal("%s", err);
+    if (pnp_backend_check(name, precision, err, sizeof err)) pnp_fatal("%s", err);
     if (strcmp(name, "cpu") == 0) return pnp_backend_cpu_create(threads);
 #ifdef PNP_WITH_CUDA
-    return pnp_backend_cuda_create(device % pnp_cuda_device_count());
+    const bool bf16 = precision && strcmp(precision, "bf16") == 0;
+    return pnp_backend_cuda_create(device % pnp_cuda_device_count(), bf16);
 #else
     (void)device;
     pnp_fatal("unreachable: backend '%s'", name);

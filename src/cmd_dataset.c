@@ -55,7 +55,7 @@ int pnp_cmd_dataset(int argc, char **argv)
     printf("pnp dataset: row %d, %s %dx%d, %d operators (kernel %dx%d), noise %g, seed %lld\n", row->index,
            p.source, H, W, n, k, k, row->noise_level, row->seed);
 
-    pnp_backend *be = pnp_backend_create(row->backend, o.threads, 0);
+    pnp_backend *be = pnp_backend_create(row->backend, "fp32", o.threads, 0); /* no layers: precision unused */
     const size_t numel = pnp_image_numel(&p.truth), bytes = numel * sizeof(float);
     float *x_dev = be->ops->alloc(be, bytes), *y_dev = be->ops->alloc(be, bytes);
     float *y = pnp_malloc(bytes);

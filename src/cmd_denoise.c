@@ -43,6 +43,8 @@ static const char *USAGE =
     "  --add-noise S      add Gaussian noise of std S in [0,1] (25/255 = 0.098039)\n"
     "  --seed N           noise seed (default 0)\n"
     "  --backend B        cpu (default) or cuda\n"
+    "  --precision P      fp32 (default) or bf16 (cuda only: bfloat16 activations\n"
+    "                     and weights, float32 sums)\n"
     "  --threads N        CPU threads (default: all cores)\n"
     "  --out FILE         output PNG (one input only)\n"
     "  --out-dir DIR      write each result as DIR/<input file name> (DIR is created)\n"
@@ -54,7 +56,7 @@ static const char *USAGE =
     "unreadable image or unusable weights.\n";
 
 typedef struct {
-    const char *weights, *arch, *backend, *out, *out_dir;
+    const char *weights, *arch, *backend, *precision, *out, *out_dir;
     double sigma, noise; /* < 0: not given */
     unsigned long long seed;
     int threads, report;
@@ -96,6 +98,7 @@ static int parse(int argc, char **argv, denoise_opts *o)
     memset(o, 0, sizeof *o);
     o->sigma = o->noise = -1.0;
     o->backend = "cpu";
+    o->precision = "fp32";
     o->inputs = pnp_calloc((size_t)argc, sizeof *o->inputs);
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
@@ -113,7 +116,7 @@ static int parse(int argc, char **argv, denoise_opts *o)
             continue;
         }
         static const char *with_value[] = {"--weights", "--arch", "--sigma", "--add-noise", "--seed",
-                                           "--backend", "--threads", "--out", "--out-dir"};
+                                           "--backend", "--precision", "--threads", "--out", "--out-dir"};
         int known = 0;
         for (size_t k = 0; k < sizeof with_value / sizeof *with_value; ++k) known |= !strcmp(a, with_value[k]);
         if (!known) usage_error("unknown option '%s'", a);
@@ -125,6 +128,7 @@ static int parse(int argc, char **argv, denoise_opts *o)
         else if (!strcmp(a, "--add-noise")) o->noise = parse_level(a, v);
         else if (!strcmp(a, "--seed")) o->seed = parse_count(a, v);
         else if (!strcmp(a, "--backend")) o->backend = v;
+        else if (!strcmp(a, "--precision")) o->precision = v;
         else if (!strcmp(a, "--threads")) {
             const unsigned long long t = parse_count(a, v);
             if (t > 4096) usage_error("%s", "--threads: at most 4096");
@@ -142,7 +146,7 @@ static int parse(int argc, char **argv, denoise_opts *o)
     if (o->arch && strcmp(o->arch, "drunet") && strcmp(o->arch, "dncnn") && strcmp(o->arch, "ffdnet"))
         usage_error("--arch '%s': expected drunet, dncnn or ffdnet", o->arch);
     char why[256];
-    if (pnp_backend_check(o->backend, why, sizeof why)) usage_error("--backend: %s", why);
+    if (pnp_backend_check(o->backend, o->precision, why, sizeof why)) usage_error("--backend/--precision: %s", why);
     return 0;
 }
 
@@ -232,7 +236,7 @@ static int denoise_one(const denoise_opts *o, pnp_backend *be, pnp_denoiser *dn,
 }
 
 /* The network from --weights (and --arch), its sigma in *sigma, or NULL after
- * printing why (*rc: 2 unusable weights or missing sigma, 1 no layer engine). */
+ * printing why (*rc: 2 unusable weights or missing sigma). */
 static pnp_denoiser *load_denoiser(const denoise_opts *o, pnp_backend *be, double *sigma, int *blind, int *rc)
 {
     pnp_state_dict sd;
@@ -249,9 +253,6 @@ static pnp_denoiser *load_denoiser(const denoise_opts *o, pnp_backend *be, doubl
     if (*sigma < 0) {
         fprintf(stderr, "pnp: denoise: %s is not blind: give --sigma S (its noise level in [0,1])\n", arch);
         *rc = 2;
-    } else if (!be->ops->conv_create) {
-        fprintf(stderr, "pnp: denoise: backend '%s' has no layer engine yet\n", o->backend);
-        *rc = 1;
     } else if (!(dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err))) {
         fprintf(stderr, "pnp: %s: %s (as %s)\n", o->weights, err, arch);
         *rc = 2;
@@ -270,7 +271,7 @@ int pnp_cmd_denoise(int argc, char **argv)
         free(o.inputs);
         return rc < 0 ? 0 : rc;
     }
-    pnp_backend *be = pnp_backend_create(o.backend, o.threads, 0);
+    pnp_backend *be = pnp_backend_create(o.backend, o.precision, o.threads, 0);
     double sigma = 0;
     int blind = 0;
     pnp_denoiser *dn = load_denoiser(&o, be, &sigma, &blind, &rc);
@@ -281,7 +282,7 @@ int pnp_cmd_denoise(int argc, char **argv)
         rc = 1;
     }
     if (rc == 0) {
-        printf("pnp denoise: %s (%s), backend %s", pnp_denoiser_describe(dn), o.weights, o.backend);
+        printf("pnp denoise: %s (%s), backend %s, %s", pnp_denoiser_describe(dn), o.weights, o.backend, o.precision);
         if (!blind) printf(", model sigma %.6g", sigma);
         if (o.noise >= 0) printf(", added noise %.6g (seed %llu, unclipped)", o.noise, o.seed);
         printf("\n");

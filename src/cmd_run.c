@@ -484,12 +484,12 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
     char err[2048];
     if (pnp_problem_build(row, &p, err, sizeof err)) setup_fail(&st, "%s", err);
     else if (pnp_solver_check(row, p.truth.h, p.truth.w, err, sizeof err) ||
-             pnp_backend_check(row->backend, err, sizeof err))
+             pnp_backend_check(row->backend, row->precision, err, sizeof err))
         setup_fail(&st, "%s: row %d: %s", cfg->path, row->index, err);
     pnp_backend *be = NULL;
     pnp_denoiser *dn = NULL;
     if (!st.failed) {
-        be = pnp_backend_create(row->backend, threads, local_rank);
+        be = pnp_backend_create(row->backend, row->precision, threads, local_rank);
         dn = make_denoiser(row, be, &st);
     }
     checkpoint ck = {0};

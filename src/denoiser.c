@@ -175,10 +175,6 @@ static int64_t dim_of(const pnp_state_dict *sd, const char *name, int d)
 pnp_denoiser *pnp_denoiser_create(pnp_backend *be, const char *arch, const pnp_state_dict *sd, char *err,
                                   size_t errlen)
 {
-    if (!be->ops->conv_create) {
-        snprintf(err, errlen, "backend '%s' has no layer engine yet", be->ops->name);
-        return NULL;
-    }
     pnp_denoiser *dn = pnp_calloc(1, sizeof *dn);
     dn->be = be;
     wctx c = {sd, err, errlen, 0};
@@ -302,9 +298,13 @@ static int plan(const pnp_denoiser *dn, int n, int h, int w, pnp_act s[8])
         s[0] = (pnp_act){NULL, n, 3, H, W};                      /* padded input, then the output */
         s[1] = (pnp_act){NULL, n, 4, H, W};                      /* input + sigma channel */
         for (int l = 0; l < 4; ++l) s[2 + l] = (pnp_act){NULL, n, dn->widths[l], H >> l, W >> l}; /* skips */
-        int big = 0; /* scratch: the largest level */
-        for (int l = 1; l < 4; ++l)
-            if ((size_t)dn->widths[l] * (H >> l) * (W >> l) > (size_t)dn->widths[big] * (H >> big) * (W >> big)) big = l;
+        /* scratch: the largest level in the backend's bytes (its layout may pad channels) */
+        int big = 0;
+        size_t most = 0;
+        for (int l = 0; l < 4; ++l) {
+            const size_t b = dn->be->ops->act_bytes(dn->be, n, dn->widths[l], H >> l, W >> l);
+            if (b > most) most = b, big = l;
+        }
         s[6] = s[7] = (pnp_act){NULL, n, dn->widths[big], H >> big, W >> big};
         return 8;
     }

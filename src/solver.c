@@ -91,7 +91,7 @@ static void tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w)
     const int wh = td->t.win_h, ww = td->t.win_w;
     const int wanted = row->max_batch_size > 0 && row->max_batch_size < td->count ? row->max_batch_size : td->count;
     int b = wanted > 0 ? wanted : 1;
-    const size_t win_bytes = be->ops->act_bytes(be, 1, 3, wh, ww);
+    const size_t win_bytes = sizeof(float) * 3 * (size_t)wh * ww; /* a window image [3,wh,ww] float32 NCHW */
     const size_t avail = be->ops->free_bytes(be);
     size_t need = 0;
     for (;;) {

@@ -18,8 +18,9 @@ typedef struct pnp_conv pnp_conv; /* one convolution layer's weights, in the bac
 
 /* A 4-D activation [n, c, h, w] living on a backend. Its memory layout and
  * element type are the backend's choice (CPU: NCHW float32; CUDA: NHWC in
- * float32 or bfloat16), so network code never indexes `data` itself: it sizes
- * buffers with ops->act_bytes and moves images in and out with the ops below. */
+ * float32 or bfloat16, channels padded with zeros to a multiple of 8), so
+ * network code never indexes `data` itself: it sizes buffers with
+ * ops->act_bytes and moves images in and out with the ops below. */
 typedef struct {
     void *data;
     int n, c, h, w;
@@ -107,16 +108,24 @@ struct pnp_backend {
 };
 
 /* "cpu" or "cuda"; dies with a clear message when that backend is not built in
- * or has no device. threads: CPU worker threads (0: all cores); device: the
- * GPU index for "cuda" (a rank passes its node-local rank modulo the count). */
-pnp_backend *pnp_backend_create(const char *name, int threads, int device);
-/* 0 when pnp_backend_create(name, ...) would succeed here, else -1 and why in err. */
-int pnp_backend_check(const char *name, char *err, size_t errlen);
+ * or has no device. precision (the configuration's `precision` key; NULL is
+ * "fp32") is the layer engine's arithmetic:
+ *   fp32  float32 activations and weights. The CPU backend computes in plain
+ *         float32; the CUDA backend lets cuDNN use TF32 tensor cores (10-bit
+ *         mantissa products, float32 sums), as PyTorch does by default;
+ *         PNP_CUDA_TF32=0 in the environment forbids them.
+ *   bf16  bfloat16 activations and weights, float32 accumulation (CUDA only).
+ * threads: CPU worker threads (0: all cores); device: the GPU index for
+ * "cuda" (a rank passes its node-local rank modulo the count). */
+pnp_backend *pnp_backend_create(const char *name, const char *precision, int threads, int device);
+/* 0 when pnp_backend_create(name, precision, ...) would succeed here, else -1
+ * and why in err (unknown backend, no GPU, bf16 on the CPU backend). */
+int pnp_backend_check(const char *name, const char *precision, char *err, size_t errlen);
 void pnp_backend_destroy(pnp_backend *be);
 
 pnp_backend *pnp_backend_cpu_create(int threads);
 #ifdef PNP_WITH_CUDA
-pnp_backend *pnp_backend_cuda_create(int device);
+pnp_backend *pnp_backend_cuda_create(int device, bool bf16);
 int pnp_cuda_device_count(void); /* 0 when no GPU (or no driver) */
 void *pnp_cuda_stream(pnp_backend *be); /* the backend's cudaStream_t (for NCCL) */
 #endif

@@ -1,36 +1,18 @@
 /* backend_cuda.c - the CUDA backend: device memory (cudaMalloc, with a peak
  * counter), cuFFT for the blur operators (R2C/C2R batched over channels, the
- * operators' spectra kept on the device), and the kernels of kernels/ for the
- * element-wise work. Everything runs on one stream per backend.
+ * operators' spectra kept on the device), the kernels of kernels/ for the
+ * element-wise work, and the cuDNN layer engine of layers_cudnn.c. Everything
+ * runs on one stream per backend.
  * NOTE: compiled in CI, but run only where a GPU is present. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda_check.h"
+#include "backend_cuda.h"
 #include "pnp_kernels.h"
 #include "pnp/backend.h"
 #include "pnp/blur.h"
 
-/* Sizes of live buffers, kept in a host list keyed by pointer for the peak count. */
-typedef struct alloc_rec {
-    void *ptr;
-    size_t bytes;
-    struct alloc_rec *next;
-} alloc_rec;
-
-typedef struct {
-    int device;
-    cudaStream_t stream;
-    size_t live, peak;
-    alloc_rec *allocs;
-    int *params;          /* device scratch for window parameters */
-    size_t params_count;
-    double *partial;      /* device and host partial sums of sum_sq_diff */
-    double *partial_host;
-    unsigned partial_count;
-} cuda_ctx;
-
-static void *cuda_alloc(pnp_backend *be, size_t bytes)
+void *cuda_alloc(pnp_backend *be, size_t bytes)
 {
     cuda_ctx *c = be->ctx;
     void *p = NULL;
@@ -50,19 +32,19 @@ static void *cuda_alloc(pnp_backend *be, size_t bytes)
     return p;
 }
 
-static void cuda_free(pnp_backend *be, void *ptr)
+/* cudaFree waits for the device itself, so work still queued on the buffer
+ * finishes first. */
+void cuda_free(pnp_backend *be, void *ptr)
 {
     if (!ptr) return;
     cuda_ctx *c = be->ctx;
-    for (alloc_rec **r = &c->allocs; *r; r = &(*r)->next)
-        if ((*r)->ptr == ptr) {
-            alloc_rec *dead = *r;
-            c->live -= dead->bytes;
-            *r = dead->next;
-            free(dead);
-            break;
-        }
-    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    alloc_rec **r = &c->allocs;
+    while (*r && (*r)->ptr != ptr) r = &(*r)->next;
+    if (!*r) pnp_fatal("cuda backend: free of %p, which is not a live buffer of this backend (freed twice?)", ptr);
+    alloc_rec *dead = *r;
+    c->live -= dead->bytes;
+    *r = dead->next;
+    free(dead);
     CUDA_CHECK(cudaFree(ptr));
 }
 
@@ -235,20 +217,27 @@ static size_t cuda_free_bytes(pnp_backend *be)
     return free_b;
 }
 
-/* The window parameters (k host arrays of n ints) into the device scratch. */
+/* The window parameters (k host arrays of n ints) into the device array
+ * [k, n]: staged in the pinned host buffer and copied on the stream, so the
+ * host waits only when the previous copy out of the staging buffer has not run
+ * yet (the event), never for the kernels queued before it. */
 static const int *upload_params(cuda_ctx *c, int n, int k, const int *const *arrays)
 {
     const size_t count = (size_t)n * k;
+    CUDA_CHECK(cudaEventSynchronize(c->params_copied)); /* returns at once before the first record */
+    if (count > c->params_host_count) {
+        if (c->params_host) CUDA_CHECK(cudaFreeHost(c->params_host));
+        CUDA_CHECK(cudaMallocHost((void **)&c->params_host, count * sizeof(int)));
+        c->params_host_count = count;
+    }
     if (count > c->params_count) {
-        if (c->params) CUDA_CHECK(cudaFree(c->params));
+        if (c->params) CUDA_CHECK(cudaFree(c->params)); /* waits for the kernels still reading it */
         CUDA_CHECK(cudaMalloc((void **)&c->params, count * sizeof(int)));
         c->params_count = count;
     }
-    int *host = pnp_malloc(count * sizeof(int));
-    for (int a = 0; a < k; ++a) memcpy(host + (size_t)a * n, arrays[a], sizeof(int) * n);
-    CUDA_CHECK(cudaMemcpyAsync(c->params, host, count * sizeof(int), cudaMemcpyHostToDevice, c->stream));
-    CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* host is freed next */
-    free(host);
+    for (int a = 0; a < k; ++a) memcpy(c->params_host + (size_t)a * n, arrays[a], sizeof(int) * n);
+    CUDA_CHECK(cudaMemcpyAsync(c->params, c->params_host, count * sizeof(int), cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaEventRecord(c->params_copied, c->stream));
     return c->params;
 }
 
@@ -277,11 +266,22 @@ static void cuda_scatter_windows(pnp_backend *be, const float *win, int ch, int 
     CUDA_CHECK(pnp_launch_scatter_windows(win, ch, wh, ww, n, rect, img, h, w, c->stream));
 }
 
+/* Everything the backend still holds goes: the layer engine's handle and
+ * buffers, then any buffer its users did not free (their records too). */
 static void cuda_destroy(pnp_backend *be)
 {
     cuda_ctx *c = be->ctx;
-    cudaStreamSynchronize(c->stream);
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    cudnn_layers_destroy(be);
+    while (c->allocs) {
+        alloc_rec *r = c->allocs;
+        c->allocs = r->next;
+        cudaFree(r->ptr);
+        free(r);
+    }
     if (c->params) cudaFree(c->params);
+    if (c->params_host) cudaFreeHost(c->params_host);
+    cudaEventDestroy(c->params_copied);
     if (c->partial) cudaFree(c->partial);
     free(c->partial_host);
     cudaStreamDestroy(c->stream);
@@ -312,6 +312,16 @@ static const pnp_backend_ops CUDA_OPS = {
     .free_bytes = cuda_free_bytes,
     .gather_windows = cuda_gather_windows,
     .scatter_windows = cuda_scatter_windows,
+    .act_bytes = cudnn_act_bytes,
+    .conv_create = cudnn_conv_create,
+    .conv_forward = cudnn_conv_forward,
+    .conv_destroy = cudnn_conv_destroy,
+    .act_add = cudnn_act_add,
+    .act_from_image = cudnn_act_from_image,
+    .act_concat_const = cudnn_act_concat_const,
+    .act_to_image = cudnn_act_to_image,
+    .pixel_unshuffle2 = cudnn_pixel_unshuffle2,
+    .pixel_shuffle2 = cudnn_pixel_shuffle2,
 };
 
 void *pnp_cuda_stream(pnp_backend *be)
@@ -327,7 +337,7 @@ int pnp_cuda_device_count(void)
     return n;
 }
 
-pnp_backend *pnp_backend_cuda_create(int device)
+pnp_backend *pnp_backend_cuda_create(int device, bool bf16)
 {
     int count = pnp_cuda_device_count();
     if (count == 0) pnp_fatal("backend 'cuda': no CUDA device is visible on this machine");
@@ -335,7 +345,11 @@ pnp_backend *pnp_backend_cuda_create(int device)
     CUDA_CHECK(cudaSetDevice(device));
     cuda_ctx *c = pnp_calloc(1, sizeof *c);
     c->device = device;
+    c->bf16 = bf16;
+    const char *tf32 = getenv("PNP_CUDA_TF32");
+    c->tf32 = !(tf32 && !strcmp(tf32, "0"));
     CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&c->params_copied, cudaEventDisableTiming));
     pnp_backend *be = pnp_calloc(1, sizeof *be);
     be->ops = &CUDA_OPS;
     be->ctx = c;

@@ -3,6 +3,8 @@
     check_run.py layout FILE ITERATIONS RANKS   the documented layout (DESIGN 5)
     check_run.py same REF FILE TOL WHAT         reconstructions within TOL (max abs),
                                                 PSNR traces within 1e-4 dB
+    check_run.py close REF FILE DB TOL WHAT     PSNR traces within DB dB, reconstructions
+                                                within TOL (max abs): another device or precision
     check_run.py rises FILE BASELINE WHAT       PSNR never falls by more than 1e-3 dB,
                                                 and ends above BASELINE's final PSNR
     check_run.py golden GOLDEN FILE XNAME       PSNR per iteration within 1e-4 dB of the
@@ -62,6 +64,14 @@ def same(ref, path, tol, what):
         check(d <= tol and p <= 1e-4, f"{what}: max abs diff {d:.3g} (tol {tol:g}), PSNR traces differ by {p:.3g} dB")
 
 
+def close(ref, path, db, tol, what):
+    with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
+        d = float(np.max(np.abs(a["reconstruction"][...].astype(np.float64) - b["reconstruction"][...])))
+        p = float(np.max(np.abs(a["traces/psnr"][...] - b["traces/psnr"][...])))
+        check(p <= db and d <= tol, f"{what}: PSNR traces differ by {p:.3g} dB (tol {db:g}), "
+              f"reconstructions by {d:.3g} max abs (tol {tol:g})")
+
+
 def rises(path, base, what):
     with h5py.File(path, "r") as a, h5py.File(base, "r") as b:
         p, q = a["traces/psnr"][...], b["traces/psnr"][...]
@@ -85,6 +95,8 @@ if mode == "layout":
     layout(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
 elif mode == "same":
     same(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
+elif mode == "close":
+    close(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
 elif mode == "rises":
     rises(sys.argv[2], sys.argv[3], sys.argv[4])
 elif mode == "golden":

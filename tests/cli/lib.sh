@@ -1,6 +1,6 @@
 # lib.sh - helpers for the command-line tests: ok/not ok lines as the unit tests print.
 PNP="${PNP_BIN:-build/pnp}"
-PY=/usr/bin/python3 # Debian's python3 with python3-h5py and python3-numpy
+PY="${PY:-/usr/bin/python3}" # Debian's python3 with python3-h5py and python3-numpy (PY=... elsewhere)
 export PNP_SHARED="${PNP_SHARED:-../shared}"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT

@@ -6,7 +6,8 @@
 #    the image, batches of 1 window;
 #  - the result file's layout (tests/cli/check_run.py);
 #  - a bad input on one rank only ends every rank quickly with the message,
-#    and no result file is left.
+#    and no result file is left; bad rows (overlap, denoiser, bf16 on the cpu
+#    backend, cuda without a GPU) exit 2 naming the row.
 . "$(dirname "$0")/lib.sh"
 MPI="mpirun --allow-run-as-root --oversubscribe"
 small="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
@@ -78,6 +79,9 @@ check "overlap larger than the image: exit 2 naming the row and overlap" \
     bash -c "[ $? -eq 2 ] && grep -q 'row 0: overlap 64' '$TMP/ov.log'"
 "$PNP" run $small --set denoiser=unet --out "$TMP/dn" >"$TMP/dn.log" 2>&1
 check "unknown denoiser: exit 2 with a message" bash -c "[ $? -eq 2 ] && grep -q \"denoiser: .*unet\" '$TMP/dn.log'"
+"$PNP" run $small --set precision=bf16 --out "$TMP/bf" >"$TMP/bf.log" 2>&1
+check "precision bf16 on the cpu backend: exit 2 naming the row and the key" \
+    bash -c "[ $? -eq 2 ] && grep -q \"row 0: precision 'bf16' needs backend 'cuda'\" '$TMP/bf.log'"
 if ! nvidia-smi -L >/dev/null 2>&1; then
     "$PNP" run $small --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
     check "backend cuda without a GPU: exit 2 naming the row and the backend" \

@@ -5,7 +5,9 @@
 #    and the same on 3 ranks with distributed physics (the golden denoises the
 #    whole image, so no tiling there);
 #  - with the trained FFDNet (kair-small) as the prior on a real photo, PSNR
-#    rises over the iterations and ends above the same run with no denoiser.
+#    rises over the iterations and ends above the same run with no denoiser;
+#  - where a GPU is visible: the golden run on the cuda backend (TF32, strict
+#    fp32, bf16, 2 ranks sharing the GPU) close to the cpu run.
 . "$(dirname "$0")/lib.sh"
 MPI="mpirun --allow-run-as-root --oversubscribe"
 G=tests/golden/pnp_trace.h5
@@ -18,6 +20,27 @@ $PY tests/cli/check_run.py golden $G "$TMP/g10/golden_pnp_row0.h5" x10 || status
 $PY tests/cli/check_run.py golden $G "$TMP/g1/golden_pnp_row0.h5" x1 || status=1
 timeout 300 $MPI -n 3 "$PNP" run $cfg --set distribute_physics=true --out "$TMP/g3" >"$TMP/g3.log" 2>&1
 $PY tests/cli/check_run.py golden $G "$TMP/g3/golden_pnp_row0.h5" x10 || status=1
+
+# the golden run on the cuda backend (where pnp has it and a GPU is visible) against the
+# cpu run above: TF32 convolutions (PSNR within 0.05 dB, x within 0.02), plain fp32
+# (PNP_CUDA_TF32=0: 1e-3), bf16 (0.1 dB, 0.05), and 2 ranks sharing the GPU
+if "$PNP" version | grep -q "backends: .*cuda" && nvidia-smi -L >/dev/null 2>&1; then
+    ref="$TMP/g10/golden_pnp_row0.h5"
+    "$PNP" run $cfg --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
+    check "golden config runs on the cuda backend" test -s "$TMP/cu/golden_pnp_row0.h5"
+    $PY tests/cli/check_run.py close "$ref" "$TMP/cu/golden_pnp_row0.h5" 0.05 0.02 "cuda (TF32) = cpu" || status=1
+    PNP_CUDA_TF32=0 "$PNP" run $cfg --set backend=cuda --out "$TMP/cu32" >"$TMP/cu32.log" 2>&1
+    $PY tests/cli/check_run.py close "$ref" "$TMP/cu32/golden_pnp_row0.h5" 1e-3 1e-3 "cuda (strict fp32) = cpu" ||
+        status=1
+    "$PNP" run $cfg --set backend=cuda --set precision=bf16 --out "$TMP/cubf" >"$TMP/cubf.log" 2>&1
+    $PY tests/cli/check_run.py close "$ref" "$TMP/cubf/golden_pnp_row0.h5" 0.1 0.05 "cuda bf16 = cpu" || status=1
+    timeout 300 $MPI -n 2 "$PNP" run $cfg --set backend=cuda --set distribute_physics=true --out "$TMP/cu2" \
+        >"$TMP/cu2.log" 2>&1
+    $PY tests/cli/check_run.py close "$ref" "$TMP/cu2/golden_pnp_row0.h5" 0.05 0.02 \
+        "cuda, 2 ranks sharing the GPU, distributed physics = cpu" || status=1
+else
+    echo "skip - golden run on the cuda backend: no GPU visible, or pnp built without CUDA"
+fi
 
 photo="$PNP_SHARED/data/images/bus_2048.png"
 ffdnet="$PNP_SHARED/data/weights/kair-small/ffdnet_color.h5"
