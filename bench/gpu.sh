@@ -21,7 +21,8 @@
 #      gradient / denoiser / communication time, peak memory per rank;
 #   6. one DRUNet forward pass (full widths, 1024 and 2048 px) fp32 and bf16:
 #      median time and TFLOP/s at 4.24 MFLOP per pixel;
-#   7. deepinv's PnP on the same GPU: only a hook for now (see below).
+#   7. bench/pnp_vs_deepinv.py: pnp (cuda fp32, bf16) against deepinv's PnP
+#      (torch on the same GPU), 1 and 2 ranks, per-phase medians.
 # Every step has its own timeout, cut to what is left of GPU_BUDGET_S (520 s);
 # a failing step is recorded and the next one runs. Results: $OUT (the device
 # tool's folder; bench/out when unset): summary.md (the tables), build.log,
@@ -211,15 +212,19 @@ note ""
 note "$table"
 
 # ---------------------------------------------------------------- 7. deepinv on the same GPU
-# Hook: bench/pnp_vs_deepinv.* (the CPU harness, written separately) runs
-# deepinv's PnP on the reference problem. TODO: when it lands, call it here with
-# its GPU option on the same problem (2048 px, 8 blurs, 10 iterations) and add
-# its per-iteration time and peak memory to the table above.
+# bench/pnp_vs_deepinv.py: the same problem through pnp (cuda, fp32 and bf16)
+# and deepinv's PnP (torch on the GPU), 1 rank and 2 ranks sharing the GPU.
+# Needs python3 with torch, deepinv and h5py (carry deepinv and h5py as wheels).
 note ""
-if python3 -c 'import torch, deepinv' 2>/dev/null; then
-    note "- deepinv: python3 has torch and deepinv, but the harness (bench/pnp_vs_deepinv.*) is not wired in yet"
+if python3 -c 'import torch, deepinv, h5py' 2>/dev/null; then
+    for prec in fp32 bf16; do
+        step "pnp_vs_deepinv $prec" 150 "$OUT/pnp_vs_deepinv.log" env PNP_SHARED="$SHARED" \
+            python3 bench/pnp_vs_deepinv.py --pnp build-gpu/pnp --backend cuda --precision "$prec" \
+            --torch-device cuda --size 2048 --ranks "1 2" --iters 10 --threads "$(nproc)" \
+            $([ "$prec" = bf16 ] && echo --no-torch) --results "$OUT/pnp-vs-deepinv-$prec.md" || true
+    done
 else
-    note "- deepinv: skipped (python3 here has no torch + deepinv; carry deepinv as wheels, device README)"
+    note "- deepinv: skipped (python3 here lacks torch, deepinv or h5py; carry deepinv and h5py as wheels, device README)"
 fi
 note "- total $(($(date +%s) - START)) s of the ${BUDGET} s budget"
 rm -rf "$WORK"

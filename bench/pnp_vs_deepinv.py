@@ -30,6 +30,7 @@ deepinv: VmHWM of each rank) and, for pnp, its backend's own peak accounting.
 
     python3 bench/pnp_vs_deepinv.py [--size 512] [--ranks "1 2"] [--iters 6] [--runs 1]
         [--threads 2] [--no-torch] [--scaling] [--results FILE]
+    [--backend cuda --precision fp32|bf16 --torch-device cuda --pnp build-gpu/pnp]   (a GPU)
 
 --scaling: pnp only, every rank count on the tiled row (R = 1 too) with one
 thread per rank, for rank scaling: compute and communication per rank.
@@ -94,6 +95,7 @@ def write_config(path, a, image, weights, rows):
         f"      max_iter: {a.iters}",
         "      init_method: zeros",
         f"      backend: {a.backend}",
+        f"      precision: {a.precision}",
         "      slurm_gres, slurm_ntasks_per_node, slurm_nodes, distribute_physics, distribute_denoiser, "
         "patch_size, overlap, max_batch_size: [",
     ]
@@ -108,7 +110,7 @@ def write_config(path, a, image, weights, rows):
 
 
 def ours_run(a, cfg, row, ranks, threads, outdir, log):
-    cmd = MPIRUN + ["-n", str(ranks), PNP, "run", cfg, "--row", str(row), "--out", outdir, "--threads", str(threads)]
+    cmd = MPIRUN + ["-n", str(ranks), a.pnp, "run", cfg, "--row", str(row), "--out", outdir, "--threads", str(threads)]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     text, rss = run_measured(cmd, env, log)
     path = os.path.join(outdir, f"{os.path.splitext(os.path.basename(cfg))[0]}_row{row}.h5")
@@ -180,6 +182,8 @@ def main():
     ap.add_argument("--patch", type=int, default=0, help="tile patch (default 448 scaled to --size, multiple of 8)")
     ap.add_argument("--overlap", type=int, default=0, help="tile overlap (default 32 scaled to --size)")
     ap.add_argument("--backend", default="cpu", help="pnp backend (cpu|cuda)")
+    ap.add_argument("--precision", default="fp32", help="pnp precision (fp32|bf16; bf16 needs cuda)")
+    ap.add_argument("--pnp", default=PNP, help="the pnp program (default build/pnp)")
     ap.add_argument("--torch-device", default="cpu", help="deepinv device (cpu|cuda)")
     ap.add_argument("--python", default=os.environ.get("PYTHON", "python3"), help="Python with torch + deepinv")
     ap.add_argument("--no-torch", action="store_true")
@@ -195,7 +199,8 @@ def main():
         a.no_torch = True
     kind = "scaling" if a.scaling else "pnp-iteration"
     a.results = a.results or os.path.join(ROOT, "bench/results",
-                                          f"{datetime.date.today()}-{kind}-{a.backend}.md")
+                                          f"{datetime.date.today()}-{kind}-{a.backend}"
+                                          f"{'' if a.precision == 'fp32' else '-' + a.precision}.md")
     if not os.path.exists(a.image):
         sys.exit(f"pnp_vs_deepinv: image not found: {a.image} (set PNP_SHARED or --image)")
     os.chdir(ROOT)
@@ -205,8 +210,8 @@ def main():
     rows = [(r, a.scaling or r > 1) for r in ranks]
     write_config(cfg, a, a.image, weights, rows)
     log = []
-    run_measured([PNP, "weights", "generate", a.spec, weights], log=log)
-    run_measured([PNP, "dataset", cfg, "--out", data], log=log)
+    run_measured([a.pnp, "weights", "generate", a.spec, weights], log=log)
+    run_measured([a.pnp, "dataset", cfg, "--out", data], log=log)
 
     results, commands = [], []
     for row, (r, dist) in enumerate(rows):
@@ -258,7 +263,7 @@ def write_report(a, results, commands, log, tmp):
     with h5py.File(f"{tmp}/data.h5", "r") as f:
         h, w = f["ground_truth"].shape[1:]
     lines = [
-        f"# {'Rank scaling' if a.scaling else 'PnP iteration'} on {a.backend.upper()}: pnp"
+        f"# {'Rank scaling' if a.scaling else 'PnP iteration'} on {a.backend.upper()} ({a.precision}): pnp"
         + ("" if a.scaling else " vs deepinv"),
         "",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC",
@@ -298,11 +303,14 @@ def write_report(a, results, commands, log, tmp):
                                        ("**iteration**", s["iter"], s.get("t_iter"))):
                 lines.append(f"| {s['ranks']} | {s['threads']} | {name} | {fmt_s(ours)} | {fmt_s(theirs)} | "
                              f"{ratio(theirs, ours) if name != 'comm (pnp)' else '-'} |")
+        gpu = a.torch_device == "cuda"
         lines += ["", "| ranks | pnp PSNR dB | deepinv PSNR dB | pnp peak RSS MB | deepinv peak RSS MB | "
-                  "pnp backend peak MB | windows |", "| --- | --- | --- | --- | --- | --- | --- |"]
+                  f"pnp backend peak MB |{' deepinv CUDA peak MB |' if gpu else ''} windows |",
+                  "| --- | --- | --- | --- | --- | --- |" + (" --- |" if gpu else "") + " --- |"]
         for s in results:
             lines.append(f"| {s['ranks']} | {s['psnr']:.3f} | {s.get('t_psnr', float('nan')):.3f} | {mb(s['rss'])} | "
-                         f"{mb(s.get('t_rss'))} | {mb(s['peak_backend'])} | {s['windows'] or 'whole image'} |")
+                         f"{mb(s.get('t_rss'))} | {mb(s['peak_backend'])} |"
+                         f"{' ' + mb(s.get('t_cuda')) + ' |' if gpu else ''} {s['windows'] or 'whole image'} |")
     lines += ["", "Commands (the config and data are written by the script into a temporary folder):", "", "```"]
     lines += commands + ["```", "", "Raw output:", "", "```"]
     lines += [entry.rstrip() for entry in log] + ["```", ""]
