@@ -19,8 +19,17 @@
 #include "pnp/tiling.h"
 
 typedef struct {
-    size_t live, peak; /* bytes from alloc */
+    size_t live, peak;    /* bytes from alloc and of the scratch below */
+    void **scratch;       /* [nscratch] per-thread buffers of scratch_bytes each (64-byte aligned) */
+    int nscratch;
+    size_t scratch_bytes;
 } cpu_ctx;
+
+static void count_bytes(cpu_ctx *c, size_t more, size_t less)
+{
+    c->live = c->live + more - less;
+    if (c->live > c->peak) c->peak = c->live;
+}
 
 /* Every buffer carries its size in a header so free() can account for it. */
 typedef struct {
@@ -34,8 +43,7 @@ static void *cpu_alloc(pnp_backend *be, size_t bytes)
     buf_header *h = calloc(1, sizeof(buf_header) + bytes);
     if (!h) pnp_fatal("cpu backend: out of host memory allocating %zu bytes", bytes);
     h->bytes = bytes;
-    c->live += bytes;
-    if (c->live > c->peak) c->peak = c->live;
+    count_bytes(c, bytes, 0);
     return h + 1;
 }
 
@@ -44,8 +52,42 @@ static void cpu_free(pnp_backend *be, void *ptr)
     if (!ptr) return;
     cpu_ctx *c = be->ctx;
     buf_header *h = (buf_header *)ptr - 1;
-    c->live -= h->bytes;
+    count_bytes(c, 0, h->bytes);
     free(h);
+}
+
+void *cpu_alloc64(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) pnp_fatal("cpu backend: out of host memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *const *cpu_thread_scratch(pnp_backend *be, int threads, size_t bytes)
+{
+    cpu_ctx *c = be->ctx;
+    if (bytes > c->scratch_bytes) { /* all of them anew at the new size (the contents are scratch) */
+        for (int t = 0; t < c->nscratch; ++t) free(c->scratch[t]);
+        count_bytes(c, 0, c->nscratch * c->scratch_bytes);
+        c->scratch_bytes = bytes;
+        for (int t = 0; t < c->nscratch; ++t) c->scratch[t] = cpu_alloc64(bytes);
+        count_bytes(c, c->nscratch * bytes, 0);
+    }
+    if (threads > c->nscratch) {
+        void **grown = realloc(c->scratch, sizeof(void *) * threads);
+        if (!grown) pnp_fatal("cpu backend: out of host memory for %d scratch buffers", threads);
+        c->scratch = grown;
+        for (int t = c->nscratch; t < threads; ++t) c->scratch[t] = cpu_alloc64(c->scratch_bytes);
+        count_bytes(c, (threads - c->nscratch) * c->scratch_bytes, 0);
+        c->nscratch = threads;
+    }
+    return c->scratch;
+}
+
+size_t cpu_scratch_bytes(pnp_backend *be)
+{
+    const cpu_ctx *c = be->ctx;
+    return c->nscratch * c->scratch_bytes;
 }
 
 static void cpu_copy(pnp_backend *be, void *dst, const void *src, size_t bytes)
@@ -302,7 +344,10 @@ static void cpu_scatter_windows(pnp_backend *be, const float *win, int c, int wh
 
 static void cpu_destroy(pnp_backend *be)
 {
-    free(be->ctx);
+    cpu_ctx *c = be->ctx;
+    for (int t = 0; t < c->nscratch; ++t) free(c->scratch[t]);
+    free(c->scratch);
+    free(c);
     free(be);
 }
 
