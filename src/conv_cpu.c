@@ -413,7 +413,7 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
     if (per_tile > TILE_PIXELS / nr) per_tile = TILE_PIXELS / nr;
     if (per_tile < 1) per_tile = 1;
     if (per_tile > panels) per_tile = panels;
-    const int tiles = (panels + per_tile - 1) / per_tile, threads = omp_get_max_threads();
+    const int tiles = (panels + per_tile - 1) / per_tile, threads = cpu_threads(cv->be);
     /* split the row blocks when images x tiles would leave threads idle */
     int groups = 1;
     while ((long)N * tiles * groups < 4L * threads && groups < blocks) ++groups;

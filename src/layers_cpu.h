@@ -5,6 +5,7 @@
 
 #include "pnp/backend.h"
 
+int cpu_threads(pnp_backend *be);  /* the team of each of the backend's OpenMP regions (num_threads) */
 void *cpu_alloc64(size_t bytes); /* 64-byte aligned host memory, dies when out of memory (free()) */
 /* threads buffers (index: omp_get_thread_num()) of at least bytes each, 64-byte
  * aligned, contents undefined: the backend's per-thread scratch, grow-only
