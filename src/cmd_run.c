@@ -506,9 +506,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
         return 2;
     }
 
-    char stem[256], path[4096];
-    pnp_cli_config_stem(o->config, stem, sizeof stem);
-    snprintf(path, sizeof path, "%s/%s_row%d.h5", o->out ? o->out : "results", stem, row->index);
+    char path[4096];
+    pnp_cli_result_path(o->config, o->out, row->index, path, sizeof path);
     const char *desc = dn ? pnp_denoiser_describe(dn) : "none";
     const int asked = row->ntasks_per_node * row->nodes;
     if (rank == 0) {
