@@ -19,8 +19,20 @@
 #include "pnp/tiling.h"
 
 typedef struct {
-    size_t live, peak; /* bytes from alloc */
+    int threads;          /* every OpenMP region's team (num_threads): the process-wide setting is left alone */
+    size_t live, peak;    /* bytes from alloc and of the scratch below */
+    void **scratch;       /* [nscratch] per-thread buffers of scratch_bytes each (64-byte aligned) */
+    int nscratch;
+    size_t scratch_bytes;
+    double *part;         /* [npart] sum_sq_diff's block sums (grow-only) */
+    size_t npart;
 } cpu_ctx;
+
+static void count_bytes(cpu_ctx *c, size_t more, size_t less)
+{
+    c->live = c->live + more - less;
+    if (c->live > c->peak) c->peak = c->live;
+}
 
 /* Every buffer carries its size in a header so free() can account for it. */
 typedef struct {
@@ -34,8 +46,7 @@ static void *cpu_alloc(pnp_backend *be, size_t bytes)
     buf_header *h = calloc(1, sizeof(buf_header) + bytes);
     if (!h) pnp_fatal("cpu backend: out of host memory allocating %zu bytes", bytes);
     h->bytes = bytes;
-    c->live += bytes;
-    if (c->live > c->peak) c->peak = c->live;
+    count_bytes(c, bytes, 0);
     return h + 1;
 }
 
@@ -44,8 +55,44 @@ static void cpu_free(pnp_backend *be, void *ptr)
     if (!ptr) return;
     cpu_ctx *c = be->ctx;
     buf_header *h = (buf_header *)ptr - 1;
-    c->live -= h->bytes;
+    count_bytes(c, 0, h->bytes);
     free(h);
+}
+
+void *cpu_alloc64(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) pnp_fatal("cpu backend: out of host memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *const *cpu_thread_scratch(pnp_backend *be, int threads, size_t bytes)
+{
+    cpu_ctx *c = be->ctx;
+    if (bytes > c->scratch_bytes) { /* all of them anew at the new size (the contents are scratch) */
+        for (int t = 0; t < c->nscratch; ++t) free(c->scratch[t]);
+        count_bytes(c, 0, c->nscratch * c->scratch_bytes);
+        c->scratch_bytes = bytes;
+        for (int t = 0; t < c->nscratch; ++t) c->scratch[t] = cpu_alloc64(bytes);
+        count_bytes(c, c->nscratch * bytes, 0);
+    }
+    if (threads > c->nscratch) {
+        void **grown = realloc(c->scratch, sizeof(void *) * threads);
+        if (!grown) pnp_fatal("cpu backend: out of host memory for %d scratch buffers", threads);
+        c->scratch = grown;
+        for (int t = c->nscratch; t < threads; ++t) c->scratch[t] = cpu_alloc64(c->scratch_bytes);
+        count_bytes(c, (threads - c->nscratch) * c->scratch_bytes, 0);
+        c->nscratch = threads;
+    }
+    return c->scratch;
+}
+
+int cpu_threads(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->threads; }
+
+size_t cpu_scratch_bytes(pnp_backend *be)
+{
+    const cpu_ctx *c = be->ctx;
+    return c->nscratch * c->scratch_bytes;
 }
 
 static void cpu_copy(pnp_backend *be, void *dst, const void *src, size_t bytes)
@@ -112,16 +159,16 @@ static void cpu_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool a
     fftwf_execute(op->fwd);
     const fftwf_complex *s = op->spectra + spec * i;
     const float scale = 1.0f / (float)plane;
-    for (int ch = 0; ch < op->c; ++ch) {
-        fftwf_complex *v = op->work + spec * ch;
-#pragma omp parallel for schedule(static)
+    fftwf_complex *work = op->work;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(cpu_threads(op->be))
+    for (int ch = 0; ch < op->c; ++ch)
         for (size_t t = 0; t < spec; ++t) {
+            fftwf_complex *v = work + spec * ch + t;
             const float sr = s[t][0], si = adjoint ? -s[t][1] : s[t][1];
-            const float vr = v[t][0], vi = v[t][1];
-            v[t][0] = (vr * sr - vi * si) * scale;
-            v[t][1] = (vr * si + vi * sr) * scale;
+            const float vr = (*v)[0], vi = (*v)[1];
+            (*v)[0] = (vr * sr - vi * si) * scale;
+            (*v)[1] = (vr * si + vi * sr) * scale;
         }
-    }
     fftwf_execute(op->inv);
     memcpy(y, op->real, sizeof(float) * plane * op->c);
 }
@@ -139,7 +186,7 @@ static void cpu_blur_add_data(pnp_blur *op, int i, const float *y)
     memcpy(op->real, y, sizeof(float) * plane * op->c);
     fftwf_execute(op->fwd);
     const fftwf_complex *s = op->spectra + spec * i;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(op->be))
     for (size_t t = 0; t < spec; ++t) {
         const float sr = s[t][0], si = s[t][1];
         op->gram[t] += sr * sr + si * si;
@@ -161,7 +208,7 @@ static void cpu_blur_gradient(pnp_blur *op, const float *x, float *g)
     memcpy(op->real, x, sizeof(float) * plane * op->c);
     fftwf_execute(op->fwd);
     const float scale = 1.0f / (float)plane;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(op->be))
     for (size_t t = 0; t < spec; ++t)
         for (int ch = 0; ch < op->c; ++ch) {
             fftwf_complex *v = op->work + spec * ch + t;
@@ -191,8 +238,7 @@ static void cpu_blur_destroy(pnp_blur *op)
 static void cpu_add_noise_clamp(pnp_backend *be, float *y, size_t n, uint64_t seed, uint32_t stream,
                                 uint64_t offset, float sigma)
 {
-    (void)be;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(be))
     for (size_t e = 0; e < n; ++e) {
         float v = y[e] + sigma * (float)pnp_normal(seed, stream, offset + e);
         y[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
@@ -209,27 +255,31 @@ static void cpu_zero(pnp_backend *be, void *p, size_t bytes)
 
 static void cpu_add_scaled(pnp_backend *be, float *z, const float *x, float a, const float *y, size_t n)
 {
-    (void)be;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(be))
     for (size_t e = 0; e < n; ++e) z[e] = x[e] + a * y[e];
 }
 
 static void cpu_clamp01(pnp_backend *be, float *x, size_t n)
 {
-    (void)be;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(be))
     for (size_t e = 0; e < n; ++e) x[e] = x[e] < 0.f ? 0.f : (x[e] > 1.f ? 1.f : x[e]);
 }
 
 /* Summed in fixed blocks, then the blocks in order: the result does not depend
- * on the thread count. */
+ * on the thread count. The block sums go to a grow-only buffer of the context. */
 static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
 {
-    (void)be;
     enum { BLOCK = 4096 };
+    cpu_ctx *c = be->ctx;
     const size_t nb = (n + BLOCK - 1) / BLOCK;
-    double *part = pnp_malloc(sizeof(double) * (nb ? nb : 1));
-#pragma omp parallel for schedule(static)
+    if (nb > c->npart) {
+        free(c->part);
+        count_bytes(c, nb * sizeof(double), c->npart * sizeof(double));
+        c->part = pnp_malloc(nb * sizeof(double));
+        c->npart = nb;
+    }
+    double *part = c->part;
+#pragma omp parallel for schedule(static) num_threads(c->threads)
     for (size_t k = 0; k < nb; ++k) {
         double s = 0;
         const size_t end = (k + 1) * BLOCK < n ? (k + 1) * BLOCK : n;
@@ -241,7 +291,6 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
     }
     double s = 0;
     for (size_t k = 0; k < nb; ++k) s += part[k];
-    free(part);
     return s;
 }
 
@@ -270,8 +319,7 @@ static size_t cpu_free_bytes(pnp_backend *be)
 static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, int w, int pad, int wh, int ww,
                                int n, const int *y0, const int *x0, float *win)
 {
-    (void)be;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(cpu_threads(be))
     for (int j = 0; j < n; ++j)
         for (int ch = 0; ch < c; ++ch)
             for (int r = 0; r < wh; ++r) {
@@ -302,7 +350,11 @@ static void cpu_scatter_windows(pnp_backend *be, const float *win, int c, int wh
 
 static void cpu_destroy(pnp_backend *be)
 {
-    free(be->ctx);
+    cpu_ctx *c = be->ctx;
+    for (int t = 0; t < c->nscratch; ++t) free(c->scratch[t]);
+    free(c->scratch);
+    free(c->part);
+    free(c);
     free(be);
 }
 
@@ -345,7 +397,7 @@ pnp_backend *pnp_backend_cpu_create(int threads)
 {
     pnp_backend *be = pnp_calloc(1, sizeof *be);
     cpu_ctx *c = pnp_calloc(1, sizeof *c);
-    omp_set_num_threads(threads > 0 ? threads : omp_get_max_threads());
+    c->threads = threads > 0 ? threads : omp_get_max_threads();
     be->ops = &CPU_OPS;
     be->ctx = c;
     return be;

@@ -9,6 +9,7 @@
  * from include/pnp/philox.h, so a run is reproducible on any backend and any
  * thread count, and one image's noise does not depend on which others are given. */
 #include <errno.h>
+#include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,10 +178,11 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* x [n] += level * N(seed, stream, e): the unclipped Gaussian noise. */
-static void add_noise(float *x, size_t n, double level, uint64_t seed, uint32_t stream)
+/* x [n] += level * N(seed, stream, e): the unclipped Gaussian noise, on
+ * threads threads (0: all cores), as --threads asks of the backend. */
+static void add_noise(float *x, size_t n, double level, uint64_t seed, uint32_t stream, int threads)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? threads : omp_get_max_threads())
     for (size_t e = 0; e < n; ++e) x[e] = (float)((double)x[e] + level * pnp_normal(seed, stream, e));
 }
 
@@ -199,7 +201,7 @@ static int denoise_one(const denoise_opts *o, pnp_backend *be, pnp_denoiser *dn,
     const size_t numel = pnp_image_numel(&clean), bytes = numel * sizeof(float);
     pnp_image y = pnp_image_alloc(3, H, W); /* [3,H,W]: noisy, then denoised */
     memcpy(y.data, clean.data, bytes);
-    if (o->noise >= 0) add_noise(y.data, numel, o->noise, o->seed, (uint32_t)i);
+    if (o->noise >= 0) add_noise(y.data, numel, o->noise, o->seed, (uint32_t)i, o->threads);
     const double psnr_noisy = pnp_psnr(y.data, clean.data, numel);
 
     const double t0 = now_s();

@@ -232,22 +232,6 @@ static int spawn(char *const argv[], char *out, size_t outlen, char *err, size_t
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static bool on_path(const char *name)
-{
-    const char *path = getenv("PATH");
-    if (!path) return false;
-    char dir[4096], full[4200];
-    for (const char *p = path; *p;) {
-        size_t n = strcspn(p, ":");
-        snprintf(dir, sizeof dir, "%.*s", (int)n, p);
-        snprintf(full, sizeof full, "%s/%s", dir[0] ? dir : ".", name);
-        if (access(full, X_OK) == 0) return true;
-        p += n;
-        if (*p == ':') ++p;
-    }
-    return false;
-}
-
 /* Physical cores (what mpirun counts as slots): distinct sibling sets in sysfs. */
 static int physical_cores(void)
 {
@@ -314,7 +298,7 @@ typedef struct {
     char cwd[4096];
     char out[4096];        /* --out as given (default results) */
     char out_abs[4096];
-    char stem[256];        /* results are DIR/<stem>_row<K>.h5 (as pnp run names them) */
+    char stem[256];        /* job names: <stem>_row<K> */
 } grid;
 
 typedef struct {
@@ -444,7 +428,7 @@ static void job_names(const grid *g, grid_job *j)
     for (char *p = j->name; *p; ++p)
         if (!isalnum((unsigned char)*p) && !strchr("._-", *p)) *p = '_';
     snprintf(j->script_path, sizeof j->script_path, "%s/slurm/%s.sbatch", g->out_abs, j->name);
-    snprintf(j->result, sizeof j->result, "%s/%s_row%d.h5", g->out_abs, g->stem, r->index);
+    pnp_cli_result_path(g->o.config, g->out_abs, r->index, j->result, sizeof j->result);
     snprintf(j->log, sizeof j->log, "%s/slurm/%s-%%j.out", g->out_abs, j->name);
 }
 
@@ -477,11 +461,10 @@ static void refusal(const grid *g, const grid_job *j, const char *what, char *ms
     fprintf(stderr, "pnp: row %d of %s (%s): Slurm %s: %s\n", j->row->index, g->cfg.path, res, what,
             msg[0] ? msg : "(no message)");
     if (strstr(msg, "node configuration is not available"))
-        fprintf(stderr, "pnp: no node of the partition has what row %d asks for (GPUs: %s, %d task%s per node, "
-                        "%d node%s); check slurm_gres, slurm_ntasks_per_node, slurm_nodes and slurm_partition "
-                        "(sinfo -o '%%P %%D %%c %%G' shows what the nodes have)\n",
-                j->row->index, j->row->slurm_gres[0] ? j->row->slurm_gres : "none", j->row->ntasks_per_node,
-                j->row->ntasks_per_node == 1 ? "" : "s", j->row->nodes, j->row->nodes == 1 ? "" : "s");
+        fprintf(stderr, "pnp: no node of the partition has what row %d asks for (%s); check slurm_gres, "
+                        "slurm_ntasks_per_node, slurm_nodes and slurm_partition (sinfo -o '%%P %%D %%c %%G' shows "
+                        "what the nodes have)\n",
+                j->row->index, res);
 }
 
 static int submit(const grid *g, grid_job *jobs, int n)
@@ -563,7 +546,7 @@ static int run_local(const grid *g, grid_job *jobs, int n)
         }
     }
     printf("pnp grid: %d row%s done; results:", n, n == 1 ? "" : "s");
-    for (int i = 0; i < n; ++i) printf(" %s/%s_row%d.h5", g->out, g->stem, jobs[i].row->index);
+    for (int i = 0; i < n; ++i) printf(" %s", jobs[i].result);
     printf("\n");
     return 0;
 }
@@ -642,7 +625,8 @@ int pnp_cmd_grid(int argc, char **argv)
                 g.out_abs);
         return 2;
     }
-    if (g.mode == MODE_SUBMIT && !on_path("sbatch")) {
+    char *probe[] = {"sbatch", "--version", NULL}, out[256], err[1024];
+    if (g.mode == MODE_SUBMIT && spawn(probe, out, sizeof out, err, sizeof err) == 127) { /* could not start */
         fprintf(stderr, "pnp: --submit needs Slurm's sbatch, which is not on PATH (--dry-run writes the scripts "
                         "only, --local runs the rows here)\n");
         return 1;

@@ -13,8 +13,9 @@
  * of those over the iterations (plain left-to-right sum, then divide).
  * Peak memory: each rank's max over the iterations of /traces/peak_memory.
  *
- * The readers below never abort: HDF5's own error printing is switched off
- * while the files are read, and each failure becomes a message. */
+ * Reading goes through h5io's readers (include/pnp/h5io.h), which never abort:
+ * each failure is a message naming the file and the object, and HDF5's own
+ * error printing is switched off while the files are read. */
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
@@ -25,6 +26,7 @@
 
 #include "pnp/cli.h"
 #include "pnp/error.h"
+#include "pnp/h5io.h"
 
 static const char *USAGE =
     "usage: pnp inspect FILE.h5 [FILE.h5 ...] [--json]\n"
@@ -108,110 +110,19 @@ static void list_names(hid_t loc, const char *group, char *out, size_t len)
     if (!out[0]) snprintf(out, len, "nothing");
 }
 
-/* A string attribute of the root (variable-length or fixed-length), malloc'd;
- * NULL with r->err set when absent (only when required) or not a string. */
-static char *attr_str(reader *r, hid_t f, const char *name, int required)
+/* /traces/NAME of ndims dimensions (dims filled) into *v, malloc'd. 0 (*v NULL
+ * when absent and not required), or -1 with r->err (when absent, naming what
+ * /traces holds). */
+static int read_trace(reader *r, hid_t traces, const char *name, int ndims, hsize_t *dims, int required, double **v)
 {
-    if (H5Aexists(f, name) <= 0) {
-        if (required) snprintf(r->err, sizeof r->err, "%s: not a pnp result: no root attribute '%s'", r->path, name);
-        return NULL;
+    const int rc = pnp_h5_read_f64_any(traces, name, ndims, dims, v, r->err, sizeof r->err);
+    if (rc > 0 && required) {
+        char have[1024];
+        list_names(traces, ".", have, sizeof have);
+        const size_t used = strlen(r->err);
+        snprintf(r->err + used, sizeof r->err - used, " (/traces holds: %s)", have);
     }
-    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-    hid_t ft = a >= 0 ? H5Aget_type(a) : -1;
-    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
-    char *value = NULL;
-    if (ft < 0 || sp < 0 || H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_npoints(sp) != 1) {
-        /* reported below */
-    } else if (H5Tis_variable_str(ft) > 0) {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        char *s = NULL;
-        if (H5Aread(a, mt, &s) >= 0) {
-            value = pnp_strdup(s ? s : "");
-            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, &s); /* frees what the library allocated */
-        }
-        H5Tclose(mt);
-    } else {
-        const size_t n = H5Tget_size(ft);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, n + 1);
-        H5Tset_strpad(mt, H5T_STR_NULLTERM);
-        H5Tset_cset(mt, H5Tget_cset(ft));
-        char *s = pnp_calloc(n + 1, 1);
-        if (H5Aread(a, mt, s) >= 0) value = s;
-        else free(s);
-        H5Tclose(mt);
-    }
-    if (!value) snprintf(r->err, sizeof r->err, "%s: root attribute '%s' is not a readable string", r->path, name);
-    if (sp >= 0) H5Sclose(sp);
-    if (ft >= 0) H5Tclose(ft);
-    if (a >= 0) H5Aclose(a);
-    return value;
-}
-
-/* A numeric scalar root attribute read as MEM_TYPE (integers only when
- * INTEGER). 0; 1 when absent and not required (*out untouched); -1 and r->err. */
-static int attr_num(reader *r, hid_t f, const char *name, hid_t mem_type, int integer, int required, void *out)
-{
-    if (H5Aexists(f, name) <= 0) {
-        if (!required) return 1;
-        snprintf(r->err, sizeof r->err, "%s: not a pnp result: no root attribute '%s'", r->path, name);
-        return -1;
-    }
-    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-    hid_t ft = a >= 0 ? H5Aget_type(a) : -1;
-    hid_t sp = a >= 0 ? H5Aget_space(a) : -1;
-    const H5T_class_t cls = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
-    int rc = -1;
-    if ((cls == H5T_INTEGER || (!integer && cls == H5T_FLOAT)) && H5Sget_simple_extent_npoints(sp) == 1 &&
-        H5Aread(a, mem_type, out) >= 0)
-        rc = 0;
-    else
-        snprintf(r->err, sizeof r->err, "%s: root attribute '%s' is not %s", r->path, name,
-                 integer ? "an integer" : "a number");
-    if (sp >= 0) H5Sclose(sp);
-    if (ft >= 0) H5Tclose(ft);
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
-
-/* /traces/NAME as float64, of rank NDIMS (dims filled). NULL with r->err
- * when absent (only when required), of another rank, or not numeric. */
-static double *read_trace(reader *r, hid_t traces, const char *name, int ndims, hsize_t *dims, int required)
-{
-    if (H5Lexists(traces, name, H5P_DEFAULT) <= 0) {
-        if (required) {
-            char have[1024];
-            list_names(traces, ".", have, sizeof have);
-            snprintf(r->err, sizeof r->err, "%s: not a pnp result: no /traces/%s (/traces holds: %s)", r->path,
-                     name, have);
-        }
-        return NULL;
-    }
-    hid_t d = H5Dopen2(traces, name, H5P_DEFAULT);
-    hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
-    hid_t ft = d >= 0 ? H5Dget_type(d) : -1;
-    const H5T_class_t cls = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
-    double *v = NULL;
-    if (d < 0 || sp < 0 || (cls != H5T_FLOAT && cls != H5T_INTEGER) || H5Sget_simple_extent_ndims(sp) != ndims) {
-        snprintf(r->err, sizeof r->err, "%s: /traces/%s is not a numeric dataset of %d dimension%s", r->path, name,
-                 ndims, ndims == 1 ? "" : "s");
-    } else {
-        H5Sget_simple_extent_dims(sp, dims, NULL);
-        size_t n = 1;
-        for (int k = 0; k < ndims; ++k) n *= (size_t)dims[k];
-        v = pnp_calloc(n ? n : 1, sizeof(double));
-        if (n && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-            snprintf(r->err, sizeof r->err, "%s: cannot read /traces/%s (truncated or corrupt file?)", r->path, name);
-            free(v);
-            v = NULL;
-        }
-    }
-    if (ft >= 0) H5Tclose(ft);
-    if (sp >= 0) H5Sclose(sp);
-    if (d >= 0) H5Dclose(d);
-    return v;
+    return rc < 0 || (rc > 0 && required) ? -1 : 0;
 }
 
 /* Mean over the iterations of the max over ranks of v [n, ranks]. */
@@ -229,25 +140,24 @@ static double mean_of_slowest(const double *v, long long n, long long ranks)
 
 static int read_attrs(reader *r, hid_t f, summary *s)
 {
-    const char *req_str[] = {"status", "backend"};
-    char **req_dst[] = {&s->status, &s->backend};
-    for (int k = 0; k < 2; ++k)
-        if (!(*req_dst[k] = attr_str(r, f, req_str[k], 1))) return -1;
-    const char *opt_str[] = {"grid_row", "config_file", "communication", "denoiser", "hosts", "slurm_job_id"};
-    char **opt_dst[] = {&s->grid_row, &s->config_file, &s->communication, &s->denoiser, &s->hosts, &s->slurm_job_id};
-    for (int k = 0; k < 6; ++k) {
-        r->err[0] = '\0';
-        *opt_dst[k] = attr_str(r, f, opt_str[k], 0);
-        if (r->err[0]) return -1;
-    }
-    if (attr_num(r, f, "grid_row_index", H5T_NATIVE_LLONG, 1, 1, &s->grid_row_index) < 0 ||
-        attr_num(r, f, "ranks", H5T_NATIVE_LLONG, 1, 1, &s->ranks) < 0 ||
-        attr_num(r, f, "iterations", H5T_NATIVE_LLONG, 1, 1, &s->iterations) < 0 ||
-        attr_num(r, f, "final_psnr", H5T_NATIVE_DOUBLE, 0, 1, &s->final_psnr) < 0 ||
-        attr_num(r, f, "total_time", H5T_NATIVE_DOUBLE, 0, 1, &s->total_time) < 0 ||
-        attr_num(r, f, "initial_psnr", H5T_NATIVE_DOUBLE, 0, 0, &s->initial_psnr) < 0 ||
-        attr_num(r, f, "setup_time", H5T_NATIVE_DOUBLE, 0, 0, &s->setup_time) < 0)
-        return -1;
+    /* the first two strings, the first three integers and two numbers are required */
+    const char *str_keys[8] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
+                               "slurm_job_id"};
+    char **str_dst[8] = {&s->status, &s->backend, &s->grid_row, &s->config_file, &s->communication, &s->denoiser,
+                         &s->hosts, &s->slurm_job_id};
+    const char *int_keys[3] = {"grid_row_index", "ranks", "iterations"};
+    long long *int_dst[3] = {&s->grid_row_index, &s->ranks, &s->iterations};
+    const char *num_keys[4] = {"final_psnr", "total_time", "initial_psnr", "setup_time"};
+    double *num_dst[4] = {&s->final_psnr, &s->total_time, &s->initial_psnr, &s->setup_time};
+    int rc;
+    for (int k = 0; k < 8; ++k)
+        if ((rc = pnp_h5_read_attr_str(f, str_keys[k], str_dst[k], r->err, sizeof r->err)) < 0 || (rc && k < 2))
+            return -1;
+    for (int k = 0; k < 3; ++k)
+        if (pnp_h5_read_attr_int(f, int_keys[k], int_dst[k], r->err, sizeof r->err)) return -1;
+    for (int k = 0; k < 4; ++k)
+        if ((rc = pnp_h5_read_attr_double(f, num_keys[k], num_dst[k], r->err, sizeof r->err)) < 0 || (rc && k < 2))
+            return -1;
     if (s->ranks < 1) {
         snprintf(r->err, sizeof r->err, "%s: root attribute 'ranks' is %lld, expected at least 1", r->path, s->ranks);
         return -1;
@@ -267,7 +177,7 @@ static int read_traces(reader *r, hid_t f, summary *s)
     hsize_t dims[6][2] = {{0}};
     int rc = 0;
     for (int k = 0; k < 6 && !rc; ++k)
-        if (!(t[k] = read_trace(r, g, names[k], k < 2 ? 1 : 2, dims[k], 1))) rc = -1;
+        rc = read_trace(r, g, names[k], k < 2 ? 1 : 2, dims[k], 1, &t[k]);
     const long long n = rc ? 0 : (long long)dims[0][0], ranks = s->ranks;
     for (int k = 1; k < 6 && !rc; ++k) {
         const unsigned long long rows = dims[k][0], cols = dims[k][1];
@@ -298,9 +208,7 @@ static int read_traces(reader *r, hid_t f, summary *s)
         double **dst[2] = {&s->operators_owned, &s->windows_owned};
         for (int k = 0; k < 2 && !rc; ++k) {
             hsize_t d1[1] = {0};
-            r->err[0] = '\0';
-            *dst[k] = read_trace(r, g, owned[k], 1, d1, 0);
-            if (r->err[0]) rc = -1;
+            if (read_trace(r, g, owned[k], 1, d1, 0, dst[k])) rc = -1;
             else if (*dst[k] && (long long)d1[0] != ranks) {
                 snprintf(r->err, sizeof r->err, "%s: /traces/%s has %llu values, expected one per rank (%lld)",
                          r->path, owned[k], (unsigned long long)d1[0], ranks);

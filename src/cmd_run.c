@@ -350,7 +350,7 @@ static void checkpoint_free(checkpoint *c)
 static int checkpoint_read(const char *path, size_t numel, checkpoint *c, char *rowfmt, size_t rowlen, char *err,
                            size_t errlen)
 {
-    char e[512], status[64];
+    char e[512], *status = NULL, *fmt = NULL;
     memset(c, 0, sizeof *c);
     H5E_auto2_t old_fn;
     void *old_data;
@@ -363,14 +363,16 @@ static int checkpoint_read(const char *path, size_t numel, checkpoint *c, char *
         return -1;
     }
     long long row = 0, it = 0, ranks = 0;
-    int rc = pnp_h5_read_attr_str(f, "status", status, sizeof status, e, sizeof e) ||
+    int rc = pnp_h5_read_attr_str(f, "status", &status, e, sizeof e) ||
              pnp_h5_read_attr_int(f, "grid_row_index", &row, e, sizeof e) ||
              pnp_h5_read_attr_int(f, "iterations", &it, e, sizeof e) ||
              pnp_h5_read_attr_int(f, "ranks", &ranks, e, sizeof e) ||
-             pnp_h5_read_attr_str(f, "grid_row", rowfmt, rowlen, e, sizeof e) ||
+             pnp_h5_read_attr_str(f, "grid_row", &fmt, e, sizeof e) ||
              pnp_h5_read_attr_double(f, "initial_psnr", &c->psnr_initial, e, sizeof e) ||
              pnp_h5_read_attr_double(f, "setup_time", &c->setup_time, e, sizeof e);
     c->row_index = (int)row, c->iterations = (int)it, c->ranks = (int)ranks;
+    snprintf(rowfmt, rowlen, "%s", fmt ? fmt : "");
+    free(fmt);
     if (!rc && numel > 0) {
         c->psnr = pnp_malloc(sizeof(double) * (it + 1));
         c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
@@ -385,12 +387,13 @@ static int checkpoint_read(const char *path, size_t numel, checkpoint *c, char *
     }
     H5Fclose(f);
     if (rc) {
-        snprintf(err, errlen, "--resume %s: %s", path, e);
-        checkpoint_free(c);
-        return -1;
-    }
-    if (strcmp(status, "interrupted") != 0) {
+        snprintf(err, errlen, "--resume %s", e); /* e: "FILE: OBJECT: what" */
+    } else if (strcmp(status, "interrupted") != 0) {
         snprintf(err, errlen, "--resume %s: status is '%s', not 'interrupted': nothing to resume", path, status);
+        rc = -1;
+    }
+    free(status);
+    if (rc) {
         checkpoint_free(c);
         return -1;
     }
@@ -503,9 +506,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
         return 2;
     }
 
-    char stem[256], path[4096];
-    pnp_cli_config_stem(o->config, stem, sizeof stem);
-    snprintf(path, sizeof path, "%s/%s_row%d.h5", o->out ? o->out : "results", stem, row->index);
+    char path[4096];
+    pnp_cli_result_path(o->config, o->out, row->index, path, sizeof path);
     const char *desc = dn ? pnp_denoiser_describe(dn) : "none";
     const int asked = row->ntasks_per_node * row->nodes;
     if (rank == 0) {

@@ -37,9 +37,11 @@
  * Memory bound: per thread one B tile of at most max(PANEL_BYTES, 4 K NR)
  * bytes (512 KiB; 864 KiB for DRUNet's 512-channel 3x3 convolutions, K = 4608,
  * NR = 48), its segment list (at most TILE_PIXELS + 86 entries of 16 bytes,
- * 67 KiB) and panel list, and an MR x NR tile on the stack. They are malloc'ed
- * per conv_forward call, outside the backend's alloc (so not in peak_bytes):
- * at most 0.9 MiB per OpenMP thread for the project's networks (K <= 4608).
+ * 67 KiB) and panel list, and an MR x NR tile on the stack. Tile, segments and
+ * panels share the backend's per-thread scratch (cpu_thread_scratch: grown to
+ * the largest layer's need, kept until the backend is destroyed, counted in
+ * peak_bytes): at most 0.9 MiB per OpenMP thread for the project's networks
+ * (K <= 4608).
  * Packed weights are the weights rounded up to MR rows (plus MR bias floats
  * per block), as large as the plain weights copy before them. */
 #include <omp.h>
@@ -56,8 +58,16 @@
 #include "pnp/error.h"
 
 /* B tile budget per thread, cap on the pixels of one tile (bounds the segment
- * list when K is tiny), largest MR x NR of a kernel */
+ * list when K is tiny), largest MR x NR of a kernel (the stack tile) */
 enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096, MAX_TILE = 8 * 48 };
+
+/* Each micro-kernel's register tile MR x NR: the kernel's loops and the
+ * kernels[] table both read these. */
+enum { GENERIC_MR = 4, GENERIC_NR = 16, AVX2_MR = 6, AVX2_NR = 16, AVX512_MR = 8, AVX512_NR = 48 };
+_Static_assert(GENERIC_MR * GENERIC_NR <= MAX_TILE && AVX2_MR * AVX2_NR <= MAX_TILE &&
+                   AVX512_MR * AVX512_NR <= MAX_TILE,
+               "a micro-kernel's tile exceeds MAX_TILE");
+_Static_assert(AVX2_NR % 8 == 0 && AVX512_NR % 16 == 0, "NR must be whole vectors");
 
 /* One B panel [K, NR] as a micro-kernel reads it: GEMM row q = r kw + kx is
  * b + r ldb + kx (r < rows, kx < kw, K = rows kw). Plain im2col: kw 1, ldb NR.
@@ -81,6 +91,7 @@ typedef struct {
 } kernel_info;
 
 struct pnp_conv {
+    pnp_backend *be; /* its per-thread scratch */
     int cin, cout, k, stride, pad;
     bool transposed;
     const kernel_info *kern;
@@ -94,7 +105,7 @@ struct pnp_conv {
 static void kernel_generic(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
                            size_t ldres, float *c, size_t ldc)
 {
-    enum { MR = 4, NR = 16 };
+    enum { MR = GENERIC_MR, NR = GENERIC_NR };
     float acc[MR][NR];
     for (int i = 0; i < MR; ++i)
         for (int j = 0; j < NR; ++j) acc[i][j] = bias[i];
@@ -117,7 +128,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const panel *pb, con
                                                             bool relu, const float *res, size_t ldres, float *c,
                                                             size_t ldc)
 {
-    enum { MR = 6, NV = 2 }; /* NR = 8 NV */
+    enum { MR = AVX2_MR, NV = AVX2_NR / 8 }; /* NR = 8 NV */
     __m256 acc[MR][NV];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)
@@ -152,7 +163,7 @@ __attribute__((target("avx512f"))) static void kernel_avx512(const panel *pb, co
                                                              bool relu, const float *res, size_t ldres, float *c,
                                                              size_t ldc)
 {
-    enum { MR = 8, NV = 3 }; /* NR = 16 NV */
+    enum { MR = AVX512_MR, NV = AVX512_NR / 16 }; /* NR = 16 NV */
     __m512 acc[MR][NV];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i)
@@ -186,10 +197,10 @@ __attribute__((target("avx512f"))) static void kernel_avx512(const panel *pb, co
 
 static const kernel_info kernels[] = {
 #ifdef PNP_X86
-    {"avx512", 8, 48, kernel_avx512},
-    {"avx2", 6, 16, kernel_avx2},
+    {"avx512", AVX512_MR, AVX512_NR, kernel_avx512},
+    {"avx2", AVX2_MR, AVX2_NR, kernel_avx2},
 #endif
-    {"generic", 4, 16, kernel_generic},
+    {"generic", GENERIC_MR, GENERIC_NR, kernel_generic},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -209,7 +220,6 @@ static const kernel_info *pick_kernel(void)
     const bool forced = want && *want;
     for (int i = 0; i < NKERNELS; ++i) {
         if (forced && strcmp(want, kernels[i].name)) continue;
-        if (kernels[i].mr * kernels[i].nr > MAX_TILE) pnp_fatal("cpu conv: kernel %s tile too large", kernels[i].name);
         if (cpu_conv_isa_runs(kernels[i].name)) return &kernels[i];
         if (forced) pnp_fatal("PNP_CONV_ISA=%s: this CPU does not support it", want);
     }
@@ -218,33 +228,27 @@ static const kernel_info *pick_kernel(void)
 
 const char *cpu_conv_kernel_name(const pnp_conv *cv) { return cv->kern->name; }
 
-static void *alloc64(size_t bytes)
-{
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) pnp_fatal("cpu conv: out of host memory allocating %zu bytes", bytes);
-    return p;
-}
+static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 /* ------------------------------------------------------------------ create */
 
 pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
                           const float *weight, const float *bias)
 {
-    (void)be;
     if (transposed && (stride != k || pad != 0))
         pnp_fatal("cpu conv: transposed convolutions need stride == kernel and no padding (k %d, stride %d, pad %d)",
                   k, stride, pad);
     if (cin < 1 || cout < 1 || k < 1 || stride < 1 || pad < 0)
         pnp_fatal("cpu conv: bad shape (cin %d, cout %d, k %d, stride %d, pad %d)", cin, cout, k, stride, pad);
     pnp_conv *cv = pnp_calloc(1, sizeof *cv);
-    *cv = (pnp_conv){.cin = cin, .cout = cout, .k = k, .stride = stride, .pad = pad, .transposed = transposed};
+    *cv = (pnp_conv){.be = be, .cin = cin, .cout = cout, .k = k, .stride = stride, .pad = pad, .transposed = transposed};
     cv->kern = pick_kernel();
     const int mr = cv->kern->mr;
     cv->rows = transposed ? cout * k * k : cout;
     cv->K = transposed ? cin : cin * k * k;
     const int blocks = (cv->rows + mr - 1) / mr, R = cv->rows, K = cv->K;
-    cv->a = alloc64(sizeof(float) * blocks * K * mr);
-    cv->bias = alloc64(sizeof(float) * blocks * mr);
+    cv->a = cpu_alloc64(sizeof(float) * blocks * K * mr);
+    cv->bias = cpu_alloc64(sizeof(float) * blocks * mr);
     /* a[blk, q, i] = A[blk mr + i, q]; conv: A[r, q] = w[r, q] ([cout, cin k k]);
      * transposed: A[(co k + ky) k + kx, ci] = w[ci, co, ky, kx] = w[ci, r] */
     for (int blk = 0; blk < blocks; ++blk)
@@ -409,19 +413,25 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
     if (per_tile > TILE_PIXELS / nr) per_tile = TILE_PIXELS / nr;
     if (per_tile < 1) per_tile = 1;
     if (per_tile > panels) per_tile = panels;
-    const int tiles = (panels + per_tile - 1) / per_tile, threads = omp_get_max_threads();
+    const int tiles = (panels + per_tile - 1) / per_tile, threads = cpu_threads(cv->be);
     /* split the row blocks when images x tiles would leave threads idle */
     int groups = 1;
     while ((long)N * tiles * groups < 4L * threads && groups < blocks) ++groups;
     const long tasks = (long)N * tiles * groups;
 
+    /* per thread: the B tile, its segments, its panels (pack_tile) */
+    const size_t b_bytes = round64(sizeof(float) * (size_t)per_tile * K * nr);
+    const size_t s_bytes = round64(sizeof(segment) * (size_t)per_tile * (nr + 1));
+    void *const *scratch = cpu_thread_scratch(cv->be, threads, b_bytes + s_bytes + sizeof(panel) * (size_t)per_tile);
+
     const float *xs = x->data, *rs = residual ? residual->data : NULL;
     float *ys = y->data;
-#pragma omp parallel
+#pragma omp parallel num_threads(threads)
     {
-        float *bp = alloc64(sizeof(float) * (size_t)per_tile * K * nr);
-        segment *seg = pnp_malloc(sizeof(segment) * (size_t)per_tile * (nr + 1));
-        panel *pd = pnp_malloc(sizeof(panel) * (size_t)per_tile);
+        char *mine = scratch[omp_get_thread_num()];
+        float *bp = (float *)mine;
+        segment *seg = (segment *)(mine + b_bytes);
+        panel *pd = (panel *)(mine + b_bytes + s_bytes);
         float tile[MAX_TILE] __attribute__((aligned(64)));
 #pragma omp for schedule(dynamic, 1)
         for (long t = 0; t < tasks; ++t) {
@@ -455,8 +465,5 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
                 }
             }
         }
-        free(bp);
-        free(seg);
-        free(pd);
     }
 }

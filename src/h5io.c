@@ -1,8 +1,10 @@
-/* h5io.c - HDF5 output helpers (include/pnp/h5io.h). Every HDF5 call goes
- * through H5_CHECK, the library's single error path. */
+/* h5io.c - HDF5 helpers (include/pnp/h5io.h). Every HDF5 call of the writers
+ * goes through H5_CHECK, the library's single error path; the readers return
+ * their failures as messages instead. */
 #include "pnp/h5io.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fftw3.h>
 #include <mpi.h>
 #include <png.h>
@@ -190,100 +192,193 @@ void pnp_h5_write_str(hid_t loc, const char *name, const char *text)
 
 /* ------------------------------------------------------------ readers */
 
-static int attr_open(hid_t loc, const char *name, hid_t *a, char *err, size_t errlen)
+/* The readers never abort: HDF5's error printing is off while they run (a
+ * missing or damaged object is not worth a stack dump) and every failure is a
+ * message naming the file and the object. */
+typedef struct {
+    H5E_auto2_t fn;
+    void *data;
+} h5_quiet;
+
+static h5_quiet quiet(void)
 {
-    if (H5Aexists(loc, name) <= 0) {
-        snprintf(err, errlen, "attribute '%s' is missing", name);
-        return -1;
-    }
-    *a = H5Aopen(loc, name, H5P_DEFAULT);
-    H5_CHECK(*a);
-    return 0;
+    h5_quiet q;
+    H5Eget_auto2(H5E_DEFAULT, &q.fn, &q.data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    return q;
 }
 
-int pnp_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t len, char *err, size_t errlen)
+static int loud(h5_quiet q, int rc)
 {
-    hid_t a;
-    if (attr_open(loc, name, &a, err, errlen)) return -1;
-    hid_t ft = H5Aget_type(a);
-    H5_CHECK(ft);
-    int rc = 0;
-    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0) {
-        snprintf(err, errlen, "attribute '%s' is not a variable-length string", name);
-        rc = -1;
-    } else {
-        hid_t t = vlen_utf8_type();
+    H5Eset_auto2(H5E_DEFAULT, q.fn, q.data);
+    return rc;
+}
+
+/* err = "FILE: OBJECT: what", OBJECT being /path/of/the/dataset, "root
+ * attribute 'NAME'" or "attribute 'NAME' of /path"; returns rc. */
+static int fail(hid_t loc, const char *name, bool attr, int rc, char *err, size_t errlen, const char *what)
+{
+    char file[4096], base[4096];
+    if (H5Fget_name(loc, file, sizeof file) < 0) snprintf(file, sizeof file, "(unnamed HDF5 file)");
+    if (H5Iget_name(loc, base, sizeof base) <= 0) snprintf(base, sizeof base, "/");
+    const bool root = !strcmp(base, "/");
+    if (attr && root) snprintf(err, errlen, "%s: root attribute '%s': %s", file, name, what);
+    else if (attr) snprintf(err, errlen, "%s: attribute '%s' of %s: %s", file, name, base, what);
+    else if (name[0] == '/') snprintf(err, errlen, "%s: %s: %s", file, name, what);
+    else snprintf(err, errlen, "%s: %s/%s: %s", file, root ? "" : base, name, what);
+    return rc;
+}
+
+/* Attribute NAME of loc, one element of a class that `ok` accepts (its type in
+ * *ft). 0; 1 when absent; -1. Close *a and *ft after a 0. */
+static int attr_open(hid_t loc, const char *name, bool (*ok)(H5T_class_t), const char *expected, hid_t *a, hid_t *ft,
+                     char *err, size_t errlen)
+{
+    const htri_t there = H5Aexists(loc, name);
+    if (there == 0) return fail(loc, name, true, 1, err, errlen, "not found");
+    if (there < 0 || (*a = H5Aopen(loc, name, H5P_DEFAULT)) < 0)
+        return fail(loc, name, true, -1, err, errlen, "cannot be opened");
+    *ft = H5Aget_type(*a);
+    const hid_t sp = H5Aget_space(*a);
+    const bool good = *ft >= 0 && sp >= 0 && ok(H5Tget_class(*ft)) && H5Sget_simple_extent_npoints(sp) == 1;
+    if (sp >= 0) H5Sclose(sp);
+    if (good) return 0;
+    if (*ft >= 0) H5Tclose(*ft);
+    H5Aclose(*a);
+    return fail(loc, name, true, -1, err, errlen, expected);
+}
+
+static bool is_string(H5T_class_t c) { return c == H5T_STRING; }
+static bool is_integer(H5T_class_t c) { return c == H5T_INTEGER; }
+static bool is_number(H5T_class_t c) { return c == H5T_INTEGER || c == H5T_FLOAT; }
+
+int pnp_h5_read_attr_str(hid_t loc, const char *name, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const h5_quiet q = quiet();
+    hid_t a, ft;
+    const int rc = attr_open(loc, name, is_string, "not a string", &a, &ft, err, errlen);
+    if (rc) return loud(q, rc);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mt, H5Tget_cset(ft));
+    if (H5Tis_variable_str(ft) > 0) {
         char *v = NULL;
-        H5_CHECK(H5Aread(a, t, &v));
-        snprintf(out, len, "%s", v ? v : "");
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &v) >= 0) *out = pnp_strdup(v ? v : "");
         H5free_memory(v);
-        H5_CHECK(H5Tclose(t));
+    } else { /* fixed length, not necessarily terminated */
+        const size_t n = H5Tget_size(ft);
+        char *v = pnp_calloc(n + 1, 1);
+        H5Tset_size(mt, n + 1);
+        H5Tset_strpad(mt, H5T_STR_NULLTERM);
+        if (H5Aread(a, mt, v) >= 0) *out = v;
+        else free(v);
     }
-    H5_CHECK(H5Tclose(ft));
-    H5_CHECK(H5Aclose(a));
-    return rc;
+    H5Tclose(mt);
+    H5Tclose(ft);
+    H5Aclose(a);
+    return loud(q, *out ? 0 : fail(loc, name, true, -1, err, errlen, "cannot be read"));
 }
 
-static int read_attr_scalar(hid_t loc, const char *name, hid_t mem_type, void *out, char *err, size_t errlen)
+static int read_attr_scalar(hid_t loc, const char *name, bool integer, hid_t mem_type, void *out, char *err,
+                            size_t errlen)
 {
-    hid_t a;
-    if (attr_open(loc, name, &a, err, errlen)) return -1;
-    hid_t ft = H5Aget_type(a);
-    H5_CHECK(ft);
-    const H5T_class_t cls = H5Tget_class(ft);
-    int rc = 0;
-    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
-        snprintf(err, errlen, "attribute '%s' is not a number", name);
-        rc = -1;
-    } else {
-        H5_CHECK(H5Aread(a, mem_type, out));
-    }
-    H5_CHECK(H5Tclose(ft));
-    H5_CHECK(H5Aclose(a));
-    return rc;
+    const h5_quiet q = quiet();
+    hid_t a, ft;
+    int rc = attr_open(loc, name, integer ? is_integer : is_number, integer ? "not an integer" : "not a number", &a,
+                       &ft, err, errlen);
+    if (rc) return loud(q, rc);
+    if (H5Aread(a, mem_type, out) < 0) rc = fail(loc, name, true, -1, err, errlen, "cannot be read");
+    H5Tclose(ft);
+    H5Aclose(a);
+    return loud(q, rc);
 }
 
 int pnp_h5_read_attr_int(hid_t loc, const char *name, long long *out, char *err, size_t errlen)
 {
-    return read_attr_scalar(loc, name, H5T_NATIVE_LLONG, out, err, errlen);
+    return read_attr_scalar(loc, name, true, H5T_NATIVE_LLONG, out, err, errlen);
 }
 
 int pnp_h5_read_attr_double(hid_t loc, const char *name, double *out, char *err, size_t errlen)
 {
-    return read_attr_scalar(loc, name, H5T_NATIVE_DOUBLE, out, err, errlen);
+    return read_attr_scalar(loc, name, false, H5T_NATIVE_DOUBLE, out, err, errlen);
 }
 
-static int read_all(hid_t loc, const char *name, hid_t mem_type, void *out, size_t count, char *err, size_t errlen)
+/* Dataset NAME under loc, numeric, of ndims dimensions (any number when 0;
+ * dims filled when not NULL): 0 with *d open and its element count; 1 when
+ * absent; -1. */
+static int dataset_open(hid_t loc, const char *name, int ndims, hsize_t *dims, hid_t *d, size_t *count, char *err,
+                        size_t errlen)
 {
-    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) {
-        snprintf(err, errlen, "dataset '%s' is missing", name);
-        return -1;
-    }
-    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    H5_CHECK(d);
-    hid_t sp = H5Dget_space(d);
-    H5_CHECK(sp);
-    const hssize_t n = H5Sget_simple_extent_npoints(sp);
-    int rc = 0;
-    if (n < 0 || (size_t)n != count) {
-        snprintf(err, errlen, "dataset '%s' has %lld elements, expected %zu", name, (long long)n, count);
-        rc = -1;
-    } else if (count > 0) {
-        H5_CHECK(H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out));
-    }
-    H5_CHECK(H5Sclose(sp));
-    H5_CHECK(H5Dclose(d));
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0) return fail(loc, name, false, 1, err, errlen, "not found");
+    if ((*d = H5Dopen2(loc, name, H5P_DEFAULT)) < 0) return fail(loc, name, false, -1, err, errlen, "not a dataset");
+    const hid_t sp = H5Dget_space(*d), ft = H5Dget_type(*d);
+    const int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    const hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    const bool good = ft >= 0 && is_number(H5Tget_class(ft)) && rank >= 0 && n >= 0 && (!ndims || rank == ndims);
+    if (good && dims) H5Sget_simple_extent_dims(sp, dims, NULL);
+    if (ft >= 0) H5Tclose(ft);
+    if (sp >= 0) H5Sclose(sp);
+    *count = good ? (size_t)n : 0;
+    if (good) return 0;
+    H5Dclose(*d);
+    char what[64];
+    if (ndims) snprintf(what, sizeof what, "not a numeric dataset of %d dimension%s", ndims, ndims == 1 ? "" : "s");
+    else snprintf(what, sizeof what, "not a numeric dataset");
+    return fail(loc, name, false, -1, err, errlen, what);
+}
+
+static int dataset_read(hid_t loc, const char *name, hid_t d, hid_t mem_type, void *out, size_t count, char *err,
+                        size_t errlen)
+{
+    const int rc = count && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0
+                       ? fail(loc, name, false, -1, err, errlen, "cannot be read (truncated or corrupt file?)")
+                       : 0;
+    H5Dclose(d);
     return rc;
+}
+
+static int read_exact(hid_t loc, const char *name, hid_t mem_type, void *out, size_t count, char *err, size_t errlen)
+{
+    const h5_quiet q = quiet();
+    hid_t d;
+    size_t n;
+    const int rc = dataset_open(loc, name, 0, NULL, &d, &n, err, errlen);
+    if (rc) return loud(q, rc);
+    if (n != count) {
+        H5Dclose(d);
+        char what[128];
+        snprintf(what, sizeof what, "has %zu elements, expected %zu", n, count);
+        return loud(q, fail(loc, name, false, -1, err, errlen, what));
+    }
+    return loud(q, dataset_read(loc, name, d, mem_type, out, count, err, errlen));
 }
 
 int pnp_h5_read_f64(hid_t loc, const char *name, double *out, size_t count, char *err, size_t errlen)
 {
-    return read_all(loc, name, H5T_NATIVE_DOUBLE, out, count, err, errlen);
+    return read_exact(loc, name, H5T_NATIVE_DOUBLE, out, count, err, errlen);
 }
 
 int pnp_h5_read_f32(hid_t loc, const char *name, float *out, size_t count, char *err, size_t errlen)
 {
-    return read_all(loc, name, H5T_NATIVE_FLOAT, out, count, err, errlen);
+    return read_exact(loc, name, H5T_NATIVE_FLOAT, out, count, err, errlen);
+}
+
+int pnp_h5_read_f64_any(hid_t loc, const char *name, int ndims, hsize_t *dims, double **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    const h5_quiet q = quiet();
+    hid_t d;
+    size_t n;
+    int rc = dataset_open(loc, name, ndims, dims, &d, &n, err, errlen);
+    if (rc) return loud(q, rc);
+    *out = pnp_malloc(sizeof(double) * (n ? n : 1));
+    rc = dataset_read(loc, name, d, H5T_NATIVE_DOUBLE, *out, n, err, errlen);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    return loud(q, rc);
 }
 
 /* ------------------------------------------------------------ provenance */

@@ -23,24 +23,22 @@ static void same_shape(const pnp_act *a, const pnp_act *b, const char *what)
 
 void cpu_act_add(pnp_backend *be, const pnp_act *a, const pnp_act *b, pnp_act *y)
 {
-    (void)be;
     same_shape(a, b, "add");
     same_shape(a, y, "add");
     const size_t n = (size_t)a->n * a->c * a->h * a->w;
     const float *pa = a->data, *pb = b->data;
     float *py = y->data;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(be))
     for (size_t i = 0; i < n; ++i) py[i] = pa[i] + pb[i];
 }
 
 void cpu_act_from_image(pnp_backend *be, const float *img, int n, int c, int h, int w, pnp_act *x)
 {
-    (void)be;
     if (x->n != n || x->c != c || x->h < h || x->w < w)
         pnp_fatal("act_from_image: image [%d,%d,%d,%d] does not fit activation [%d,%d,%d,%d]", n, c, h, w, x->n, x->c,
                   x->h, x->w);
     float *out = x->data;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(cpu_threads(be))
     for (int p = 0; p < n * c; ++p)
         for (int y = 0; y < x->h; ++y) {
             const float *src = img + ((size_t)p * h + (y < h ? y : h - 1)) * w;

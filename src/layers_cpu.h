@@ -5,6 +5,14 @@
 
 #include "pnp/backend.h"
 
+int cpu_threads(pnp_backend *be);  /* the team of each of the backend's OpenMP regions (num_threads) */
+void *cpu_alloc64(size_t bytes); /* 64-byte aligned host memory, dies when out of memory (free()) */
+/* threads buffers (index: omp_get_thread_num()) of at least bytes each, 64-byte
+ * aligned, contents undefined: the backend's per-thread scratch, grow-only
+ * (kept until the backend is destroyed), counted in peak_bytes. Not reentrant:
+ * one layer op at a time per backend. */
+void *const *cpu_thread_scratch(pnp_backend *be, int threads, size_t bytes);
+size_t cpu_scratch_bytes(pnp_backend *be); /* what that scratch holds now, all threads */
 size_t cpu_act_bytes(pnp_backend *be, int n, int c, int h, int w);
 pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
                           const float *weight, const float *bias);

@@ -114,6 +114,13 @@ void pnp_cli_config_stem(const char *config, char *out, size_t len)
     if (dot && dot != out) *dot = '\0';
 }
 
+void pnp_cli_result_path(const char *config, const char *out, int row, char *buf, size_t len)
+{
+    char stem[256];
+    pnp_cli_config_stem(config, stem, sizeof stem);
+    snprintf(buf, len, "%s/%s_row%d.h5", out ? out : "results", stem, row);
+}
+
 static int cmd_version(int argc, char **argv)
 {
     if (argc > 1) {

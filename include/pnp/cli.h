@@ -24,6 +24,8 @@ void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
 /* The name results are filed under: "configs/highres_imaging.yml" -> "highres_imaging",
  * no CONFIG (the embedded default) -> "default"; `pnp run` writes DIR/<stem>_row<K>.h5. */
 void pnp_cli_config_stem(const char *config, char *out, size_t len);
+/* Where `pnp run` writes row K's result: OUT/<stem>_row<K>.h5 (OUT NULL: results). */
+void pnp_cli_result_path(const char *config, const char *out, int row, char *buf, size_t len);
 
 int pnp_cmd_run(int argc, char **argv);
 int pnp_cmd_dataset(int argc, char **argv);

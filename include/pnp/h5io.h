@@ -1,4 +1,4 @@
-/* h5io.h - writing pnp's HDF5 files.
+/* h5io.h - writing (and reading back) pnp's HDF5 files.
  *
  * A file is created under a temporary name beside its final name and renamed
  * only when complete, so a crash (or pnp_fatal, which deletes the temporary)
@@ -42,14 +42,24 @@ void pnp_h5_write_f32_at(hid_t dataset, hsize_t index, const float *data);
 /* A variable-length UTF-8 string dataset (e.g. /config/yaml). */
 void pnp_h5_write_str(hid_t loc, const char *name, const char *text);
 
-/* Readers for pnp's own files (e.g. a checkpoint to resume). Each returns 0,
- * or -1 with "FILE: what is missing or wrong" in err. */
-int pnp_h5_read_attr_str(hid_t loc, const char *name, char *out, size_t len, char *err, size_t errlen);
-int pnp_h5_read_attr_int(hid_t loc, const char *name, long long *out, char *err, size_t errlen);
+/* Readers for pnp's own files (a checkpoint to resume, `pnp inspect`). NAME is
+ * an attribute of loc or a dataset path relative to loc. Each returns 0; 1
+ * when NAME does not exist; -1 when it exists but is not what was asked or
+ * cannot be read. They never abort (HDF5's error printing is off meanwhile);
+ * on 1 and -1, err holds "FILE: OBJECT: what", e.g.
+ * "r.h5: /traces/psnr: not found" or "r.h5: root attribute 'status': not a string"
+ * (callers for which NAME is optional take 1 as "absent"). */
+/* A string (variable or fixed length) as a malloc'd copy (NULL unless 0). */
+int pnp_h5_read_attr_str(hid_t loc, const char *name, char **out, char *err, size_t errlen);
+int pnp_h5_read_attr_int(hid_t loc, const char *name, long long *out, char *err, size_t errlen); /* integer class only */
 int pnp_h5_read_attr_double(hid_t loc, const char *name, double *out, char *err, size_t errlen);
-/* The whole dataset as float64 (or float32 with _f32) when it has exactly `count` elements. */
+/* A numeric dataset as float64 (or float32 with _f32) when it has exactly `count` elements. */
 int pnp_h5_read_f64(hid_t loc, const char *name, double *out, size_t count, char *err, size_t errlen);
 int pnp_h5_read_f32(hid_t loc, const char *name, float *out, size_t count, char *err, size_t errlen);
+/* A numeric dataset of ndims dimensions, whatever their sizes (in dims), as a
+ * malloc'd float64 array (NULL unless 0). */
+int pnp_h5_read_f64_any(hid_t loc, const char *name, int ndims, hsize_t *dims, double **out, char *err,
+                        size_t errlen);
 
 /* Root provenance attributes: version, git commit, UTC time, host, Slurm job id,
  * ranks, backend, library versions, and the resolved grid row (as one string

@@ -6,7 +6,8 @@ result files, read with h5py.
                                               those recomputed from the file
     check_inspect.py report DIR FILE...       every figure and preview is a valid,
                                               non-trivial PNG; index.html shows each
-                                              one and the table's files
+                                              one and the table (once) with a row
+                                              per file
 
 Recomputed as `pnp inspect` documents: for [iterations, ranks] traces the max
 over ranks per iteration, then the mean over iterations (a plain left-to-right
@@ -108,8 +109,8 @@ def check_report(outdir, files, names):
     index = os.path.join(outdir, "index.html")
     text = open(index, encoding="utf-8").read() if os.path.exists(index) else ""
     check(all(f'src="{png}"' in text for png in pngs), "report: index.html shows every figure and preview")
-    check(all(f"<td>{path}</td>" in text for path in files) and "peak MiB per rank" in text,
-          "report: index.html has the table of pnp inspect with a row per file")
+    check(all(text.count(f"<td>{path}</td>") == 1 for path in files) and text.count("peak MiB per rank") == 1,
+          "report: index.html has the table of pnp inspect once, with a row per file")
 
 
 def main():

@@ -6,7 +6,8 @@
 #    h5py (tests/cli/check_inspect.py);
 #  - the report's PNGs are valid and index.html shows them with the table;
 #  - a missing file, a file that is not HDF5, an HDF5 file without /traces or
-#    without one trace: exit 2 naming the file and the missing item.
+#    without one trace or attribute, an attribute of the wrong type: exit 2
+#    naming the file and the item.
 . "$(dirname "$0")/lib.sh"
 MPI="mpirun --allow-run-as-root --oversubscribe"
 small="--set image_size=64 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
@@ -62,12 +63,17 @@ expect_error "a file that is not HDF5" "text\.h5: not an HDF5 file" "$TMP/text.h
 expect_error "an HDF5 file without /traces" "weights\.h5: not a pnp result: no /traces group" "$TMP/weights.h5"
 cp "$two" "$TMP/nocomm.h5"
 $PY -c "import h5py, sys; del h5py.File(sys.argv[1], 'r+')['traces/comm_time']" "$TMP/nocomm.h5"
-expect_error "a result without /traces/comm_time" "nocomm\.h5: not a pnp result: no /traces/comm_time" \
+expect_error "a result without /traces/comm_time" "nocomm\.h5: /traces/comm_time: not found \(/traces holds: " \
     "$TMP/nocomm.h5"
 cp "$two" "$TMP/nostatus.h5"
 $PY -c "import h5py, sys; del h5py.File(sys.argv[1], 'r+').attrs['status']" "$TMP/nostatus.h5"
-expect_error "a result without the status attribute" "nostatus\.h5: not a pnp result: no root attribute .status." \
+expect_error "a result without the status attribute" "nostatus\.h5: root attribute .status.: not found" \
     "$TMP/nostatus.h5"
+cp "$two" "$TMP/floatranks.h5"
+$PY -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); del f.attrs['ranks']; f.attrs['ranks'] = 1.5" \
+    "$TMP/floatranks.h5"
+expect_error "a result whose 'ranks' is not an integer" "floatranks\.h5: root attribute .ranks.: not an integer" \
+    "$TMP/floatranks.h5"
 "$PNP" inspect >/dev/null 2>"$TMP/err.log"
 check "inspect without a file: exit 2 with usage" bash -c "[ $? -eq 2 ] && grep -q 'usage: pnp inspect' '$TMP/err.log'"
 

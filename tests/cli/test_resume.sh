@@ -6,7 +6,8 @@
 #  - a real SIGUSR1 to mpirun (Slurm's --signal) and a real SIGTERM to a single
 #    process stop the run at an iteration boundary, and the resumed run equals
 #    the uninterrupted one;
-#  - refusals: a finished file, another grid row, another rank count.
+#  - refusals: a finished file, another grid row, another rank count, a
+#    checkpoint without a trace (exit 2, the file and the dataset named).
 . "$(dirname "$0")/lib.sh"
 MPIRUN="mpirun --allow-run-as-root --oversubscribe"
 MPI="timeout 120 $MPIRUN" # a hang fails the check instead of the suite
@@ -71,4 +72,9 @@ $MPI -n 2 "$PNP" run $a --out "$TMP/y" --resume "$TMP/y/$R" >"$TMP/e3.log" 2>&1
 check "resuming on another rank count: exit non-zero, message" \
     bash -c "[ $? -ne 0 ] && grep -q 'the run had 1 ranks; resume it on 1 ranks' '$TMP/e3.log'"
 check "a refused resume leaves the checkpoint as it was" bash -c "[ \"\$(attr $TMP/y/$R status)\" = interrupted ]"
+cp "$TMP/y/$R" "$TMP/nopsnr.h5"
+$PY -c "import h5py, sys; del h5py.File(sys.argv[1], 'r+')['traces/psnr']" "$TMP/nopsnr.h5"
+"$PNP" run $a --out "$TMP/y" --resume "$TMP/nopsnr.h5" >"$TMP/e4.log" 2>&1
+check "resuming a checkpoint without /traces/psnr: exit 2, the file and the dataset named" \
+    bash -c "[ $? -eq 2 ] && grep -q -- '--resume $TMP/nopsnr.h5: /traces/psnr: not found' '$TMP/e4.log'"
 exit $status

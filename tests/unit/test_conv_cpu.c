@@ -114,8 +114,9 @@ static void one(pnp_backend *be, const char *isa, const shape *s, bool with_bias
 }
 
 
-/* The same layer with 1 and with 3 OpenMP threads gives the same bits. */
-static void thread_invariance(pnp_backend *be)
+/* The same layer on backends of 1 and of 3 threads gives the same bits, and a
+ * backend leaves the process's OpenMP thread count alone. */
+static void thread_invariance(void)
 {
     const int n = 1, c = 64, h = 23, w = 70;
     const size_t nx = (size_t)n * c * h * w, nw = (size_t)c * c * 9;
@@ -123,16 +124,18 @@ static void thread_invariance(pnp_backend *be)
     float *y1 = pnp_malloc(nx * sizeof(float)), *y3 = pnp_malloc(nx * sizeof(float));
     for (size_t i = 0; i < nx; ++i) x[i] = uniform();
     for (size_t i = 0; i < nw; ++i) wt[i] = uniform() / 24.f;
-    pnp_conv *cv = be->ops->conv_create(be, c, c, 3, 1, 1, false, wt, NULL);
-    pnp_act ax = {x, n, c, h, w}, ay1 = {y1, n, c, h, w}, ay3 = {y3, n, c, h, w};
     const int before = omp_get_max_threads();
-    omp_set_num_threads(1);
-    be->ops->conv_forward(cv, &ax, &ay1, true, NULL);
-    omp_set_num_threads(3);
-    be->ops->conv_forward(cv, &ax, &ay3, true, NULL);
-    omp_set_num_threads(before);
+    pnp_backend *be1 = pnp_backend_cpu_create(1), *be3 = pnp_backend_cpu_create(3);
+    CHECK(omp_get_max_threads() == before, "creating CPU backends of 1 and 3 threads leaves omp_get_max_threads() at %d",
+          before);
+    pnp_conv *cv1 = be1->ops->conv_create(be1, c, c, 3, 1, 1, false, wt, NULL);
+    pnp_conv *cv3 = be3->ops->conv_create(be3, c, c, 3, 1, 1, false, wt, NULL);
+    pnp_act ax = {x, n, c, h, w}, ay1 = {y1, n, c, h, w}, ay3 = {y3, n, c, h, w};
+    be1->ops->conv_forward(cv1, &ax, &ay1, true, NULL);
+    be3->ops->conv_forward(cv3, &ax, &ay3, true, NULL);
     CHECK(!memcmp(y1, y3, nx * sizeof(float)), "3x3 [1,64,23,70]: 1 and 3 threads give the same bits");
-    be->ops->conv_destroy(cv);
+    be1->ops->conv_destroy(cv1), be3->ops->conv_destroy(cv3);
+    pnp_backend_destroy(be1), pnp_backend_destroy(be3);
     free(x), free(wt), free(y1), free(y3);
 }
 
@@ -174,7 +177,7 @@ int main(void)
     CHECK(!strcmp(cpu_conv_kernel_name(cv), expect), "default micro-kernel is the fastest this CPU runs: %s",
           cpu_conv_kernel_name(cv));
     be->ops->conv_destroy(cv);
-    thread_invariance(be);
+    thread_invariance();
     pnp_backend_destroy(be);
     CHECK_DONE();
 }

@@ -2,6 +2,7 @@
  *  - Philox4x32-10 known-answer vectors (Random123's kat_vectors);
  *  - our log and cos (plain arithmetic, for CPU/GPU bit identity) against libm: 1e-14;
  *  - the noise of an image is bit-identical whatever order and slabs draw it in;
+ *  - the backend's sum_sq_diff is bit-identical on 1 and 3 threads;
  *  - it is standard normal (mean, std, tails on 2^21 draws) and differs by seed and operator. */
 #include <string.h>
 
@@ -56,6 +57,20 @@ int main(void)
     CHECK(!memcmp(a, b, n * 4), "noise identical drawn whole or in reversed slabs");
     CHECK(!memcmp(a, c, n * 4), "noise identical drawn pixel by pixel in a scrambled order");
     pnp_backend_destroy(be);
+
+    /* sum_sq_diff (the PSNR's sum): the same bits on 1 and 3 threads, for a
+     * length off the 4096-element blocks, after a longer call and a shorter one */
+    pnp_backend *be1 = pnp_backend_cpu_create(1), *be3 = pnp_backend_cpu_create(3);
+    for (size_t e = 0; e < n; ++e) c[e] = 0.5f;
+    double plain = 0;
+    for (size_t e = 0; e < n; ++e) plain += ((double)a[e] - 0.5) * ((double)a[e] - 0.5);
+    const double s1t = be1->ops->sum_sq_diff(be1, a, c, n), s3t = be3->ops->sum_sq_diff(be3, a, c, n);
+    be3->ops->sum_sq_diff(be3, a, c, 100);
+    const double again = be3->ops->sum_sq_diff(be3, a, c, n);
+    CHECK(s1t == s3t && s3t == again && fabs(s1t - plain) <= 1e-12 * plain,
+          "sum_sq_diff of %zu elements: 1 thread %.17g, 3 threads %.17g, again %.17g (plain sum %.17g)", n, s1t, s3t,
+          again, plain);
+    pnp_backend_destroy(be1), pnp_backend_destroy(be3);
 
     const size_t m = 1u << 21;
     double s1 = 0, s2 = 0, cross = 0;
