@@ -34,7 +34,7 @@ deepinv: VmHWM of each rank) and, for pnp, its backend's own peak accounting.
 
 --scaling: pnp only, every rank count on the tiled row (R = 1 too) with one
 thread per rank, for rank scaling: compute and communication per rank.
-Needs: build/pnp (make), mpirun, python3 with h5py (this driver), and PYTHON
+Runs `make build/pnp` first (unless --pnp names another program). Needs: mpirun, python3 with h5py (this driver), and PYTHON
 (default python3) with torch + deepinv + h5py for the deepinv side.
 """
 import argparse
@@ -205,6 +205,8 @@ def main():
         sys.exit(f"pnp_vs_deepinv: image not found: {a.image} (set PNP_SHARED or --image)")
     os.chdir(ROOT)
 
+    if a.pnp == PNP:  # the numbers are those of the current source
+        subprocess.run(["make", "-s", "-C", ROOT, "build/pnp"], check=True, stdout=subprocess.DEVNULL)
     tmp = tempfile.mkdtemp(prefix="pnp-vs-deepinv-")
     weights, data, cfg = f"{tmp}/weights.h5", f"{tmp}/data.h5", f"{tmp}/bench.yml"
     rows = [(r, a.scaling or r > 1) for r in ranks]
