@@ -392,8 +392,10 @@ static void make_script(const grid *g, grid_job *j)
              "forward_usr1() {\n"
              "    echo \"pnp grid: USR1 from Slurm (time limit near): forwarding it to the ranks\"\n"
              "    forwarded=1\n"
-             "    kill -USR1 \"$srun_pid\" 2>/dev/null\n"
+             "    # before srun_pid is known (a signal right at the start): forward it once it is\n"
+             "    if [ -n \"$srun_pid\" ]; then kill -USR1 \"$srun_pid\" 2>/dev/null; else usr1_pending=1; fi\n"
              "}\n"
+             "srun_pid=\n"
              "trap forward_usr1 USR1\n\n",
              SIGNAL_LEAD_S);
     argvec a = {0};
@@ -403,6 +405,7 @@ static void make_script(const grid *g, grid_job *j)
     args_free(&a);
     text_add(t, " &\n"
                 "srun_pid=$!\n"
+                "if [ \"${usr1_pending:-0}\" = 1 ]; then kill -USR1 \"$srun_pid\" 2>/dev/null; fi\n"
                 "# wait returns early when USR1 arrives: then wait again until srun ends\n"
                 "forwarded=1\n"
                 "while [ \"$forwarded\" = 1 ]; do\n"
