@@ -10,13 +10,15 @@ Model, per iteration on P ranks (distribute_physics and distribute_denoiser):
                image on every rank whatever P and the operator count)
   comm         2 all-reduces of the image (gradient, zero-filled slabs), ring:
                bytes sent per rank = 2 * 2 (P-1)/P * 4 * 3HW,
-               time = bytes / bandwidth + 2 * 2 (P-1) * latency
+               time = bytes / bandwidth + 2 * 2 (P-1) * latency, the bandwidth
+               inside a node up to --node-size ranks, between nodes beyond
   iteration    t_grad + ceil(T / P) * t_window + comm
 The 1-rank baseline (no tiling) is t_grad + t_whole when --whole is given.
 Only the denoiser splits: past P = T extra ranks idle.
 
     python3 bench/scaling_model.py --window 0.725 --grad 0.013 [--whole 4.1]
         [--height 512 --width 341 --patch 112 --overlap 8] [--bandwidth 25e9] [--latency 20e-6]
+        [--node-size 8 --node-bandwidth 300e9]
 Prints a markdown table.
 """
 import argparse
@@ -44,7 +46,9 @@ def main():
     ap.add_argument("--width", type=int, default=1366)
     ap.add_argument("--patch", type=int, default=448)
     ap.add_argument("--overlap", type=int, default=32)
-    ap.add_argument("--bandwidth", type=float, default=25e9, help="bytes/s per rank for all-reduce traffic")
+    ap.add_argument("--bandwidth", type=float, default=25e9, help="bytes/s per rank between nodes")
+    ap.add_argument("--node-bandwidth", type=float, default=None, help="bytes/s per rank inside a node (default: --bandwidth)")
+    ap.add_argument("--node-size", type=int, default=1, help="ranks per node (P <= node size: --node-bandwidth)")
     ap.add_argument("--latency", type=float, default=20e-6, help="seconds per ring step")
     ap.add_argument("--ranks", default="1 2 4 8 16 32 64")
     a = ap.parse_args()
@@ -53,7 +57,9 @@ def main():
     image_bytes = 4 * 3 * a.height * a.width
     print(f"image {a.height}x{a.width}: {image_bytes / 1e6:.1f} MB per all-reduce payload; "
           f"tiling {a.patch}/{a.overlap}: {T} windows of {a.patch + 2 * a.overlap} px; "
-          f"bandwidth {a.bandwidth / 1e9:g} GB/s, latency {a.latency * 1e6:g} us per step")
+          f"bandwidth {a.bandwidth / 1e9:g} GB/s"
+          + (f" ({a.node_bandwidth / 1e9:g} GB/s up to {a.node_size} ranks, one node)" if a.node_bandwidth else "")
+          + f", latency {a.latency * 1e6:g} us per step")
     print()
     print("| P | windows/rank | denoiser s | comm MB sent/rank | comm s | iteration s | speed-up vs P=1 tiled |"
           + (" vs untiled baseline |" if a.whole else ""))
@@ -63,7 +69,8 @@ def main():
         per = math.ceil(T / P)
         den = per * a.window
         sent = 0.0 if P == 1 else 2 * 2 * (P - 1) / P * image_bytes
-        comm = 0.0 if P == 1 else sent / a.bandwidth + 2 * 2 * (P - 1) * a.latency
+        bw = a.node_bandwidth if a.node_bandwidth and P <= a.node_size else a.bandwidth
+        comm = 0.0 if P == 1 else sent / bw + 2 * 2 * (P - 1) * a.latency
         it = a.grad + den + comm
         t1 = t1 or it
         row = f"| {P} | {per} | {den:.4g} | {sent / 1e6:.1f} | {comm:.3g} | {it:.4g} | {t1 / it:.2f} |"
