@@ -107,7 +107,7 @@ static void pad_rule(pnp_backend *be)
 
 static void memory_plan(void)
 {
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     pnp_denoiser *dn = make_random(be, "drunet:16,32,64,128:2", 3);
     const int n = 2, h = 45, w = 61;
     size_t predicted = pnp_denoiser_activation_bytes(dn, n, h, w), before = be->ops->peak_bytes(be);
@@ -145,7 +145,7 @@ static void bad_weights(pnp_backend *be)
 
 int main(void)
 {
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     hid_t f = golden_open("denoisers.h5");
     drunet_golden(be, f);
     kair_golden(be, f);
