@@ -27,6 +27,16 @@
  * is picked at run time (__builtin_cpu_supports), so the default build needs
  * no -march flag. PNP_CONV_ISA=avx512|avx2|generic forces one (tests, benches).
  *
+ * Precision bf16 (cpu_bf16(be), needs AVX512_BF16): the same GEMM with every
+ * 4-byte unit of the packed weights and of the B panels holding a channel
+ * pair, lo = channel 2c, hi = 2c + 1 (zero past cin), each rounded to
+ * bfloat16 (nearest even, vcvtneps2bf16) by put_pairs: K counts units
+ * (ceil(cin / 2) k k), and the layouts, panels (shifted ones included: a
+ * shifted row is a pair of input rows) and work split above hold unit for
+ * float. The micro-kernel "avx512bf16" (MR 8, NR 48) does vdpbf16ps: both
+ * products of a pair into the fp32 accumulator, twice the fp32 FMA rate.
+ * Activations, bias, ReLU and residual stay float32.
+ *
  * Work split: tasks = (image, tile of consecutive output pixels, group of
  * row blocks), OpenMP dynamic over tasks; a task packs its B tile (reading
  * each input row once along the tile, with the next channel's run prefetched:
@@ -43,7 +53,7 @@
  * peak_bytes): at most 0.9 MiB per OpenMP thread for the project's networks
  * (K <= 4608).
  * Packed weights are the weights rounded up to MR rows (plus MR bias floats
- * per block), as large as the plain weights copy before them. */
+ * per block), as large as the plain weights copy before them (bf16: half). */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
