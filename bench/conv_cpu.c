@@ -282,7 +282,7 @@ int main(int argc, char **argv)
     static const char *netname[2] = {"DRUNet 256x256", "DnCNN 481x321"};
     double total[2][2][NVAR] = {{{0}}}; /* [net][batch][variant]: sum of count x median */
     bool complete[2] = {true, true};
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     printf("| layer | n | GFLOP | ours ms | GF/s |%s\n",
            ours_only ? "" : " dnnl nchw ms | GF/s | dnnl blk ms | GF/s | dnnl blk+r ms | GF/s | dnnl impl (nchw / blk) | "
                             "max rel diff |");

@@ -52,7 +52,7 @@ int main(int argc, char **argv)
         if (pnp_denoiser_skeleton(src, &sd, arch, sizeof arch, err, sizeof err)) pnp_fatal("%s", err);
         pnp_weights_randomize(&sd, 1);
     }
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
     if (!dn) pnp_fatal("%s", err);
     pnp_weights_free(&sd);

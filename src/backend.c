@@ -14,10 +14,10 @@ int pnp_backend_check(const char *name, const char *precision, char *err, size_t
         return -1;
     }
     if (strcmp(name, "cpu") == 0) {
-        if (strcmp(prec, "bf16") == 0) {
+        if (strcmp(prec, "bf16") == 0 && !pnp_backend_cpu_bf16()) {
             snprintf(err, errlen,
-                     "precision 'bf16' needs backend 'cuda': the cpu backend computes in fp32 only "
-                     "(set precision: fp32, or backend: cuda)");
+                     "precision 'bf16' on backend 'cpu' needs the AVX512_BF16 instructions (avx512_bf16), "
+                     "which this CPU lacks (set precision: fp32, or backend: cuda)");
             return -1;
         }
         return 0;
@@ -39,12 +39,12 @@ pnp_backend *pnp_backend_create(const char *name, const char *precision, int thr
 {
     char err[256];
     if (pnp_backend_check(name, precision, err, sizeof err)) pnp_fatal("%s", err);
-    if (strcmp(name, "cpu") == 0) return pnp_backend_cpu_create(threads);
-#ifdef PNP_WITH_CUDA
     const bool bf16 = precision && strcmp(precision, "bf16") == 0;
+    if (strcmp(name, "cpu") == 0) return pnp_backend_cpu_create(threads, bf16);
+#ifdef PNP_WITH_CUDA
     return pnp_backend_cuda_create(device % pnp_cuda_device_count(), bf16);
 #else
-    (void)device;
+    (void)device, (void)bf16;
     pnp_fatal("unreachable: backend '%s'", name);
 #endif
 }

@@ -20,6 +20,7 @@
 
 typedef struct {
     int threads;          /* every OpenMP region's team (num_threads): the process-wide setting is left alone */
+    bool bf16;            /* convolutions in bf16 (precision bf16; src/conv_cpu.c) */
     size_t live, peak;    /* bytes from alloc and of the scratch below */
     void **scratch;       /* [nscratch] per-thread buffers of scratch_bytes each (64-byte aligned) */
     int nscratch;
@@ -88,6 +89,8 @@ void *const *cpu_thread_scratch(pnp_backend *be, int threads, size_t bytes)
 }
 
 int cpu_threads(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->threads; }
+
+bool cpu_bf16(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->bf16; }
 
 size_t cpu_scratch_bytes(pnp_backend *be)
 {
@@ -393,11 +396,14 @@ static const pnp_backend_ops CPU_OPS = {
     .pixel_shuffle2 = cpu_pixel_shuffle2,
 };
 
-pnp_backend *pnp_backend_cpu_create(int threads)
+pnp_backend *pnp_backend_cpu_create(int threads, bool bf16)
 {
+    if (bf16 && !pnp_backend_cpu_bf16())
+        pnp_fatal("precision bf16 on the cpu backend needs AVX512_BF16 (avx512_bf16), which this CPU lacks");
     pnp_backend *be = pnp_calloc(1, sizeof *be);
     cpu_ctx *c = pnp_calloc(1, sizeof *c);
     c->threads = threads > 0 ? threads : omp_get_max_threads();
+    c->bf16 = bf16;
     be->ops = &CPU_OPS;
     be->ctx = c;
     return be;

@@ -513,8 +513,9 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
     if (rank == 0) {
         printf("pnp run: row %d of %s: %s %dx%d, %d operators, %s\n", row->index, cfg->path, p.source, p.truth.h,
                p.truth.w, p.n_ops, desc);
-        printf("  %d rank%s (%d thread%s each), backend %s, physics %s, denoiser %s", size, size == 1 ? "" : "s",
-               threads, threads == 1 ? "" : "s", row->backend, row->distribute_physics ? "distributed" : "whole",
+        printf("  %d rank%s (%d thread%s each), backend %s%s, physics %s, denoiser %s", size, size == 1 ? "" : "s",
+               threads, threads == 1 ? "" : "s", row->backend, strcmp(row->precision, "bf16") ? "" : " (bf16)",
+               row->distribute_physics ? "distributed" : "whole",
                row->distribute_denoiser ? "tiled" : "whole image");
         if (row->distribute_denoiser) printf(" (patch %d, overlap %d)", row->patch_size, row->overlap);
         printf("\n");

@@ -68,7 +68,7 @@ int pnp_cmd_weights(int argc, char **argv)
             pos[npos++] = argv[i];
         }
     }
-    pnp_backend *be = pnp_backend_cpu_create(1);
+    pnp_backend *be = pnp_backend_cpu_create(1, false);
     pnp_state_dict sd = {0}; /* empty again after any failed load */
     pnp_denoiser *dn = NULL;
     char arch[32], err[1024];

@@ -27,6 +27,16 @@
  * is picked at run time (__builtin_cpu_supports), so the default build needs
  * no -march flag. PNP_CONV_ISA=avx512|avx2|generic forces one (tests, benches).
  *
+ * Precision bf16 (cpu_bf16(be), needs AVX512_BF16): the same GEMM with every
+ * 4-byte unit of the packed weights and of the B panels holding a channel
+ * pair, lo = channel 2c, hi = 2c + 1 (zero past cin), each rounded to
+ * bfloat16 (nearest even, vcvtneps2bf16) by put_pairs: K counts units
+ * (ceil(cin / 2) k k), and the layouts, panels (shifted ones included: a
+ * shifted row is a pair of input rows) and work split above hold unit for
+ * float. The micro-kernel "avx512bf16" (MR 8, NR 48) does vdpbf16ps: both
+ * products of a pair into the fp32 accumulator, twice the fp32 FMA rate.
+ * Activations, bias, ReLU and residual stay float32.
+ *
  * Work split: tasks = (image, tile of consecutive output pixels, group of
  * row blocks), OpenMP dynamic over tasks; a task packs its B tile (reading
  * each input row once along the tile, with the next channel's run prefetched:
@@ -43,7 +53,7 @@
  * peak_bytes): at most 0.9 MiB per OpenMP thread for the project's networks
  * (K <= 4608).
  * Packed weights are the weights rounded up to MR rows (plus MR bias floats
- * per block), as large as the plain weights copy before them. */
+ * per block), as large as the plain weights copy before them (bf16: half). */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,7 +69,8 @@
 
 /* B tile budget per thread, cap on the pixels of one tile (bounds the segment
  * list when K is tiny), largest MR x NR of a kernel (the stack tile) */
-enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096, MAX_TILE = 8 * 48 };
+enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096, MAX_TILE = 8 * 48, MAX_MR = 8,
+       PAIR_ROW = 256 /* longest B row pack_tile rounds to bf16 (NR + k - 1) */ };
 
 /* Each micro-kernel's register tile MR x NR: the kernel's loops and the
  * kernels[] table both read these. */
@@ -67,6 +78,7 @@ enum { GENERIC_MR = 4, GENERIC_NR = 16, AVX2_MR = 6, AVX2_NR = 16, AVX512_MR = 8
 _Static_assert(GENERIC_MR * GENERIC_NR <= MAX_TILE && AVX2_MR * AVX2_NR <= MAX_TILE &&
                    AVX512_MR * AVX512_NR <= MAX_TILE,
                "a micro-kernel's tile exceeds MAX_TILE");
+_Static_assert((int)GENERIC_MR <= (int)MAX_MR && (int)AVX2_MR <= (int)MAX_MR && (int)AVX512_MR <= (int)MAX_MR, "MR exceeds MAX_MR");
 _Static_assert(AVX2_NR % 8 == 0 && AVX512_NR % 16 == 0, "NR must be whole vectors");
 
 /* One B panel [K, NR] as a micro-kernel reads it: GEMM row q = r kw + kx is
@@ -88,6 +100,7 @@ typedef struct {
     const char *name;
     int mr, nr;
     tile_kernel run;
+    bool bf16; /* reads bf16 channel pairs (precision bf16), else floats */
 } kernel_info;
 
 struct pnp_conv {
@@ -95,8 +108,9 @@ struct pnp_conv {
     int cin, cout, k, stride, pad;
     bool transposed;
     const kernel_info *kern;
-    int rows, K;   /* GEMM rows (cout, or cout k k when transposed) and depth (cin k k, or cin) */
-    float *a;      /* packed weights [ceil(rows / MR), K, MR] */
+    int rows, K;   /* GEMM rows (cout, or cout k k when transposed) and depth in 4-byte units
+                      (cin k k, or cin; bf16: ceil(cin / 2) k k, or ceil(cin / 2)) */
+    float *a;      /* packed weights [ceil(rows / MR), K, MR] (bf16: pairs in 4-byte units) */
     float *bias;   /* [ceil(rows / MR) MR] */
 };
 
@@ -159,16 +173,39 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const panel *pb, con
         }
 }
 
+/* The AVX-512 kernels' register tile: bias in, epilogue out (inlined into each). */
+enum { AVX512_NV = AVX512_NR / 16 };
+__attribute__((target("avx512f"), always_inline)) static inline void avx512_tile_init(__m512 acc[][AVX512_NV],
+                                                                                       const float *bias)
+{
+#pragma GCC unroll 8
+    for (int i = 0; i < AVX512_MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < AVX512_NV; ++v) acc[i][v] = _mm512_set1_ps(bias[i]);
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+avx512_tile_store(__m512 acc[][AVX512_NV], bool relu, const float *res, size_t ldres, float *c, size_t ldc)
+{
+    const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < AVX512_MR; ++i)
+#pragma GCC unroll 4
+        for (int v = 0; v < AVX512_NV; ++v) {
+            __m512 t = acc[i][v];
+            if (relu) t = _mm512_max_ps(t, zero);
+            if (res) t = _mm512_add_ps(t, _mm512_loadu_ps(res + i * ldres + 16 * v));
+            _mm512_storeu_ps(c + i * ldc + 16 * v, t);
+        }
+}
+
 __attribute__((target("avx512f"))) static void kernel_avx512(const panel *pb, const float *a, const float *bias,
                                                              bool relu, const float *res, size_t ldres, float *c,
                                                              size_t ldc)
 {
-    enum { MR = AVX512_MR, NV = AVX512_NR / 16 }; /* NR = 16 NV */
+    enum { MR = AVX512_MR, NV = AVX512_NV }; /* NR = 16 NV */
     __m512 acc[MR][NV];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_set1_ps(bias[i]);
+    avx512_tile_init(acc, bias);
     const float *b = pb->b;
     for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
         for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
@@ -182,48 +219,111 @@ __attribute__((target("avx512f"))) static void kernel_avx512(const panel *pb, co
                 for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
             }
         }
-    const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
+    avx512_tile_store(acc, relu, res, ldres, c, ldc);
+}
+
+/* The same tile from bf16 data: each 4-byte unit of a and of the panel is a
+ * channel pair (lo: channel 2u, hi: 2u + 1) of one weight row or pixel, and
+ * vdpbf16ps adds both products of a pair to the fp32 accumulator. Units are
+ * read through intrinsics only (no float lvalue of the bf16 data). */
+__attribute__((target("avx512f,avx512bf16"))) static void kernel_avx512bf16(const panel *pb, const float *a,
+                                                                           const float *bias, bool relu,
+                                                                           const float *res, size_t ldres, float *c,
+                                                                           size_t ldc)
+{
+    enum { MR = AVX512_MR, NV = AVX512_NV };
+    __m512 acc[MR][NV];
+    avx512_tile_init(acc, bias);
+    const float *b = pb->b;
+    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
+        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
+            __m512bh bv[NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) {
-            __m512 t = acc[i][v];
-            if (relu) t = _mm512_max_ps(t, zero);
-            if (res) t = _mm512_add_ps(t, _mm512_loadu_ps(res + i * ldres + 16 * v));
-            _mm512_storeu_ps(c + i * ldc + 16 * v, t);
+            for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b + kx + 16 * v);
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; ++i) {
+                const __m512bh ai = (__m512bh)_mm512_broadcastd_epi32(_mm_loadu_si32(a + i));
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
+            }
         }
+    avx512_tile_store(acc, relu, res, ldres, c, ldc);
+}
+
+/* d[j] = bf16(lo[j]) | bf16(hi[j]) << 16 for j < len (hi NULL: zero), rounded
+ * to nearest even (vcvtneps2bf16): one row of channel pairs. */
+__attribute__((target("avx512f,avx512bf16"))) static void put_pairs(void *d, const float *lo, const float *hi,
+                                                                   int len)
+{
+    for (int j = 0; j < len; j += 16) {
+        const __mmask16 m = len - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - j)) - 1);
+        const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, lo + j)));
+        __m512i u = l;
+        if (hi) {
+            const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, hi + j)));
+            u = _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+        }
+        _mm512_mask_storeu_epi32((char *)d + 4 * (size_t)j, m, u);
+    }
+}
+#else
+static void put_pairs(void *d, const float *lo, const float *hi, int len)
+{
+    (void)d, (void)lo, (void)hi, (void)len;
+    pnp_fatal("unreachable: bf16 packing without AVX512_BF16");
 }
 #endif
 
 static const kernel_info kernels[] = {
 #ifdef PNP_X86
-    {"avx512", AVX512_MR, AVX512_NR, kernel_avx512},
-    {"avx2", AVX2_MR, AVX2_NR, kernel_avx2},
+    {"avx512bf16", AVX512_MR, AVX512_NR, kernel_avx512bf16, true},
+    {"avx512", AVX512_MR, AVX512_NR, kernel_avx512, false},
+    {"avx2", AVX2_MR, AVX2_NR, kernel_avx2, false},
 #endif
-    {"generic", GENERIC_MR, GENERIC_NR, kernel_generic},
+    {"generic", GENERIC_MR, GENERIC_NR, kernel_generic, false},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
+
+bool pnp_backend_cpu_bf16(void)
+{
+#ifdef PNP_X86
+    const char *no = getenv("PNP_CPU_NO_BF16");
+    if (no && *no && strcmp(no, "0")) return false;
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
+#else
+    return false;
+#endif
+}
 
 bool cpu_conv_isa_runs(const char *isa)
 {
 #ifdef PNP_X86
+    if (!strcmp(isa, "avx512bf16")) return pnp_backend_cpu_bf16();
     if (!strcmp(isa, "avx512")) return __builtin_cpu_supports("avx512f");
     if (!strcmp(isa, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
     return !strcmp(isa, "generic");
 }
 
-/* The kernel named by PNP_CONV_ISA, else the first (fastest) this CPU runs. */
-static const kernel_info *pick_kernel(void)
+/* Of the kernels for this precision (bf16: avx512bf16 only), the one named by
+ * PNP_CONV_ISA, else the first (fastest) this CPU runs. */
+static const kernel_info *pick_kernel(bool bf16)
 {
     const char *want = getenv("PNP_CONV_ISA");
     const bool forced = want && *want;
     for (int i = 0; i < NKERNELS; ++i) {
         if (forced && strcmp(want, kernels[i].name)) continue;
+        if (kernels[i].bf16 != bf16) {
+            if (forced)
+                pnp_fatal("PNP_CONV_ISA=%s: that micro-kernel is for precision %s, this backend computes in %s", want,
+                          kernels[i].bf16 ? "bf16" : "fp32", bf16 ? "bf16" : "fp32");
+            continue;
+        }
         if (cpu_conv_isa_runs(kernels[i].name)) return &kernels[i];
         if (forced) pnp_fatal("PNP_CONV_ISA=%s: this CPU does not support it", want);
     }
-    pnp_fatal("PNP_CONV_ISA=%s: unknown (known: avx512, avx2, generic)", want);
+    if (!forced) pnp_fatal("precision bf16 on the cpu backend: this CPU lacks AVX512_BF16 (avx512_bf16)");
+    pnp_fatal("PNP_CONV_ISA=%s: unknown (known: avx512bf16, avx512, avx2, generic)", want);
 }
 
 const char *cpu_conv_kernel_name(const pnp_conv *cv) { return cv->kern->name; }
@@ -242,23 +342,37 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
         pnp_fatal("cpu conv: bad shape (cin %d, cout %d, k %d, stride %d, pad %d)", cin, cout, k, stride, pad);
     pnp_conv *cv = pnp_calloc(1, sizeof *cv);
     *cv = (pnp_conv){.be = be, .cin = cin, .cout = cout, .k = k, .stride = stride, .pad = pad, .transposed = transposed};
-    cv->kern = pick_kernel();
-    const int mr = cv->kern->mr;
+    cv->kern = pick_kernel(cpu_bf16(be));
+    const bool pairs = cv->kern->bf16;
+    const int mr = cv->kern->mr, kk = transposed ? 1 : k * k, Kw = cin * kk; /* Kw: A's columns */
     cv->rows = transposed ? cout * k * k : cout;
-    cv->K = transposed ? cin : cin * k * k;
+    cv->K = (pairs ? (cin + 1) / 2 : cin) * kk;
+    if (pairs && cv->kern->nr + k - 1 > PAIR_ROW)
+        pnp_fatal("cpu conv: bf16 supports kernels up to %d wide, not %d", PAIR_ROW + 1 - cv->kern->nr, k);
     const int blocks = (cv->rows + mr - 1) / mr, R = cv->rows, K = cv->K;
     cv->a = cpu_alloc64(sizeof(float) * blocks * K * mr);
     cv->bias = cpu_alloc64(sizeof(float) * blocks * mr);
-    /* a[blk, q, i] = A[blk mr + i, q]; conv: A[r, q] = w[r, q] ([cout, cin k k]);
-     * transposed: A[(co k + ky) k + kx, ci] = w[ci, co, ky, kx] = w[ci, r] */
+    /* a[blk, u, i] = A[blk mr + i, q(u)]; conv: A[r, q] = w[r, q] ([cout, cin k k]);
+     * transposed: A[(co k + ky) k + kx, ci] = w[ci, co, ky, kx] = w[ci, r].
+     * Unit u = c kk + t (t: the tap (ky, kx), or 0 when transposed) is column
+     * q = c kk + t, or with bf16 the channel pair q = 2c kk + t, (2c + 1) kk + t
+     * (zero past cin), the order pack_tile gives the B rows. */
     for (int blk = 0; blk < blocks; ++blk)
-        for (int q = 0; q < K; ++q)
-            for (int i = 0; i < mr; ++i) {
-                const int r = blk * mr + i;
-                float v = 0.f;
-                if (r < R) v = transposed ? weight[(size_t)q * R + r] : weight[(size_t)r * K + q];
-                cv->a[((size_t)blk * K + q) * mr + i] = v;
+        for (int u = 0; u < K; ++u) {
+            float v[2][MAX_MR] = {{0.f}};
+            for (int h = 0; h < (pairs ? 2 : 1); ++h) {
+                const int c = pairs ? 2 * (u / kk) + h : u / kk, q = c * kk + u % kk;
+                for (int i = 0; i < mr; ++i) {
+                    const int r = blk * mr + i;
+                    if (r < R && c < cin) v[h][i] = transposed ? weight[(size_t)q * R + r] : weight[(size_t)r * Kw + q];
+                }
             }
+            float *d = cv->a + ((size_t)blk * K + u) * mr;
+            if (pairs)
+                put_pairs(d, v[0], v[1], mr);
+            else
+                memcpy(d, v[0], sizeof(float) * mr);
+        }
     for (int r = 0; r < blocks * mr; ++r) cv->bias[r] = bias && r < R ? bias[transposed ? r / (k * k) : r] : 0.f;
     return cv;
 }
@@ -309,18 +423,19 @@ typedef struct {
  * once along the whole tile, so the reads stream along rows; the same run of
  * the next channel is prefetched (NCHW planes of 2^k floats alias in caches).
  * seg: room for npan (nr + 1) segments. */
-static void pack_tile(float *d, int nr, int npan, const float *in, int cin, int h, int w, int k, int s, int pad,
-                      int ow, int p0, int p_end, segment *seg, panel *pd)
+static void pack_tile(float *d, int nr, int npan, const float *in, int cin, bool pairs, int h, int w, int k, int s,
+                      int pad, int ow, int p0, int p_end, segment *seg, panel *pd)
 {
-    const int K = cin * k * k, sw = nr + k - 1; /* sw: row length of a shifted panel */
+    const int units = pairs ? (cin + 1) / 2 : cin; /* B rows per tap: channels, or bf16 channel pairs */
+    const int K = units * k * k, sw = nr + k - 1;  /* sw: row length of a shifted panel */
     const int end = p0 + npan * nr < p_end ? p0 + npan * nr : p_end;
     int ns = 0, off = 0;
     for (int j = 0; j < npan; ++j) {
         const int a = p0 + j * nr, b = a + nr < end ? a + nr : end; /* its pixels [a, b) */
         if (s == 1 && k > 1 && a / ow == (b - 1) / ow) {
-            pd[j] = (panel){d + off, cin * k, k, sw};
+            pd[j] = (panel){d + off, units * k, k, sw};
             seg[ns++] = (segment){off, a / ow, a % ow, 0};
-            off += cin * k * sw;
+            off += units * k * sw;
             continue;
         }
         pd[j] = (panel){d + off, K, 1, nr};
@@ -333,22 +448,35 @@ static void pack_tile(float *d, int nr, int npan, const float *in, int cin, int 
             for (int q = 0; q < K; ++q) memset(d + off + (size_t)q * nr + (b - a), 0, sizeof(float) * (nr - (b - a)));
         off += K * nr;
     }
-    for (int ci = 0; ci < cin; ++ci)
+    const int step = pairs ? 2 : 1; /* channels per unit */
+    float lo[PAIR_ROW], hi[PAIR_ROW];
+    for (int u = 0; u < units; ++u)
         for (int ky = 0; ky < k; ++ky)
             for (int t = 0; t < ns; ++t) {
                 const segment *g = &seg[t];
                 const int iy = g->oy * s + ky - pad, len = g->len ? g->len : sw;
                 const int nrow = g->len ? k : 1; /* destination rows: one per kx, or one shifted row */
-                float *dq = d + g->at + (size_t)(ci * k + ky) * (g->len ? k * nr : sw);
+                float *dq = d + g->at + (size_t)(u * k + ky) * (g->len ? k * nr : sw);
                 const size_t ld = g->len ? nr : 0;
                 if (iy < 0 || iy >= h) {
                     for (int kx = 0; kx < nrow; ++kx) memset(dq + kx * ld, 0, sizeof(float) * len);
                     continue;
                 }
-                const float *row = in + ((size_t)ci * h + iy) * w;
-                if (ci + 1 < cin)
-                    for (int x0 = 0; x0 < len * s; x0 += 16) __builtin_prefetch(row + (size_t)h * w + g->ox * s + x0);
-                for (int kx = 0; kx < nrow; ++kx) gather_row(dq + kx * ld, row, g->ox * s + kx - pad, s, len, w);
+                const int c0 = u * step, both = pairs && c0 + 1 < cin;
+                const float *row = in + ((size_t)c0 * h + iy) * w;
+                if (u + 1 < units)
+                    for (int x0 = 0; x0 < len * s; x0 += 16)
+                        for (int c = 0; c < step; ++c) __builtin_prefetch(row + (size_t)(step + c) * h * w + g->ox * s + x0);
+                for (int kx = 0; kx < nrow; ++kx) {
+                    const int ix0 = g->ox * s + kx - pad;
+                    if (!pairs) {
+                        gather_row(dq + kx * ld, row, ix0, s, len, w);
+                        continue;
+                    }
+                    gather_row(lo, row, ix0, s, len, w); /* bf16: the pair's two rows, rounded and interleaved */
+                    if (both) gather_row(hi, row + (size_t)h * w, ix0, s, len, w);
+                    put_pairs(dq + kx * ld, lo, both ? hi : NULL, len);
+                }
             }
 }
 
@@ -438,7 +566,7 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
             const int g = (int)(t % groups), ti = (int)(t / groups % tiles), n = (int)(t / groups / tiles);
             const int pan0 = ti * per_tile, npan = pan0 + per_tile > panels ? panels - pan0 : per_tile;
             const float *in = xs + n * in_img;
-            pack_tile(bp, nr, npan, in, x->c, x->h, x->w, pk, ps, pp, gw, pan0 * nr, P, seg, pd);
+            pack_tile(bp, nr, npan, in, x->c, kn->bf16, x->h, x->w, pk, ps, pp, gw, pan0 * nr, P, seg, pd);
             const int b0 = (int)((long)g * blocks / groups), b1 = (int)((long)(g + 1) * blocks / groups);
             for (int blk = b0; blk < b1; ++blk) {
                 const float *a = cv->a + (size_t)blk * K * mr, *bias = cv->bias + (size_t)blk * mr;

@@ -6,6 +6,7 @@
 #include "pnp/backend.h"
 
 int cpu_threads(pnp_backend *be);  /* the team of each of the backend's OpenMP regions (num_threads) */
+bool cpu_bf16(pnp_backend *be);    /* precision bf16: convolutions round weights and inputs to bfloat16 */
 void *cpu_alloc64(size_t bytes); /* 64-byte aligned host memory, dies when out of memory (free()) */
 /* threads buffers (index: omp_get_thread_num()) of at least bytes each, 64-byte
  * aligned, contents undefined: the backend's per-thread scratch, grow-only
@@ -18,7 +19,8 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
                           const float *weight, const float *bias);
 void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual);
 void cpu_conv_destroy(pnp_conv *cv);
-/* The micro-kernel a layer runs: "avx512", "avx2" or "generic" (PNP_CONV_ISA forces one). */
+/* The micro-kernel a layer runs: "avx512", "avx2" or "generic" (PNP_CONV_ISA forces one),
+ * or with precision bf16 "avx512bf16". */
 const char *cpu_conv_kernel_name(const pnp_conv *cv);
 bool cpu_conv_isa_runs(const char *isa); /* this CPU can run that micro-kernel */
 void cpu_act_add(pnp_backend *be, const pnp_act *a, const pnp_act *b, pnp_act *y);

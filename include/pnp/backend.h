@@ -114,16 +114,24 @@ struct pnp_backend {
  *         float32; the CUDA backend lets cuDNN use TF32 tensor cores (10-bit
  *         mantissa products, float32 sums), as PyTorch does by default;
  *         PNP_CUDA_TF32=0 in the environment forbids them.
- *   bf16  bfloat16 activations and weights, float32 accumulation (CUDA only).
+ *   bf16  CUDA: bfloat16 activations and weights, float32 accumulation. CPU
+ *         (needs AVX512_BF16): activations stay float32; each convolution
+ *         rounds its weights and inputs to bfloat16 (nearest even) and
+ *         accumulates products in float32 (vdpbf16ps); bias, ReLU, residual
+ *         in float32.
  * threads: CPU worker threads (0: all cores); device: the GPU index for
  * "cuda" (a rank passes its node-local rank modulo the count). */
 pnp_backend *pnp_backend_create(const char *name, const char *precision, int threads, int device);
 /* 0 when pnp_backend_create(name, precision, ...) would succeed here, else -1
- * and why in err (unknown backend, no GPU, bf16 on the CPU backend). */
+ * and why in err (unknown backend, no GPU, bf16 on a CPU without AVX512_BF16). */
 int pnp_backend_check(const char *name, const char *precision, char *err, size_t errlen);
 void pnp_backend_destroy(pnp_backend *be);
 
-pnp_backend *pnp_backend_cpu_create(int threads);
+/* bf16: precision bf16 (dies when !pnp_backend_cpu_bf16()). */
+pnp_backend *pnp_backend_cpu_create(int threads, bool bf16);
+/* This CPU runs the bf16 convolutions (AVX-512 with AVX512_BF16). PNP_CPU_NO_BF16=1
+ * in the environment makes it say no (tests of the refusal). */
+bool pnp_backend_cpu_bf16(void);
 #ifdef PNP_WITH_CUDA
 pnp_backend *pnp_backend_cuda_create(int device, bool bf16);
 int pnp_cuda_device_count(void); /* 0 when no GPU (or no driver) */

@@ -6,8 +6,11 @@
 #    the image, batches of 1 window;
 #  - the result file's layout (tests/cli/check_run.py);
 #  - a bad input on one rank only ends every rank quickly with the message,
-#    and no result file is left; bad rows (overlap, denoiser, bf16 on the cpu
-#    backend, cuda without a GPU) exit 2 naming the row.
+#    and no result file is left; bad rows (overlap, denoiser, bf16 on a cpu
+#    without avx512_bf16 - faked by PNP_CPU_NO_BF16=1 -, cuda without a GPU)
+#    exit 2 naming the row;
+#  - precision bf16 on the cpu backend (where the CPU has avx512_bf16): the
+#    PSNR trace within 0.05 dB of fp32's, reconstruction within 0.05.
 . "$(dirname "$0")/lib.sh"
 MPI="mpirun --allow-run-as-root --oversubscribe"
 small="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
@@ -79,9 +82,20 @@ check "overlap larger than the image: exit 2 naming the row and overlap" \
     bash -c "[ $? -eq 2 ] && grep -q 'row 0: overlap 64' '$TMP/ov.log'"
 "$PNP" run $small --set denoiser=unet --out "$TMP/dn" >"$TMP/dn.log" 2>&1
 check "unknown denoiser: exit 2 with a message" bash -c "[ $? -eq 2 ] && grep -q \"denoiser: .*unet\" '$TMP/dn.log'"
-"$PNP" run $small --set precision=bf16 --out "$TMP/bf" >"$TMP/bf.log" 2>&1
-check "precision bf16 on the cpu backend: exit 2 naming the row and the key" \
-    bash -c "[ $? -eq 2 ] && grep -q \"row 0: precision 'bf16' needs backend 'cuda'\" '$TMP/bf.log'"
+PNP_CPU_NO_BF16=1 "$PNP" run $small --set precision=bf16 --out "$TMP/bf" >"$TMP/bf.log" 2>&1
+check "precision bf16 on a cpu without avx512_bf16 (PNP_CPU_NO_BF16=1): exit 2 naming the row and the instructions" \
+    bash -c "[ $? -eq 2 ] && grep -q \"row 0: precision 'bf16' on backend 'cpu' needs the AVX512_BF16\" '$TMP/bf.log'"
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+    if run b1 1 $small $dist --set precision=bf16; then
+        check "precision bf16 on the cpu backend runs, its log says so" grep -q "backend cpu (bf16)," "$TMP/b1.log"
+        $PY tests/cli/check_run.py close "$TMP/t1/default_row0.h5" "$TMP/b1/default_row0.h5" 0.05 0.05 \
+            "cpu bf16 = cpu fp32 (1 rank, tiled)" || status=1
+    else
+        check "precision bf16 on the cpu backend runs" false
+    fi
+else
+    echo "skip - precision bf16 on the cpu backend: skipped: no avx512_bf16"
+fi
 if ! nvidia-smi -L >/dev/null 2>&1; then
     "$PNP" run $small --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
     check "backend cuda without a GPU: exit 2 naming the row and the backend" \

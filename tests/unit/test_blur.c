@@ -128,7 +128,7 @@ static void gradient_equals_sum(pnp_backend *be, int H, int W, int k, int nops)
 
 int main(void)
 {
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     golden_cases(be);
     direct_and_adjoint(be, 24, 31, 5);
     direct_and_adjoint(be, 17, 16, 9);

@@ -9,7 +9,14 @@
  * Pass: max |fast - ref| <= 1e-5 (1 + max |ref|), weights scaled 1/sqrt(fan_in)
  * so outputs are O(1) (float accumulation over up to 1440 terms). Also: the
  * result does not depend on the thread count, bit for bit (the work split
- * never splits a sum). */
+ * never splits a sum).
+ * bf16 (precision bf16, the avx512bf16 micro-kernel; skipped without
+ * avx512_bf16): the same shapes, each output within the rounding bound of
+ * bfloat16 (8-bit significand, 7 bits stored; round to nearest even: relative
+ * error <= u = 2^-8 per operand, so |bf16(w) bf16(x) - w x| <= (2u + u^2) |w x|,
+ * and the float32 sum of the exact bf16 products adds the fp32 term above):
+ *     |fast - ref| <= 1.01 (2^-7 + 2^-16) sum |w x| + 1e-5 (1 + max |ref|)
+ * per element, sum |w x| computed with the reference; and 1 vs 3 threads. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,13 +42,13 @@ static float uniform(void) /* in [-1, 1) */
 
 /* y: [n, cout, oh, ow] = relu?(conv(x) + bias) + res?, in double, the obvious way. */
 static void reference(const shape *s, const float *x, const float *wt, const float *bias, bool relu, const float *res,
-                      int oh, int ow, double *y)
+                      int oh, int ow, double *y, double *mag /* sum |w x| */)
 {
     for (int n = 0; n < s->n; ++n)
         for (int co = 0; co < s->cout; ++co)
             for (int oy = 0; oy < oh; ++oy)
                 for (int ox = 0; ox < ow; ++ox) {
-                    double acc = bias ? bias[co] : 0.0;
+                    double acc = bias ? bias[co] : 0.0, m = 0.0;
                     for (int ci = 0; ci < s->cin; ++ci)
                         for (int ky = 0; ky < s->k; ++ky)
                             for (int kx = 0; kx < s->k; ++kx) {
@@ -57,10 +64,12 @@ static void reference(const shape *s, const float *x, const float *wt, const flo
                                 }
                                 if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) continue;
                                 acc += wv * x[((n * s->cin + ci) * s->h + iy) * s->w + ix];
+                                m += fabs(wv * x[((n * s->cin + ci) * s->h + iy) * s->w + ix]);
                             }
                     if (relu && acc < 0) acc = 0;
                     const size_t o = ((size_t)(n * s->cout + co) * oh + oy) * ow + ox;
                     y[o] = acc + (res ? res[o] : 0.0);
+                    mag[o] = m;
                 }
 }
 
@@ -68,6 +77,7 @@ enum { RES_NONE, RES_SEPARATE, RES_ALIAS };
 
 static void one(pnp_backend *be, const char *isa, const shape *s, bool with_bias, bool relu, int res_mode)
 {
+    const bool bf16 = cpu_bf16(be);
     const int oh = s->transposed ? s->h * s->k : (s->h + 2 * s->pad - s->k) / s->stride + 1;
     const int ow = s->transposed ? s->w * s->k : (s->w + 2 * s->pad - s->k) / s->stride + 1;
     const size_t nx = (size_t)s->n * s->cin * s->h * s->w, ny = (size_t)s->n * s->cout * oh * ow;
@@ -79,8 +89,8 @@ static void one(pnp_backend *be, const char *isa, const shape *s, bool with_bias
     for (size_t i = 0; i < nw; ++i) wt[i] = uniform() * scale;
     for (int i = 0; i < s->cout; ++i) bias[i] = 0.5f * uniform();
     for (size_t i = 0; i < ny; ++i) res[i] = uniform();
-    double *ref = pnp_malloc(ny * sizeof(double));
-    reference(s, x, wt, with_bias ? bias : NULL, relu, res_mode != RES_NONE ? res : NULL, oh, ow, ref);
+    double *ref = pnp_malloc(ny * sizeof(double)), *mag = pnp_malloc(ny * sizeof(double));
+    reference(s, x, wt, with_bias ? bias : NULL, relu, res_mode != RES_NONE ? res : NULL, oh, ow, ref, mag);
 
     pnp_conv *cv = be->ops->conv_create(be, s->cin, s->cout, s->k, s->stride, s->pad, s->transposed, wt,
                                         with_bias ? bias : NULL);
@@ -97,26 +107,29 @@ static void one(pnp_backend *be, const char *isa, const shape *s, bool with_bias
     float *out = pnp_malloc(ny * sizeof(float));
     be->ops->download(be, out, ay.data, ny * sizeof(float));
 
-    double diff = 0, big = 0;
+    double diff = 0, big = 0, worst = 0; /* worst: max diff / allowed over the bf16 bound */
+    for (size_t i = 0; i < ny; ++i) big = fabs(ref[i]) > big ? fabs(ref[i]) : big;
     for (size_t i = 0; i < ny; ++i) {
         const double d = fabs(out[i] - ref[i]);
         diff = d > diff || d != d ? d : diff;
-        big = fabs(ref[i]) > big ? fabs(ref[i]) : big;
+        const double allowed = (bf16 ? 1.01 * (0x1p-7 + 0x1p-16) * mag[i] : 0.0) + 1e-5 * (1 + big);
+        worst = d / allowed > worst || d != d ? d / allowed : worst;
     }
     static const char *rn[] = {"", ", residual", ", residual aliasing y"};
-    CHECK(diff <= 1e-5 * (1 + big),
+    CHECK(worst <= 1.0,
           "%s: %s%dx%d s%d p%d, [%d,%d,%d,%d] -> [%d,%d,%d,%d]%s%s%s: max abs diff %.2g (max |ref| %.2g)", isa,
           s->transposed ? "transposed " : "", s->k, s->k, s->stride, s->pad, s->n, s->cin, s->h, s->w, s->n, s->cout,
           oh, ow, with_bias ? ", bias" : "", relu ? ", relu" : "", rn[res_mode], diff, big);
+    if (bf16) printf("# %s: %.2f of the bf16 bound\n", isa, worst);
     be->ops->free(be, ax.data), be->ops->free(be, ay.data), be->ops->free(be, ar.data);
     be->ops->conv_destroy(cv);
-    free(x), free(wt), free(bias), free(res), free(ref), free(out);
+    free(x), free(wt), free(bias), free(res), free(ref), free(mag), free(out);
 }
 
 
 /* The same layer on backends of 1 and of 3 threads gives the same bits, and a
  * backend leaves the process's OpenMP thread count alone. */
-static void thread_invariance(void)
+static void thread_invariance(bool bf16)
 {
     const int n = 1, c = 64, h = 23, w = 70;
     const size_t nx = (size_t)n * c * h * w, nw = (size_t)c * c * 9;
@@ -125,7 +138,7 @@ static void thread_invariance(void)
     for (size_t i = 0; i < nx; ++i) x[i] = uniform();
     for (size_t i = 0; i < nw; ++i) wt[i] = uniform() / 24.f;
     const int before = omp_get_max_threads();
-    pnp_backend *be1 = pnp_backend_cpu_create(1), *be3 = pnp_backend_cpu_create(3);
+    pnp_backend *be1 = pnp_backend_cpu_create(1, bf16), *be3 = pnp_backend_cpu_create(3, bf16);
     CHECK(omp_get_max_threads() == before, "creating CPU backends of 1 and 3 threads leaves omp_get_max_threads() at %d",
           before);
     pnp_conv *cv1 = be1->ops->conv_create(be1, c, c, 3, 1, 1, false, wt, NULL);
@@ -133,7 +146,8 @@ static void thread_invariance(void)
     pnp_act ax = {x, n, c, h, w}, ay1 = {y1, n, c, h, w}, ay3 = {y3, n, c, h, w};
     be1->ops->conv_forward(cv1, &ax, &ay1, true, NULL);
     be3->ops->conv_forward(cv3, &ax, &ay3, true, NULL);
-    CHECK(!memcmp(y1, y3, nx * sizeof(float)), "3x3 [1,64,23,70]: 1 and 3 threads give the same bits");
+    CHECK(!memcmp(y1, y3, nx * sizeof(float)), "3x3 [1,64,23,70]%s: 1 and 3 threads give the same bits",
+          bf16 ? ", bf16" : "");
     be1->ops->conv_destroy(cv1), be3->ops->conv_destroy(cv3);
     pnp_backend_destroy(be1), pnp_backend_destroy(be3);
     free(x), free(wt), free(y1), free(y3);
@@ -141,7 +155,7 @@ static void thread_invariance(void)
 
 int main(void)
 {
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     const shape shapes[] = {
         /* n cin cout  h   w  k s p  transposed */
         {1, 3, 4, 1, 1, 3, 1, 1, false},     {2, 4, 13, 7, 7, 3, 1, 1, false},
@@ -155,18 +169,20 @@ int main(void)
         {1, 4, 13, 9, 33, 3, 1, 0, false},   /* no padding */
         {1, 13, 64, 5, 100, 3, 1, 1, false}, {2, 4, 13, 9, 60, 2, 1, 0, false}, /* rows wider than panels */
     };
-    const char *isas[] = {"avx512", "avx2", "generic"};
-    for (int i = 0; i < 3; ++i) {
+    const char *isas[] = {"avx512", "avx2", "generic", "avx512bf16"};
+    pnp_backend *be16 = pnp_backend_cpu_bf16() ? pnp_backend_cpu_create(0, true) : NULL;
+    for (int i = 0; i < 4; ++i) {
         if (!cpu_conv_isa_runs(isas[i])) {
-            SKIP("%s micro-kernel: this CPU does not run it", isas[i]);
+            SKIP("%s micro-kernel: this CPU does not run it%s", isas[i], i == 3 ? " (skipped: no avx512_bf16)" : "");
             continue;
         }
         setenv("PNP_CONV_ISA", isas[i], 1);
+        pnp_backend *b = i == 3 ? be16 : be;
         for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; ++j) {
             const shape *s = &shapes[j];
-            one(be, isas[i], s, j % 2 == 0, false, RES_NONE);
-            one(be, isas[i], s, j % 2 == 1, true, (int)(j % 3)); /* relu with each residual mode */
-            if (s->cin == s->cout || j % 4 == 0) one(be, isas[i], s, false, false, RES_ALIAS);
+            one(b, isas[i], s, j % 2 == 0, false, RES_NONE);
+            one(b, isas[i], s, j % 2 == 1, true, (int)(j % 3)); /* relu with each residual mode */
+            if (s->cin == s->cout || j % 4 == 0) one(b, isas[i], s, false, false, RES_ALIAS);
         }
     }
     unsetenv("PNP_CONV_ISA");
@@ -177,7 +193,15 @@ int main(void)
     CHECK(!strcmp(cpu_conv_kernel_name(cv), expect), "default micro-kernel is the fastest this CPU runs: %s",
           cpu_conv_kernel_name(cv));
     be->ops->conv_destroy(cv);
-    thread_invariance();
+    if (be16) { /* unforced bf16: the bf16 micro-kernel */
+        cv = be16->ops->conv_create(be16, 1, 1, 1, 1, 0, false, &w1, NULL);
+        CHECK(!strcmp(cpu_conv_kernel_name(cv), "avx512bf16"), "precision bf16 runs the avx512bf16 micro-kernel: %s",
+              cpu_conv_kernel_name(cv));
+        be16->ops->conv_destroy(cv);
+    }
+    thread_invariance(false);
+    if (be16) thread_invariance(true);
     pnp_backend_destroy(be);
+    pnp_backend_destroy(be16);
     CHECK_DONE();
 }

@@ -369,7 +369,7 @@ int main(void)
         SKIP("CUDA parity: skipped: no GPU");
         return 0;
     }
-    pnp_backend *cpu = pnp_backend_cpu_create(0), *gpu = pnp_backend_cuda_create(0, false);
+    pnp_backend *cpu = pnp_backend_cpu_create(0, false), *gpu = pnp_backend_cuda_create(0, false);
     const int C = 3, H = 181, W = 256, n = 3;
     double sr, sc, a;
     pnp_benchmark_blur_params(512, n, 0, &sr, &sc, &a);

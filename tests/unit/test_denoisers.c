@@ -8,7 +8,12 @@
  *  - the pad-and-crop rule for sizes that are not multiples of 8;
  *  - the planned activation bytes equal what the forward pass allocated (past
  *    the convolutions' per-thread scratch, which peak_bytes also counts);
- *  - missing keys and wrong shapes are reported by name. */
+ *  - missing keys and wrong shapes are reported by name;
+ *  - precision bf16 (CPU, avx512bf16; skipped without avx512_bf16) against fp32
+ *    on a real image: a 96x96 crop of CBSD68 101085 with Gaussian noise (sigma
+ *    25/255, clamped) denoised by DRUNet drunet:16,32,64,128:1 (random weights:
+ *    no trained DRUNet in shared) and by the trained DnCNN (kair-small): PSNR
+ *    against the clean crop within 0.05 dB of fp32's (DESIGN's bf16 criterion). */
 #include <string.h>
 
 #include "check.h"
@@ -17,6 +22,7 @@
 #include "pnp/backend.h"
 #include "pnp/denoiser.h"
 #include "pnp/error.h"
+#include "pnp/image.h"
 
 static pnp_denoiser *make_random(pnp_backend *be, const char *spec, uint64_t seed)
 {
@@ -107,7 +113,7 @@ static void pad_rule(pnp_backend *be)
 
 static void memory_plan(void)
 {
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     pnp_denoiser *dn = make_random(be, "drunet:16,32,64,128:2", 3);
     const int n = 2, h = 45, w = 61;
     size_t predicted = pnp_denoiser_activation_bytes(dn, n, h, w), before = be->ops->peak_bytes(be);
@@ -121,6 +127,64 @@ static void memory_plan(void)
     free(x), free(y);
     pnp_denoiser_destroy(dn);
     pnp_backend_destroy(be);
+}
+
+/* One denoiser ("drunet:..." random, or "dncnn" from kair-small) on backend be. */
+static pnp_denoiser *make_named(pnp_backend *be, const char *which)
+{
+    if (strncmp(which, "dncnn", 5)) return make_random(be, which, 5);
+    pnp_state_dict sd;
+    char err[512];
+    if (pnp_weights_read_h5(shared_path("weights/kair-small/dncnn_color_blind.h5"), &sd, err, sizeof err)) return NULL;
+    pnp_denoiser *dn = pnp_denoiser_create(be, "dncnn", &sd, err, sizeof err);
+    if (!dn) pnp_fatal("%s", err);
+    pnp_weights_free(&sd);
+    return dn;
+}
+
+static void bf16_vs_fp32(void)
+{
+    if (!pnp_backend_cpu_bf16()) {
+        SKIP("bf16 denoisers: skipped: no avx512_bf16");
+        return;
+    }
+    pnp_image im;
+    char err[512];
+    if (pnp_png_read(shared_path("images/CBSD68/101085.png"), &im, err, sizeof err)) {
+        SKIP("bf16 denoisers: %s (set PNP_SHARED)", err);
+        return;
+    }
+    enum { S = 96, Y0 = 100, X0 = 150 };
+    const size_t n = 3 * S * S;
+    float *clean = pnp_malloc(n * sizeof(float)), *noisy = pnp_malloc(n * sizeof(float));
+    float *o32 = pnp_malloc(n * sizeof(float)), *o16 = pnp_malloc(n * sizeof(float));
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < S; ++i)
+            memcpy(clean + (c * S + i) * S, im.data + ((size_t)c * im.h + Y0 + i) * im.w + X0, S * sizeof(float));
+    pnp_image_free(&im);
+    pnp_backend *be32 = pnp_backend_cpu_create(0, false), *be16 = pnp_backend_cpu_create(0, true);
+    const float sigma = 25.f / 255.f;
+    memcpy(noisy, clean, n * sizeof(float));
+    be32->ops->add_noise_clamp(be32, noisy, n, 7, 0, 0, sigma);
+    const char *nets[] = {"drunet:16,32,64,128:1", "dncnn"};
+    for (int i = 0; i < 2; ++i) {
+        pnp_denoiser *d32 = make_named(be32, nets[i]), *d16 = make_named(be16, nets[i]);
+        if (!d32 || !d16) {
+            SKIP("bf16 %s: no weights in shared (set PNP_SHARED)", nets[i]);
+            pnp_denoiser_destroy(d32), pnp_denoiser_destroy(d16);
+            continue;
+        }
+        pnp_denoiser_forward(d32, noisy, 1, S, S, sigma, o32);
+        pnp_denoiser_forward(d16, noisy, 1, S, S, sigma, o16);
+        const double p32 = pnp_psnr(o32, clean, n), p16 = pnp_psnr(o16, clean, n);
+        CHECK(fabs(p16 - p32) <= 0.05,
+              "%s on a noisy %dx%d CBSD68 crop (%.2f dB): PSNR fp32 %.3f, bf16 %.3f dB (diff %+.4f; bf16 output vs "
+              "fp32 output %.1f dB)",
+              nets[i], S, S, pnp_psnr(noisy, clean, n), p32, p16, p16 - p32, pnp_psnr(o16, o32, n));
+        pnp_denoiser_destroy(d32), pnp_denoiser_destroy(d16);
+    }
+    pnp_backend_destroy(be32), pnp_backend_destroy(be16);
+    free(clean), free(noisy), free(o32), free(o16);
 }
 
 static void bad_weights(pnp_backend *be)
@@ -145,7 +209,7 @@ static void bad_weights(pnp_backend *be)
 
 int main(void)
 {
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     hid_t f = golden_open("denoisers.h5");
     drunet_golden(be, f);
     kair_golden(be, f);
@@ -154,5 +218,6 @@ int main(void)
     bad_weights(be);
     pnp_backend_destroy(be);
     memory_plan();
+    bf16_vs_fp32();
     CHECK_DONE();
 }

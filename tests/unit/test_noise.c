@@ -39,7 +39,7 @@ int main(void)
     CHECK(worst_cos < 1e-14, "deterministic cos(2 pi t): max abs error %.3g", worst_cos);
 
     /* order independence through the backend: whole image vs reversed slabs with offsets */
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     const size_t n = 3 * 97 * 131;
     float *a = pnp_malloc(n * 4), *b = pnp_malloc(n * 4), *c = pnp_malloc(n * 4);
     for (size_t e = 0; e < n; ++e) a[e] = b[e] = c[e] = 0.5f;
@@ -60,7 +60,7 @@ int main(void)
 
     /* sum_sq_diff (the PSNR's sum): the same bits on 1 and 3 threads, for a
      * length off the 4096-element blocks, after a longer call and a shorter one */
-    pnp_backend *be1 = pnp_backend_cpu_create(1), *be3 = pnp_backend_cpu_create(3);
+    pnp_backend *be1 = pnp_backend_cpu_create(1, false), *be3 = pnp_backend_cpu_create(3, false);
     for (size_t e = 0; e < n; ++e) c[e] = 0.5f;
     double plain = 0;
     for (size_t e = 0; e < n; ++e) plain += ((double)a[e] - 0.5) * ((double)a[e] - 0.5);

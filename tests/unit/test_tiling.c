@@ -117,7 +117,7 @@ static float pixel(int c, int y, int x) { return (float)(c * 10000 + y * 100 + x
 
 static void gather_scatter(int h, int w, int patch, int ov)
 {
-    pnp_backend *be = pnp_backend_cpu_create(0);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
     pnp_tiling t;
     char err[256];
     pnp_tiling_plan(h, w, patch, ov, &t, err, sizeof err);
