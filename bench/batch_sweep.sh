@@ -35,7 +35,7 @@ PYTHON="${PYTHON:-python3}"
 BATCHES="1 2 4 8 16 all" THREADS=2 SPEC=drunet:64,128,256,512:4 REPS_SMALL=3 REPS_LARGE=1 SMALL=4
 WINDOW="" PROBLEM=2048x1366:448:32 TORCH=1
 RESULTS="bench/results/$(date +%F)-batch-sweep-cpu.md"
-CMDLINE="bash bench/batch_sweep.sh$(printf " %q" "$@")"
+CMDLINE=$(bench_cmdline bench/batch_sweep.sh "$@")
 while [ $# -gt 0 ]; do
     case "$1" in
     --batches) BATCHES=$2; shift 2 ;;
@@ -97,14 +97,15 @@ for ((i = 0; i < ${#ours_lines[@]}; ++i)); do
     o=${ours_lines[i]} t=${torch_lines[i]:-}
     n=$(bench_kv "$o" n)
     o_tile=$(awk -v s="$(bench_kv "$o" median_s)" -v n="$n" 'BEGIN {printf "%.3f", s / n}')
+    o_util=$(bench_kv "$o" util) t_util=""
     o_fwd=$(bench_kv "$o" fwd_bytes)
     t_tile="-" t_fwd="" t_mb="-" t_per="-"
     if [ -n "$t" ]; then
         t_tile=$(awk -v s="$(bench_kv "$t" median_s)" -v n="$n" 'BEGIN {printf "%.3f", s / n}')
-        t_fwd=$(bench_kv "$t" fwd_bytes)
+        t_fwd=$(bench_kv "$t" fwd_bytes) t_util=$(bench_kv "$t" util)
         t_mb=$(bench_mb "$t_fwd") t_per=$(bench_mb "$((t_fwd / n))")
     fi
-    rows+=("| $n | $(bench_kv "$o" repeats) | $o_tile | $t_tile | $(bench_ratio "$t_tile" "$o_tile") | $(bench_mb "$(bench_kv "$o" act_bytes)") | $(bench_mb "$(bench_kv "$o" peak_bytes)") | $(bench_mb "$o_fwd") | $t_mb | $(bench_ratio "$t_fwd" "$o_fwd") | $(bench_mb "$((o_fwd / n))") | $t_per |")
+    rows+=("| $n | $(bench_kv "$o" repeats) | $o_tile | $t_tile | ${o_util:--} / ${t_util:--} | $(bench_ratio "$t_tile" "$o_tile") | $(bench_mb "$(bench_kv "$o" act_bytes)") | $(bench_mb "$(bench_kv "$o" peak_bytes)") | $(bench_mb "$o_fwd") | $t_mb | $(bench_ratio "$t_fwd" "$o_fwd") | $(bench_mb "$((o_fwd / n))") | $t_per |")
 done
 
 mkdir -p "$(dirname "$RESULTS")"
@@ -123,9 +124,11 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "- memory (MB = 10^6 bytes): forward = the pass's share of resident memory, VmHWM over the"
     echo "  passes (reset per batch through /proc/self/clear_refs) minus VmRSS before them (after"
     echo "  malloc_trim); planned = pnp's own activation plan and backend high-water mark (+ input and output)"
+    echo "- util = the process's CPU time / (wall time x threads) over the timed passes: about 1 when"
+    echo "  its threads had the cores to themselves, well below 1 when other processes took turns"
     echo
-    echo "| batch | timed passes | pnp s/tile | PyTorch s/tile | PyTorch / pnp time | pnp activations planned MB | pnp backend peak MB | pnp forward MB | PyTorch forward MB | PyTorch / pnp memory | pnp forward MB per tile | PyTorch forward MB per tile |"
-    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+    echo "| batch | timed passes | pnp s/tile | PyTorch s/tile | util pnp / PyTorch | PyTorch / pnp time | pnp activations planned MB | pnp backend peak MB | pnp forward MB | PyTorch forward MB | PyTorch / pnp memory | pnp forward MB per tile | PyTorch forward MB per tile |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     printf '%s\n' "${rows[@]}"
     echo
     echo "Commands:"

@@ -31,6 +31,13 @@
  *   n, h, w, threads, repeats, warmup (untimed passes at this shape),
  *   median_s, min_s  over the timed passes (median: mean of the middle two for
  *                    an even count, as Python's statistics.median),
+ *   cpu_s          the process's CPU time (user + system, all threads) per
+ *                  timed pass, mean over the passes,
+ *   util           cpu_s / (mean wall time x threads): about 1 when the
+ *                  threads had their cores to themselves (OpenMP threads spin
+ *                  while they wait), well below 1 when other processes took
+ *                  turns on the cores (the machine is shared): a flag for
+ *                  timings that contention stretched,
  *   act_bytes      activations the pass plans (pnp_denoiser_activation_bytes),
  *   weight_bytes   weights held by the network,
  *   peak_bytes     the backend's allocation high-water mark (activations plus
@@ -66,6 +73,14 @@ static double now_s(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU time of the whole process (all threads), user + system, in seconds. */
+static double cpu_s(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 static size_t max_rss_bytes(void)
@@ -191,23 +206,27 @@ static void run_shape(const char *backend, int threads, const char *arch, const 
 
     for (int r = 0; r < warmup; ++r) pnp_denoiser_forward(dn, x_dev, s.n, s.h, s.w, 0.05f, y_dev);
     be->ops->sync(be);
-    double *t = pnp_malloc(sizeof(double) * (size_t)repeats);
+    double *t = pnp_malloc(sizeof(double) * (size_t)repeats), wall = 0;
+    const double cpu0 = cpu_s();
     for (int r = 0; r < repeats; ++r) {
         const double t0 = now_s();
         pnp_denoiser_forward(dn, x_dev, s.n, s.h, s.w, 0.05f, y_dev);
         be->ops->download(be, host, y_dev, bytes); /* also waits for a device to finish */
         t[r] = now_s() - t0;
+        wall += t[r];
     }
+    const double cpu = (cpu_s() - cpu0) / repeats;
     const size_t rss_peak = max_sz(proc_status_bytes("VmHWM"), proc_status_bytes("VmRSS"));
     *rss_max = max_sz(*rss_max, max_sz(max_rss_bytes(), rss_peak));
     double sum = 0;
     for (size_t i = 0; i < numel * (size_t)s.n; ++i) sum += host[i];
     qsort(t, (size_t)repeats, sizeof *t, cmp_double);
 
-    printf("n=%d h=%d w=%d threads=%d repeats=%d warmup=%d median_s=%.4f min_s=%.4f act_bytes=%zu "
+    printf("n=%d h=%d w=%d threads=%d repeats=%d warmup=%d median_s=%.4f min_s=%.4f cpu_s=%.4f util=%.3f act_bytes=%zu "
            "weight_bytes=%zu peak_bytes=%zu rss_base_bytes=%zu rss_peak_bytes=%zu fwd_bytes=%zu rss_max_bytes=%zu "
            "checksum=%.6g backend=%s net=\"%s\"\n",
-           s.n, s.h, s.w, omp_get_max_threads(), repeats, warmup, median_sorted(t, repeats), t[0],
+           s.n, s.h, s.w, omp_get_max_threads(), repeats, warmup, median_sorted(t, repeats), t[0], cpu,
+           cpu * repeats / (wall * omp_get_max_threads()),
            pnp_denoiser_activation_bytes(dn, s.n, s.h, s.w), pnp_denoiser_weight_bytes(dn), be->ops->peak_bytes(be),
            rss_base, rss_peak, rss_peak - rss_base, *rss_max, sum, backend, pnp_denoiser_describe(dn));
     fflush(stdout);

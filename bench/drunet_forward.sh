@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 SIZES="256 512" BATCHES="1 4" REPEATS=3 THREADS=2 TORCH=1 SPEC=drunet:64,128,256,512:4
 RESULTS="bench/results/$(date +%F)-drunet-forward-cpu.md"
-CMDLINE="bash bench/drunet_forward.sh$(printf " %q" "$@")"
+CMDLINE=$(bench_cmdline bench/drunet_forward.sh "$@")
 while [ $# -gt 0 ]; do
     case "$1" in
     --sizes) SIZES=$2; shift 2 ;;

@@ -39,7 +39,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}" PLOT_PYTHON="${PLOT_PYTHON:-/usr/bin/python3}"
 HEIGHT=128 WIDTHS=1024:2048:8 THREADS=2 SPEC=drunet:64,128,256,512:4 BACKEND=cpu DEVICE=cpu
 OURS=1 TORCH=1 TORCH_ARGS="" OUT=""
-CMDLINE="bash bench/drunet_memory_curve.sh$(printf " %q" "$@")"
+CMDLINE=$(bench_cmdline bench/drunet_memory_curve.sh "$@")
 while [ $# -gt 0 ]; do
     case "$1" in
     --height) HEIGHT=$2; shift 2 ;;
@@ -70,7 +70,7 @@ export OMP_NUM_THREADS=$THREADS
 mkdir -p "$(dirname "$OUT")"
 
 # key=value lines (denoiser_forward / torch_drunet_forward.py) -> TSV rows, one per line as it comes
-COLS="w h n median_s fwd_bytes rss_base_bytes rss_peak_bytes act_bytes peak_bytes dev_base_bytes dev_peak_bytes dev_reserved_bytes fwd_dev_bytes"
+COLS="w h n median_s cpu_s util fwd_bytes rss_base_bytes rss_peak_bytes act_bytes peak_bytes dev_base_bytes dev_peak_bytes dev_reserved_bytes fwd_dev_bytes"
 to_tsv() {
     awk -v side="$1" -v cols="$COLS" 'BEGIN { nc = split(cols, c, " ") }
         { delete v; for (i = 1; i <= NF; ++i) if (split($i, kv, "=") == 2) v[kv[1]] = kv[2]

@@ -15,8 +15,13 @@ bench_ratio() { awk -v a="$1" -v b="$2" -v f="${3:-%.2f}" 'BEGIN {if (a == "" ||
 # bench_load: the load averages over 1, 5 and 15 minutes (the machine is shared).
 bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# bench_cmdline SCRIPT ARGS...: the command line as it was typed (quoted).
+bench_cmdline() { local s=$1; shift; printf 'bash %s' "$s"; [ $# -eq 0 ] || printf ' %q' "$@"; }
+
 # bench_provenance THREADS SCRIPT_CMDLINE: markdown list items for date,
-# machine, git commit (marked when the tree has uncommitted changes) and script.
+# machine, git commit (marked when the tree has uncommitted changes), script,
+# and the environment variables that change what the libraries do (malloc,
+# oneDNN, OpenMP, PyTorch, cuDNN, CUDA) when any is set.
 bench_provenance() {
     echo "- date: $(date -u '+%F %T UTC')"
     echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores visible, $1 threads used by each side$(
@@ -24,4 +29,7 @@ bench_provenance() {
             echo ", GPU: $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)")"
     echo "- git commit: $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (uncommitted changes)')"
     echo "- script: \`$2\`"
+    local env
+    env=$(env | grep -E '^(MALLOC_|GLIBC_TUNABLES|ONEDNN_|DNNL_|OMP_|KMP_|GOMP_|TORCH_|PYTORCH_|CUDNN_|CUBLAS_|CUDA_)' | sort | tr '\n' ' ')
+    [ -z "$env" ] || echo "- environment: \`${env% }\`"
 }

@@ -11,7 +11,10 @@ and prints a markdown summary to stdout:
     measure and for pnp's own planned bytes),
   - PyTorch's largest steps between consecutive widths (the largest one is
     annotated on the plot),
-  - a table of both sides at a few widths.
+  - the time comparison over the widths where neither side was slowed by
+    other processes (util >= 0.9: the process's CPU time over wall time x
+    threads; the machine is shared), and a table of both sides at a few
+    widths.
 Memory plotted: pnp's forward RSS share (fwd_bytes) and its planned bytes
 (backend peak: activations + input + output); PyTorch's forward RSS share
 and, when the TSV has them (--device cuda), the caching allocator's
@@ -56,6 +59,21 @@ def line_fit(w, y):
     return a, b, float(np.max(np.abs(y - fit) / fit))
 
 
+UTIL_OK = 0.9  # below: other processes took turns on the cores during the pass
+
+
+def contended(d):
+    """Boolean mask of the points whose pass ran with util < UTIL_OK (False where util is missing)."""
+    return d["util"] < UTIL_OK if has(d, "util") else np.zeros(len(d["w"]), bool)
+
+
+def mark_contended(ax, d, name):
+    c = contended(d)
+    if c.any():
+        ax.plot(d["w"][c], d["median_s"][c], "x", color="k", ms=5, mew=0.8,
+                label=f"{name}: contended pass (util < {UTIL_OK})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("tsv")
@@ -73,6 +91,7 @@ def main():
             ax_m.plot(ours["w"], ours["peak_bytes"] / MB, "--", color="C0", alpha=0.6,
                       label="pnp: planned (backend peak: activations + in/out)")
         ax_t.plot(ours["w"], ours["median_s"], ".-", color="C0", ms=3, label="pnp")
+        mark_contended(ax_t, ours, "pnp")
     if theirs is not None:
         ax_m.plot(theirs["w"], theirs["fwd_bytes"] / MB, ".-", color="C3", ms=3, label="PyTorch: forward RSS (VmHWM - VmRSS before)")
         if has(theirs, "fwd_dev_bytes"):
@@ -81,6 +100,7 @@ def main():
             ax_m.plot(theirs["w"], theirs["dev_reserved_bytes"] / MB, "--", color="C1", alpha=0.6,
                       label="PyTorch: device, max_memory_reserved")
         ax_t.plot(theirs["w"], theirs["median_s"], ".-", color="C3", ms=3, label="PyTorch")
+        mark_contended(ax_t, theirs, "PyTorch")
 
     out.append("## Linearity of pnp's memory in the width\n")
     if ours is not None and len(ours["w"]) >= 3:
@@ -121,9 +141,30 @@ def main():
     else:
         out.append("(no PyTorch points)")
 
+    out.append("\n## Time\n")
+    if ours is None or theirs is None or len(ours["w"]) != len(theirs["w"]) or (ours["w"] != theirs["w"]).any():
+        out.append("(the two sides do not cover the same widths)")
+    elif not (has(ours, "util") and has(theirs, "util")):
+        ratio = theirs["median_s"] / ours["median_s"]
+        out.append(f"No util column: contention unknown. PyTorch / pnp time over all widths: median "
+                   f"{np.median(ratio):.2f} (min {ratio.min():.2f}, max {ratio.max():.2f}).")
+    else:
+        clean = ~contended(ours) & ~contended(theirs)
+        ratio = theirs["median_s"] / ours["median_s"]
+        out.append(f"util = CPU time / (wall time x threads) per pass; passes with util < {UTIL_OK} shared their "
+                   f"cores with other processes (pnp: {int(contended(ours).sum())} of {len(ours['w'])}, "
+                   f"PyTorch: {int(contended(theirs).sum())} of {len(theirs['w'])}).\n")
+        if clean.any():
+            out.append(f"Over the {int(clean.sum())} widths where neither side was contended: PyTorch / pnp time "
+                       f"median {np.median(ratio[clean]):.2f} (min {ratio[clean].min():.2f}, max {ratio[clean].max():.2f}); "
+                       f"pnp {np.median(ours['median_s'][clean] / ours['w'][clean]) * 1000:.2f} ms and PyTorch "
+                       f"{np.median(theirs['median_s'][clean] / theirs['w'][clean]) * 1000:.2f} ms per column (median).")
+        else:
+            out.append("No width where neither side was contended: the times compare nothing.")
+
     out.append("\n## Both sides at a few widths\n")
     out.append("| width | pnp forward RSS MB | pnp planned MB | PyTorch forward RSS MB | PyTorch / pnp memory "
-               "| pnp s | PyTorch s | PyTorch / pnp time |")
+               "| pnp s (util) | PyTorch s (util) | PyTorch / pnp time |")
     out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     sides = [d for d in (ours, theirs) if d is not None]
     if sides:
@@ -142,8 +183,10 @@ def main():
         for w in picks:
             om, pm, tm = at(ours, "fwd_bytes", w) / MB, at(ours, "peak_bytes", w) / MB, at(theirs, "fwd_bytes", w) / MB
             os_, ts = at(ours, "median_s", w), at(theirs, "median_s", w)
-            out.append(f"| {w:.0f} | {fmt(om)} | {fmt(pm)} | {fmt(tm)} | {fmt(tm / om, '{:.2f}')} | {fmt(os_, '{:.3f}')} "
-                       f"| {fmt(ts, '{:.3f}')} | {fmt(ts / os_, '{:.2f}')} |")
+            ou, tu = at(ours, "util", w), at(theirs, "util", w)
+            out.append(f"| {w:.0f} | {fmt(om)} | {fmt(pm)} | {fmt(tm)} | {fmt(tm / om, '{:.2f}')} "
+                       f"| {fmt(os_, '{:.3f}')} ({fmt(ou, '{:.2f}')}) | {fmt(ts, '{:.3f}')} ({fmt(tu, '{:.2f}')}) "
+                       f"| {fmt(ts / os_, '{:.2f}')} |")
 
     ax_m.set_ylabel("forward pass peak memory, MB")
     ax_m.grid(alpha=0.3)

@@ -11,6 +11,11 @@ default random initialisation (timing does not depend on the values). Input
 shape: --warmup each (default) runs one untimed pass first, first only at the
 first shape, none never; then R timed passes (median and min printed).
 
+Per shape also cpu_s, the process's CPU time (user + system, all threads)
+per timed pass, and util = cpu_s / (mean wall time x threads): about 1 when
+the threads had their cores to themselves, well below 1 when other processes
+took turns on them (the machine is shared), as build/bench/denoiser_forward.
+
 Memory. Host: torch's CPU allocator is not visible to tracemalloc, so the
 script reads resident memory as the C side does. Per shape, after
 malloc_trim(0) (glibc hands back freed heap memory, so the shape starts as
@@ -44,6 +49,12 @@ import time
 
 import deepinv
 import torch
+
+
+def cpu_seconds():
+    """CPU time of the whole process (all threads), user + system."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 
 
 def max_rss_bytes():
@@ -130,15 +141,18 @@ def main():
                 y = net(x, 0.05)
                 del y
             sync()
+            cpu0 = cpu_seconds()
             for _ in range(a.repeats):
                 t0 = time.perf_counter()
                 y = net(x, 0.05)
                 sync()
                 times.append(time.perf_counter() - t0)
+            cpu = (cpu_seconds() - cpu0) / a.repeats
         rss_peak = max(proc_status_bytes("VmHWM"), proc_status_bytes("VmRSS"))
         rss_max = max(rss_max, max_rss_bytes(), rss_peak)
         line = (f"n={n} h={h} w={w} threads={torch.get_num_threads()} repeats={a.repeats} warmup={warmup} "
-                f"median_s={statistics.median(times):.4f} min_s={min(times):.4f} weight_bytes={weight_bytes} "
+                f"median_s={statistics.median(times):.4f} min_s={min(times):.4f} cpu_s={cpu:.4f} "
+                f"util={cpu * a.repeats / (sum(times) * torch.get_num_threads()):.3f} weight_bytes={weight_bytes} "
                 f"rss_base_bytes={rss_base} rss_peak_bytes={rss_peak} fwd_bytes={rss_peak - rss_base} "
                 f"rss_max_bytes={rss_max}")
         if cuda:
