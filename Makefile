@@ -93,6 +93,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h include/pnp/*.h $(BUILD)/libpnp.
 $(BUILD)/bench/%: bench/%.c include/pnp/*.h $(BUILD)/libpnp.a | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
 
+# bench/conv_cpu.c times oneDNN beside pnp when Debian's libdnnl-dev is
+# installed (bench only: the library never links it); without it, pnp alone.
+ifneq ($(wildcard /usr/include/oneapi/dnnl/dnnl.h),)
+$(BUILD)/bench/conv_cpu: private CFLAGS += -DHAVE_DNNL
+$(BUILD)/bench/conv_cpu: private LDLIBS := -ldnnl $(LDLIBS)
+endif
+
 $(BUILD)/obj $(BUILD)/tests $(BUILD)/bench:
 	mkdir -p $@
 

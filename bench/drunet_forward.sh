@@ -5,7 +5,7 @@
 # (OMP_NUM_THREADS, pnp --threads, torch.set_num_threads) and each
 # configuration runs in a fresh process (so max RSS belongs to it alone).
 #
-#   pnp:     build/bench/drunet_forward (bench/drunet_forward.c): full-width
+#   pnp:     build/bench/denoiser_forward (bench/denoiser_forward.c): full-width
 #            DRUNet 64,128,256,512 / 4 blocks on pnp's generated random weights
 #   PyTorch: bench/torch_drunet_forward.py: deepinv DRUNet(in_channels=3,
 #            out_channels=3, pretrained=None)
@@ -19,15 +19,16 @@
 #   bash bench/drunet_forward.sh [--sizes "256 512"] [--batches "1 4"] [--repeats 3]
 #                                [--threads 2] [--no-torch] [--results FILE]
 #                                [--spec drunet:W0,W1,W2,W3:NB]  (default 64,128,256,512:4)
-# Runs `make bench` first so build/bench/drunet_forward is current (the
+# Runs `make bench` first so build/bench/denoiser_forward is current (the
 # environment's CUDA=0/1 passes through to make).
 # Results: bench/results/<date>-drunet-forward-cpu.md (or --results FILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 PYTHON="${PYTHON:-python3}"
 SIZES="256 512" BATCHES="1 4" REPEATS=3 THREADS=2 TORCH=1 SPEC=drunet:64,128,256,512:4
 RESULTS="bench/results/$(date +%F)-drunet-forward-cpu.md"
-CMDLINE="bash bench/drunet_forward.sh$(printf " %q" "$@")"
+CMDLINE=$(bench_cmdline bench/drunet_forward.sh "$@")
 while [ $# -gt 0 ]; do
     case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
@@ -42,34 +43,31 @@ while [ $# -gt 0 ]; do
     esac
 done
 make -s bench >/dev/null
-OURS=build/bench/drunet_forward
+OURS=build/bench/denoiser_forward
 export OMP_NUM_THREADS=$THREADS
 
-kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" <<<"$1"; }  # kv LINE KEY
-mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1e6}'; }
-mb_diff() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (a - b) / 1e6}'; }
 
 rows=() raw=() cmds=()
 for s in $SIZES; do
     for b in $BATCHES; do
-        cmd="$OURS --size $s --batch $b --repeats $REPEATS --threads $THREADS --spec $SPEC"
+        cmd="$OURS --shapes ${b}x${s}x${s} --repeats $REPEATS --threads $THREADS --net $SPEC"
         echo "== $cmd"
         ours=$($cmd)
         echo "$ours"
         raw+=("pnp:     $ours") cmds+=("OMP_NUM_THREADS=$THREADS $cmd")
-        t_ours=$(kv "$ours" median_s)
+        t_ours=$(bench_kv "$ours" median_s)
         t_torch="-" ratio="-" torch_rss="-"
         if [ "$TORCH" = 1 ]; then
-            tcmd="$PYTHON bench/torch_drunet_forward.py --size $s --batch $b --repeats $REPEATS --threads $THREADS --spec $SPEC"
+            tcmd="$PYTHON bench/torch_drunet_forward.py --shapes ${b}x${s}x${s} --repeats $REPEATS --threads $THREADS --spec $SPEC"
             echo "== $tcmd"
             theirs=$($tcmd)
             echo "$theirs"
             raw+=("PyTorch: $theirs") cmds+=("OMP_NUM_THREADS=$THREADS $tcmd")
-            t_torch=$(kv "$theirs" median_s)
-            ratio=$(awk -v a="$t_torch" -v b="$t_ours" 'BEGIN {printf "%.2f", a / b}')
-            torch_rss="$(mb "$(kv "$theirs" rss_max_bytes)") ($(mb_diff "$(kv "$theirs" rss_peak_bytes)" "$(kv "$theirs" rss_base_bytes)"))"
+            t_torch=$(bench_kv "$theirs" median_s)
+            ratio=$(bench_ratio "$t_torch" "$t_ours")
+            torch_rss="$(bench_mb "$(bench_kv "$theirs" rss_max_bytes)") ($(bench_mb "$(bench_kv "$theirs" rss_peak_bytes)" "$(bench_kv "$theirs" rss_base_bytes)"))"
         fi
-        rows+=("| $s | $b | $t_ours | $t_torch | $ratio | $(mb "$(kv "$ours" act_bytes)") | $(mb "$(kv "$ours" weight_bytes)") | $(mb "$(kv "$ours" peak_bytes)") | $(mb "$(kv "$ours" rss_max_bytes)") ($(mb_diff "$(kv "$ours" rss_peak_bytes)" "$(kv "$ours" rss_base_bytes)")) | $torch_rss |")
+        rows+=("| $s | $b | $t_ours | $t_torch | $ratio | $(bench_mb "$(bench_kv "$ours" act_bytes)") | $(bench_mb "$(bench_kv "$ours" weight_bytes)") | $(bench_mb "$(bench_kv "$ours" peak_bytes)") | $(bench_mb "$(bench_kv "$ours" rss_max_bytes)") ($(bench_mb "$(bench_kv "$ours" rss_peak_bytes)" "$(bench_kv "$ours" rss_base_bytes)")) | $torch_rss |")
     done
 done
 
@@ -77,10 +75,7 @@ mkdir -p "$(dirname "$RESULTS")"
 {
     echo "# DRUNet forward pass on CPU: pnp vs PyTorch (deepinv)"
     echo
-    echo "- date: $(date -u '+%F %T UTC')"
-    echo "- machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores visible, $THREADS threads used by each side"
-    echo "- git commit: $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (uncommitted changes)')"
-    echo "- script: \`$CMDLINE\`"
+    bench_provenance "$THREADS" "$CMDLINE"
     echo "- network: DRUNet $SPEC (widths, blocks per level), input [N,3,S,S], sigma 0.05;"
     echo "  time: median of $REPEATS passes after one warm-up (seconds)"
     echo "- memory (MB = 10^6 bytes): planned activations, weights and backend peak are pnp's own"

@@ -8,7 +8,7 @@
 #      and pnp's libraries; where MPI or a library is missing and .gpu-carry/debs
 #      was carried (bench/gpu_prepare.sh), those Debian packages are unpacked
 #      into /tmp/pnp-sysroot and used from there;
-#   2. make BUILD=build-gpu (CUDA=1, sm_90), and build-gpu/bench/drunet_forward;
+#   2. make BUILD=build-gpu (CUDA=1, sm_90), and build-gpu/bench/denoiser_forward;
 #   3. build-gpu/tests/test_cuda_parity (every layer op, DRUNet, DnCNN, FFDNet
 #      in TF32, bf16 and strict fp32 against the CPU backend);
 #   4. tests/cli/test_run_reference.sh on build-gpu/pnp (the golden run on the
@@ -133,7 +133,7 @@ note "- MPI: $("$MPIRUN" --version 2>&1 | head -1)"
 
 # ---------------------------------------------------------------- 2. build
 if ! step "build (make -j$(nproc) ${make_args[*]})" 240 "$OUT/build.log" \
-    make -j"$(nproc)" "${make_args[@]}" all build-gpu/bench/drunet_forward; then
+    make -j"$(nproc)" "${make_args[@]}" all build-gpu/bench/denoiser_forward; then
     note ""
     note "Build failed: see build.log (last lines below)."
     tail -25 "$OUT/build.log" | sed 's/^/    /' >>"$SUMMARY"
@@ -197,9 +197,9 @@ table="| precision | size | median s | TFLOP/s | peak GiB |
 | --- | --- | --- | --- | --- |"
 for prec in fp32 bf16; do
     for size in 1024 2048; do
-        if step "drunet_forward $prec $size" 60 "$OUT/forward.log" build-gpu/bench/drunet_forward --backend cuda \
-            --precision "$prec" --size "$size" --repeats 3; then
-            line=$(grep "^size=$size " "$OUT/forward.log" | tail -1)
+        if step "denoiser_forward $prec $size" 60 "$OUT/forward.log" build-gpu/bench/denoiser_forward --backend cuda \
+            --precision "$prec" --shapes "1x${size}x${size}" --repeats 3; then
+            line=$(grep "^n=1 h=$size w=$size .*precision=$prec " "$OUT/forward.log" | tail -1)
             med=$(sed -E 's/.*median_s=([0-9.]+).*/\1/' <<<"$line")
             peak=$(sed -E 's/.*peak_bytes=([0-9]+).*/\1/' <<<"$line")
             table="$table
