@@ -142,7 +142,9 @@ def torch_run(a, data, weights, ranks, threads, dist, log):
                str(29500 + os.getpid() % 400)] + args
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     text, _ = run_measured(cmd, env, log)
-    recs = [json.loads(line[len("RESULT "):]) for line in text.splitlines() if line.startswith("RESULT ")]
+    # a rank's RESULT line may follow another process's unterminated output on the same line
+    recs = [json.loads(line[line.index("RESULT {") + len("RESULT "):]) for line in text.splitlines()
+            if "RESULT {" in line]
     if len(recs) != ranks:
         sys.exit(f"pnp_vs_deepinv: expected {ranks} RESULT lines from deepinv, got {len(recs)}")
     rec = {k: np.max(np.array([r[k] for r in recs]), axis=0) for k in ("grad_s", "denoise_s", "iter_s")}

@@ -36,20 +36,7 @@ import deepinv as dinv
 import h5py
 import numpy as np
 import torch
-
-
-def proc_status_bytes(key):
-    """A "Vm...:  N kB" line of /proc/self/status, in bytes."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def reset_peak_rss():
-    with open("/proc/self/clear_refs", "w") as f:  # Linux >= 4.0: VmHWM = VmRSS
-        f.write("5")
+from torch_drunet_forward import proc_status_bytes, reset_peak_rss  # bench/, beside this script
 
 
 def main():
