@@ -126,6 +126,11 @@ pnp_backend *pnp_backend_create(const char *name, const char *precision, int thr
  * and why in err (unknown backend, no GPU, bf16 on a CPU without AVX512_BF16). */
 int pnp_backend_check(const char *name, const char *precision, char *err, size_t errlen);
 void pnp_backend_destroy(pnp_backend *be);
+/* Dies (pnp_fatal) unless x [n, cin, h, w] through a k x k convolution (stride,
+ * pad; transposed: stride k, output k times larger) gives y [n, cout, oh, ow],
+ * and residual (when not NULL) has y's shape: every backend's conv_forward. */
+void pnp_conv_check_shapes(int cin, int cout, int k, int stride, int pad, bool transposed, const pnp_act *x,
+                           const pnp_act *y, const pnp_act *residual);
 
 /* bf16: precision bf16 (dies when !pnp_backend_cpu_bf16()). */
 pnp_backend *pnp_backend_cpu_create(int threads, bool bf16);

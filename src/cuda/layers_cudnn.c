@@ -470,28 +470,9 @@ static bool execute(pnp_conv *cv, conv_plan *p, const void *x, void *y, float be
               tried, detail);
 }
 
-static void check_shapes(const pnp_conv *cv, const pnp_act *x, const pnp_act *y)
-{
-    int oh, ow;
-    if (cv->transposed) {
-        oh = x->h * cv->k;
-        ow = x->w * cv->k;
-    } else { /* an input smaller than the kernel gives no output */
-        oh = x->h + 2 * cv->pad >= cv->k ? (x->h + 2 * cv->pad - cv->k) / cv->stride + 1 : 0;
-        ow = x->w + 2 * cv->pad >= cv->k ? (x->w + 2 * cv->pad - cv->k) / cv->stride + 1 : 0;
-    }
-    if (x->c != cv->cin || y->c != cv->cout || y->n != x->n || y->h != oh || y->w != ow || oh < 1 || ow < 1)
-        pnp_fatal("conv %dx%d (%d -> %d channels, stride %d%s): input [%d,%d,%d,%d] does not give output [%d,%d,%d,%d]",
-                  cv->k, cv->k, cv->cin, cv->cout, cv->stride, cv->transposed ? ", transposed" : "", x->n, x->c, x->h,
-                  x->w, y->n, y->c, y->h, y->w);
-}
-
 void cudnn_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual)
 {
-    check_shapes(cv, x, y);
-    if (residual && (residual->n != y->n || residual->c != y->c || residual->h != y->h || residual->w != y->w))
-        pnp_fatal("conv: residual [%d,%d,%d,%d] does not match output [%d,%d,%d,%d]", residual->n, residual->c,
-                  residual->h, residual->w, y->n, y->c, y->h, y->w);
+    pnp_conv_check_shapes(cv->cin, cv->cout, cv->k, cv->stride, cv->pad, cv->transposed, x, y, residual);
     pnp_backend *be = cv->be;
     cuda_ctx *c = be->ctx;
     const size_t count = act_elems(y), bytes = count * elem_bytes(c);

@@ -36,6 +36,7 @@
 
 #include "check.h"
 #include "golden.h"
+#include "random_net.h"
 #include "pnp/backend.h"
 #include "pnp/blur.h"
 #include "pnp/denoiser.h"
@@ -250,18 +251,6 @@ static void check_conv(pnp_backend *cpu, const mode *m, const conv_case *t)
 }
 
 /* ------------------------------------------------------------ networks */
-
-static pnp_denoiser *random_net(pnp_backend *be, const char *spec, uint64_t seed)
-{
-    pnp_state_dict sd;
-    char arch[32], err[512];
-    if (pnp_denoiser_skeleton(spec, &sd, arch, sizeof arch, err, sizeof err)) pnp_fatal("%s", err);
-    pnp_weights_randomize(&sd, seed);
-    pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
-    if (!dn) pnp_fatal("%s", err);
-    pnp_weights_free(&sd);
-    return dn;
-}
 
 /* out [n,3,h,w] (host) = D(img) on backend be */
 static void denoise_on(pnp_backend *be, pnp_denoiser *dn, const float *img, int n, int h, int w, float sigma,

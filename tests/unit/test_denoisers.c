@@ -19,22 +19,11 @@
 #include "check.h"
 #include "golden.h"
 #include "layers_cpu.h"
+#include "random_net.h"
 #include "pnp/backend.h"
 #include "pnp/denoiser.h"
 #include "pnp/error.h"
 #include "pnp/image.h"
-
-static pnp_denoiser *make_random(pnp_backend *be, const char *spec, uint64_t seed)
-{
-    pnp_state_dict sd;
-    char arch[32], err[512];
-    if (pnp_denoiser_skeleton(spec, &sd, arch, sizeof arch, err, sizeof err)) pnp_fatal("%s", err);
-    pnp_weights_randomize(&sd, seed);
-    pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
-    if (!dn) pnp_fatal("%s", err);
-    pnp_weights_free(&sd);
-    return dn;
-}
 
 static void compare(pnp_denoiser *dn, hid_t grp, const char *name, float sigma, double tol)
 {
@@ -57,7 +46,7 @@ static void drunet_golden(pnp_backend *be, hid_t f)
         hid_t g = H5Gopen2(f, groups[i], H5P_DEFAULT);
         char spec[64];
         golden_attr_str(f, groups[i], "spec", spec, sizeof spec);
-        pnp_denoiser *dn = make_random(be, spec, (uint64_t)golden_attr_double(f, groups[i], "seed"));
+        pnp_denoiser *dn = random_net(be, spec, (uint64_t)golden_attr_double(f, groups[i], "seed"));
         compare(dn, g, groups[i], (float)golden_attr_double(f, groups[i], "sigma"), 1e-5);
         pnp_denoiser_destroy(dn);
         H5Gclose(g);
@@ -91,7 +80,7 @@ static void kair_golden(pnp_backend *be, hid_t f)
 /* D(x) on a 37x45 image equals D(replicate-pad(x) to 40x48) cropped back. */
 static void pad_rule(pnp_backend *be)
 {
-    pnp_denoiser *dn = make_random(be, "drunet:8,16,32,64:1", 9);
+    pnp_denoiser *dn = random_net(be, "drunet:8,16,32,64:1", 9);
     const int h = 37, w = 45, H = 40, W = 48;
     float *x = pnp_malloc(sizeof(float) * 3 * h * w), *xp = pnp_malloc(sizeof(float) * 3 * H * W);
     float *y = pnp_malloc(sizeof(float) * 3 * h * w), *yp = pnp_malloc(sizeof(float) * 3 * H * W);
@@ -114,7 +103,7 @@ static void pad_rule(pnp_backend *be)
 static void memory_plan(void)
 {
     pnp_backend *be = pnp_backend_cpu_create(0, false);
-    pnp_denoiser *dn = make_random(be, "drunet:16,32,64,128:2", 3);
+    pnp_denoiser *dn = random_net(be, "drunet:16,32,64,128:2", 3);
     const int n = 2, h = 45, w = 61;
     size_t predicted = pnp_denoiser_activation_bytes(dn, n, h, w), before = be->ops->peak_bytes(be);
     float *x = pnp_calloc((size_t)n * 3 * h * w, sizeof(float)), *y = pnp_malloc(sizeof(float) * n * 3 * h * w);
@@ -132,7 +121,7 @@ static void memory_plan(void)
 /* One denoiser ("drunet:..." random, or "dncnn" from kair-small) on backend be. */
 static pnp_denoiser *make_named(pnp_backend *be, const char *which)
 {
-    if (strncmp(which, "dncnn", 5)) return make_random(be, which, 5);
+    if (strncmp(which, "dncnn", 5)) return random_net(be, which, 5);
     pnp_state_dict sd;
     char err[512];
     if (pnp_weights_read_h5(shared_path("weights/kair-small/dncnn_color_blind.h5"), &sd, err, sizeof err)) return NULL;
