@@ -112,7 +112,7 @@ def write_config(path, a, image, weights, rows):
 def ours_run(a, cfg, row, ranks, threads, outdir, log):
     cmd = MPIRUN + ["-n", str(ranks), a.pnp, "run", cfg, "--row", str(row), "--out", outdir, "--threads", str(threads)]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    text, rss = run_measured(cmd, env, log)
+    _, rss = run_measured(cmd, env, log)
     path = os.path.join(outdir, f"{os.path.splitext(os.path.basename(cfg))[0]}_row{row}.h5")
     with h5py.File(path, "r") as f:
         t = f["traces"]
@@ -127,7 +127,7 @@ def ours_run(a, cfg, row, ranks, threads, outdir, log):
             "windows": int(f.attrs.get("windows", 0)),
         }
     rec["rss"] = rss
-    return rec, cmd, text
+    return rec, cmd
 
 
 def torch_run(a, data, weights, ranks, threads, dist, log):
@@ -152,7 +152,7 @@ def torch_run(a, data, weights, ranks, threads, dist, log):
     rec["rss"] = max(r["rss_peak_bytes"] for r in recs)
     rec["cuda_peak"] = max(r.get("cuda_peak_bytes", 0) for r in recs)
     rec["versions"] = recs[0]["versions"]
-    return rec, cmd, text
+    return rec, cmd
 
 
 def med(samples):
@@ -222,14 +222,14 @@ def main():
         threads = 1 if a.scaling else max(1, a.threads // r)
         ours, theirs = [], []
         for run in range(a.runs):
-            rec, cmd, text = ours_run(a, cfg, row, r, threads, f"{tmp}/out{run}", log)
+            rec, cmd = ours_run(a, cfg, row, r, threads, f"{tmp}/out{run}", log)
             ours.append(rec)
             print(f"pnp     R={r} run {run + 1}: iteration {med(list(rec['iter'][1:])):.3f} s, "
                   f"PSNR {rec['psnr'][-1]:.3f} dB", flush=True)
             if run == 0:
                 commands.append(f"OMP_NUM_THREADS={threads} {shlex.join(cmd)}")
             if not a.no_torch:
-                rec, cmd, text = torch_run(a, data, weights, r, threads, dist, log)
+                rec, cmd = torch_run(a, data, weights, r, threads, dist, log)
                 theirs.append(rec)
                 print(f"deepinv R={r} run {run + 1}: iteration {med(list(rec['iter_s'][1:])):.3f} s, "
                       f"PSNR {rec['psnr'][-1]:.3f} dB", flush=True)
@@ -241,7 +241,6 @@ def main():
         s["denoise"] = med(pool(ours, "denoise", lambda v: v.max(axis=1)))
         s["comm"] = med(pool(ours, "comm", lambda v: v.max(axis=1)))
         s["comm_min"] = med(pool(ours, "comm", lambda v: v.min(axis=1)))
-        s["compute"] = med(pool(ours, "grad", lambda v: v.max(axis=1))) + s["denoise"]
         s["iter"] = med(pool(ours, "iter", lambda v: v))
         s["psnr"] = ours[0]["psnr"][-1]
         s["rss"] = max(rec["rss"] for rec in ours)
