@@ -4,12 +4,15 @@
 #   make test       build, then run the whole test suite (tests/run.sh)
 #   make demo       build, then run the main job on the embedded default
 #   make bench      the benchmark programs (bench/*.c -> build/bench/*)
-#   make CUDA=0     force a CPU-only build
+#   make CUDA=0     a CPU-only build whatever config.mk says
 #
-# CUDA defaults to 1 exactly when `nvcc` is on PATH; set it explicitly to
-# override. Dependencies are Debian packages (scripts/deps.sh installs them).
+# Dependencies are Debian packages (scripts/deps.sh installs them). deps.sh
+# also checks the optional CUDA toolkit and writes config.mk with CUDA = 1 or 0
+# and where the toolkit is; without config.mk the build is CPU-only unless the
+# command line says CUDA=1. Changing flags rebuilds everything in $(BUILD).
 
-CUDA ?= $(if $(shell command -v nvcc 2>/dev/null),1,0)
+-include config.mk
+CUDA ?= 0
 BUILD ?= build
 CC := mpicc
 NVCC ?= nvcc
@@ -50,6 +53,13 @@ NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
 LDLIBS += $(CUDNN_LIBS) $(NCCL_LIBS) -L$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
 endif
 
+# $(BUILD)/flags holds the flags the objects there were built with; it is
+# rewritten (and so everything rebuilt) only when they change, so CUDA=0 and
+# CUDA=1 objects never mix in one folder.
+BUILD_FLAGS := CUDA=$(CUDA) CC=$(CC) CFLAGS=$(CFLAGS) NVFLAGS=$(NVFLAGS) LDLIBS=$(LDLIBS)
+$(BUILD)/flags: FORCE | $(BUILD)/obj
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
+
 TEST_SRC := $(wildcard tests/unit/*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -58,13 +68,13 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test demo bench clean deps FORCE
 all: $(BUILD)/pnp $(TEST_BIN)
 
-$(BUILD)/obj/%.o: src/%.c src/*.h include/pnp/*.h | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c src/*.h include/pnp/*.h $(BUILD)/flags
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cuda_%.o: src/cuda/%.c src/cuda/*.h kernels/*.h include/pnp/*.h | $(BUILD)/obj
+$(BUILD)/obj/cuda_%.o: src/cuda/%.c src/cuda/*.h kernels/*.h include/pnp/*.h $(BUILD)/flags
 	$(CC) $(CFLAGS) -Ikernels $(CUDA_INC) -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu kernels/*.h include/pnp/*.h | $(BUILD)/obj
+$(BUILD)/obj/cu_%.o: kernels/%.cu kernels/*.h include/pnp/*.h $(BUILD)/flags
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
 # The commit is baked into version.o, rebuilt every time so it is never stale.
@@ -78,14 +88,14 @@ $(BUILD)/obj/default_config.c: configs/default.yml | $(BUILD)/obj
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
 
-$(BUILD)/obj/default_config.o: $(BUILD)/obj/default_config.c
+$(BUILD)/obj/default_config.o: $(BUILD)/obj/default_config.c $(BUILD)/flags
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libpnp.a: $(LIB_OBJ)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/pnp: $(BUILD)/obj/main.o $(BUILD)/libpnp.a
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/pnp: $(BUILD)/obj/main.o $(BUILD)/libpnp.a $(BUILD)/flags
+	$(CC) $(LDFLAGS) $(filter-out %/flags,$^) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h include/pnp/*.h $(BUILD)/libpnp.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) -Itests/unit -Isrc $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@

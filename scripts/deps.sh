@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # deps.sh - install (as root) or name (otherwise) the Debian 12 packages pnp
 # needs to build, run and test. Does nothing when all are present.
-# The CUDA toolkit is optional and not installed here: with nvcc on PATH the
-# Makefile also builds the CUDA backend.
+# The CUDA toolkit is optional and not installed here. deps.sh looks for it
+# (nvcc on PATH or in /usr/local/cuda, with cuDNN and NCCL beside it, or where
+# CUDA_HOME / CUDNN_HOME / NCCL_HOME point), says what it found, and writes
+# config.mk: the Makefile builds the CUDA backend exactly when config.mk (or
+# the make command line) says CUDA = 1.
 set -euo pipefail
 PACKAGES=(
     build-essential pkg-config git      # compiler, make, build metadata
@@ -22,15 +25,49 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "deps: all ${#PACKAGES[@]} Debian packages present"
-    exit 0
-fi
-if [ "$(id -u)" -ne 0 ]; then
+elif [ "$(id -u)" -ne 0 ]; then
     echo "deps: missing Debian packages: ${missing[*]}" >&2
     echo "deps: as root, run: apt-get install -y ${missing[*]}" >&2
     exit 1
+else
+    echo "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    echo "deps: done"
 fi
-echo "deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "deps: done"
+
+# The CUDA toolkit: every piece the CUDA backend links, or the first one missing.
+cd "$(dirname "$0")/.."
+find_cuda() {
+    local nvcc need
+    if [ -n "${CUDA_HOME:-}" ]; then nvcc=$CUDA_HOME/bin/nvcc
+    elif command -v nvcc >/dev/null; then nvcc=$(command -v nvcc)
+    else nvcc=/usr/local/cuda/bin/nvcc; fi
+    [ -x "$nvcc" ] || { why="no nvcc (not on PATH, not $nvcc)"; return 1; }
+    cuda_home=$(dirname "$(dirname "$nvcc")")
+    cudnn_home=${CUDNN_HOME:-$cuda_home}
+    nccl_home=${NCCL_HOME:-$cuda_home}
+    for need in "$cuda_home/lib64/libcufft.so" "$cuda_home/lib64/libcudart.so" \
+                "$cudnn_home/include/cudnn_version.h" "$nccl_home/include/nccl.h"; do
+        [ -e "$need" ] || { why="nvcc at $nvcc, but no $need"; return 1; }
+    done
+    for need in "$cudnn_home:libcudnn.so" "$nccl_home:libnccl.so"; do
+        ls "${need%%:*}"/lib*/"${need#*:}" >/dev/null 2>&1 ||
+            { why="nvcc at $nvcc, but no ${need#*:} in ${need%%:*}/lib*"; return 1; }
+    done
+    local major_minor='s/^#define \(CUDNN\|NCCL\)_\(MAJOR\|MINOR\) \([0-9]*\).*/\3/p'
+    version="nvcc $("$nvcc" --version | sed -n 's/.*release \([0-9.]*\),.*/\1/p')"
+    version+=", cuDNN $(sed -n "$major_minor" "$cudnn_home/include/cudnn_version.h" | head -2 | paste -sd.)"
+    version+=", NCCL $(sed -n "$major_minor" "$nccl_home/include/nccl.h" | head -2 | paste -sd.)"
+}
+header="# config.mk - written by scripts/deps.sh: what \`make\` builds on this machine.
+# Edit or delete it, or say CUDA=0 / CUDA=1 to make, to decide otherwise."
+if find_cuda; then
+    printf '%s\nCUDA ?= 1\nCUDA_HOME ?= %s\nCUDNN_HOME ?= %s\nNCCL_HOME ?= %s\n' \
+        "$header" "$cuda_home" "$cudnn_home" "$nccl_home" > config.mk
+    echo "deps: CUDA toolkit at $cuda_home ($version): config.mk says CUDA = 1 (CPU and CUDA backends)"
+else
+    printf '%s\nCUDA ?= 0\n' "$header" > config.mk
+    echo "deps: $why: config.mk says CUDA = 0 (CPU backend only)"
+fi
