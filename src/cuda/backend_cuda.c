@@ -40,8 +40,9 @@ void *cuda_alloc(pnp_backend *be, size_t bytes)
     return p;
 }
 
-/* cudaFree waits for the device itself, so work still queued on the buffer
- * finishes first. */
+/* cudaFree "may perform implicit synchronization" (cuda_runtime_api.h), no
+ * more: the stream, which every user of the buffer runs on, is drained first
+ * so no queued kernel, copy or transform reads freed memory. */
 void cuda_free(pnp_backend *be, void *ptr)
 {
     if (!ptr) return;
@@ -53,6 +54,7 @@ void cuda_free(pnp_backend *be, void *ptr)
     count_bytes(c, 0, dead->bytes);
     *r = dead->next;
     free(dead);
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
     CUDA_CHECK(cudaFree(ptr));
 }
 
@@ -170,6 +172,8 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
 static void cuda_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
+    /* cufftDestroy frees the plans' work areas: no queued transform may still use them */
+    CUDA_CHECK(cudaStreamSynchronize(((cuda_ctx *)op->be->ctx)->stream));
     op->be->ops->free(op->be, op->gram);
     op->be->ops->free(op->be, op->data);
     cufftDestroy(op->fwd);
@@ -250,7 +254,10 @@ static const int *upload_params(cuda_ctx *c, int n, int k, const int *const *arr
         c->params_host_count = count;
     }
     if (count > c->params_count) {
-        if (c->params) CUDA_CHECK(cudaFree(c->params)); /* waits for the kernels still reading it */
+        if (c->params) { /* the kernels still reading it finish first (see cuda_free) */
+            CUDA_CHECK(cudaStreamSynchronize(c->stream));
+            CUDA_CHECK(cudaFree(c->params));
+        }
         CUDA_CHECK(cudaMalloc((void **)&c->params, count * sizeof(int)));
         count_bytes(c, count * sizeof(int), c->params_count * sizeof(int));
         c->params_count = count;
