@@ -65,10 +65,12 @@ extern "C" int pnp_launch_add_scaled(float *z, const float *x, float a, const fl
     return (int)cudaGetLastError();
 }
 
+/* The CPU backend's comparisons, not fminf/fmaxf: those map NaN to 0 (they
+ * return the numeric argument), where the CPU keeps NaN. */
 __global__ void clamp01_kernel(float *x, size_t n)
 {
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x)
-        x[e] = fminf(fmaxf(x[e], 0.f), 1.f);
+        x[e] = x[e] < 0.f ? 0.f : (x[e] > 1.f ? 1.f : x[e]);
 }
 
 extern "C" int pnp_launch_clamp01(float *x, size_t n, void *stream)

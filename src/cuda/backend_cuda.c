@@ -12,6 +12,15 @@
 #include "pnp/backend.h"
 #include "pnp/blur.h"
 
+/* The peak count: cuda_alloc's buffers, and the device memory the backend
+ * takes by itself (cuFFT work areas, sum_sq_diff's partial sums, window
+ * parameters), as the CPU backend counts its own scratch. */
+static void count_bytes(cuda_ctx *c, size_t more, size_t less)
+{
+    c->live = c->live + more - less;
+    if (c->live > c->peak) c->peak = c->live;
+}
+
 void *cuda_alloc(pnp_backend *be, size_t bytes)
 {
     cuda_ctx *c = be->ctx;
@@ -27,13 +36,13 @@ void *cuda_alloc(pnp_backend *be, size_t bytes)
     alloc_rec *r = pnp_malloc(sizeof *r);
     *r = (alloc_rec){p, bytes, c->allocs};
     c->allocs = r;
-    c->live += bytes;
-    if (c->live > c->peak) c->peak = c->live;
+    count_bytes(c, bytes, 0);
     return p;
 }
 
-/* cudaFree waits for the device itself, so work still queued on the buffer
- * finishes first. */
+/* cudaFree "may perform implicit synchronization" (cuda_runtime_api.h), no
+ * more: the stream, which every user of the buffer runs on, is drained first
+ * so no queued kernel, copy or transform reads freed memory. */
 void cuda_free(pnp_backend *be, void *ptr)
 {
     if (!ptr) return;
@@ -42,9 +51,10 @@ void cuda_free(pnp_backend *be, void *ptr)
     while (*r && (*r)->ptr != ptr) r = &(*r)->next;
     if (!*r) pnp_fatal("cuda backend: free of %p, which is not a live buffer of this backend (freed twice?)", ptr);
     alloc_rec *dead = *r;
-    c->live -= dead->bytes;
+    count_bytes(c, 0, dead->bytes);
     *r = dead->next;
     free(dead);
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
     CUDA_CHECK(cudaFree(ptr));
 }
 
@@ -76,6 +86,7 @@ struct pnp_blur {
     float *gram;    /* [h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
     float *data;    /* [c, h, wc, 2] B = sum conj(H_i) rfft(y_i) */
     cufftHandle fwd, inv;
+    size_t plan_bytes; /* cuFFT's own work areas of fwd and inv (counted in the peak) */
 };
 
 static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, int k, const float *kernels)
@@ -92,11 +103,18 @@ static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, i
     CUFFT_CHECK(cufftPlanMany(&op->inv, 2, dims, NULL, 1, (int)spec, NULL, 1, (int)plane, CUFFT_C2R, c));
     CUFFT_CHECK(cufftSetStream(op->fwd, cx->stream));
     CUFFT_CHECK(cufftSetStream(op->inv, cx->stream));
+    size_t ws_fwd = 0, ws_inv = 0, ws_one = 0;
+    CUFFT_CHECK(cufftGetSize(op->fwd, &ws_fwd));
+    CUFFT_CHECK(cufftGetSize(op->inv, &ws_inv));
+    op->plan_bytes = ws_fwd + ws_inv;
+    count_bytes(cx, op->plan_bytes, 0);
 
     /* centred kernels wrapped onto the image grid on the host, transformed on the device */
     cufftHandle one;
     CUFFT_CHECK(cufftPlan2d(&one, h, w, CUFFT_R2C));
     CUFFT_CHECK(cufftSetStream(one, cx->stream));
+    CUFFT_CHECK(cufftGetSize(one, &ws_one));
+    count_bytes(cx, ws_one, 0);
     float *pad = pnp_malloc(sizeof(float) * plane);
     float *pad_dev = be->ops->alloc(be, sizeof(float) * plane);
     for (int i = 0; i < n; ++i) {
@@ -106,6 +124,7 @@ static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, i
     }
     CUDA_CHECK(cudaStreamSynchronize(cx->stream));
     CUFFT_CHECK(cufftDestroy(one));
+    count_bytes(cx, 0, ws_one);
     be->ops->free(be, pad_dev);
     free(pad);
     return op;
@@ -153,10 +172,13 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
 static void cuda_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
+    /* cufftDestroy frees the plans' work areas: no queued transform may still use them */
+    CUDA_CHECK(cudaStreamSynchronize(((cuda_ctx *)op->be->ctx)->stream));
     op->be->ops->free(op->be, op->gram);
     op->be->ops->free(op->be, op->data);
     cufftDestroy(op->fwd);
     cufftDestroy(op->inv);
+    count_bytes(op->be->ctx, 0, op->plan_bytes);
     op->be->ops->free(op->be, op->spectra);
     op->be->ops->free(op->be, op->work);
     free(op);
@@ -197,6 +219,7 @@ static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, 
         if (c->partial) CUDA_CHECK(cudaFree(c->partial));
         free(c->partial_host);
         CUDA_CHECK(cudaMalloc((void **)&c->partial, blocks * sizeof(double)));
+        count_bytes(c, blocks * sizeof(double), c->partial_count * sizeof(double));
         c->partial_host = pnp_malloc(blocks * sizeof(double));
         c->partial_count = blocks;
     }
@@ -231,8 +254,12 @@ static const int *upload_params(cuda_ctx *c, int n, int k, const int *const *arr
         c->params_host_count = count;
     }
     if (count > c->params_count) {
-        if (c->params) CUDA_CHECK(cudaFree(c->params)); /* waits for the kernels still reading it */
+        if (c->params) { /* the kernels still reading it finish first (see cuda_free) */
+            CUDA_CHECK(cudaStreamSynchronize(c->stream));
+            CUDA_CHECK(cudaFree(c->params));
+        }
         CUDA_CHECK(cudaMalloc((void **)&c->params, count * sizeof(int)));
+        count_bytes(c, count * sizeof(int), c->params_count * sizeof(int));
         c->params_count = count;
     }
     for (int a = 0; a < k; ++a) memcpy(c->params_host + (size_t)a * n, arrays[a], sizeof(int) * n);
