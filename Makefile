@@ -53,13 +53,6 @@ NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
 LDLIBS += $(CUDNN_LIBS) $(NCCL_LIBS) -L$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
 endif
 
-# $(BUILD)/flags holds the flags the objects there were built with; it is
-# rewritten (and so everything rebuilt) only when they change, so CUDA=0 and
-# CUDA=1 objects never mix in one folder.
-BUILD_FLAGS := CUDA=$(CUDA) CC=$(CC) CFLAGS=$(CFLAGS) NVFLAGS=$(NVFLAGS) LDLIBS=$(LDLIBS)
-$(BUILD)/flags: FORCE | $(BUILD)/obj
-	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
-
 TEST_SRC := $(wildcard tests/unit/*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -67,6 +60,13 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all test demo bench clean deps FORCE
 all: $(BUILD)/pnp $(TEST_BIN)
+
+# $(BUILD)/flags holds the flags the objects there were built with; it is
+# rewritten (and so everything rebuilt) only when they change, so CUDA=0 and
+# CUDA=1 objects never mix in one folder.
+BUILD_FLAGS := CUDA=$(CUDA) CC=$(CC) CFLAGS=$(CFLAGS) NVFLAGS=$(NVFLAGS) LDLIBS=$(LDLIBS)
+$(BUILD)/flags: FORCE | $(BUILD)/obj
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 
 $(BUILD)/obj/%.o: src/%.c src/*.h include/pnp/*.h $(BUILD)/flags
 	$(CC) $(CFLAGS) -c $< -o $@

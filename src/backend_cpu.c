@@ -21,10 +21,11 @@
 typedef struct {
     int threads;          /* every OpenMP region's team (num_threads): the process-wide setting is left alone */
     bool bf16;            /* convolutions in bf16 (precision bf16; src/conv_cpu.c) */
-    size_t live, peak;    /* bytes from alloc and of the scratch below */
+    size_t live, peak;    /* bytes from alloc, of the scratch below, of FFT buffers and packed weights */
     void **scratch;       /* [nscratch] per-thread buffers of scratch_bytes each (64-byte aligned) */
     int nscratch;
     size_t scratch_bytes;
+    size_t scratch_need;  /* per thread: the most any convolution made so far may ask (cpu_reserve_scratch) */
     double *part;         /* [npart] sum_sq_diff's block sums (grow-only) */
     size_t npart;
 } cpu_ctx;
@@ -34,6 +35,8 @@ static void count_bytes(cpu_ctx *c, size_t more, size_t less)
     c->live = c->live + more - less;
     if (c->live > c->peak) c->peak = c->live;
 }
+
+void cpu_count_bytes(pnp_backend *be, size_t more, size_t less) { count_bytes(be->ctx, more, less); }
 
 /* Every buffer carries its size in a header so free() can account for it. */
 typedef struct {
@@ -92,6 +95,22 @@ int cpu_threads(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->threads; }
 
 bool cpu_bf16(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->bf16; }
 
+void cpu_reserve_scratch(pnp_backend *be, size_t per_thread)
+{
+    cpu_ctx *c = be->ctx;
+    if (per_thread > c->scratch_need) c->scratch_need = per_thread;
+}
+
+/* What cpu_thread_scratch may still add: every thread's buffer at the largest
+ * need announced, less what is there now. */
+static size_t cpu_workspace_bytes(pnp_backend *be)
+{
+    const cpu_ctx *c = be->ctx;
+    const size_t per_thread = c->scratch_need > c->scratch_bytes ? c->scratch_need : c->scratch_bytes;
+    const int threads = c->threads > c->nscratch ? c->threads : c->nscratch;
+    return (size_t)threads * per_thread - (size_t)c->nscratch * c->scratch_bytes;
+}
+
 size_t cpu_scratch_bytes(pnp_backend *be)
 {
     const cpu_ctx *c = be->ctx;
@@ -121,6 +140,15 @@ struct pnp_blur {
     fftwf_complex *data;       /* [c, h, wc] B = sum conj(H_i) rfft(y_i) */
 };
 
+/* Bytes an operator set holds: spectra, work, real, and once data is added gram and data. */
+static size_t blur_bytes(const pnp_blur *op)
+{
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    size_t b = sizeof(fftwf_complex) * spec * (op->n + op->c) + sizeof(float) * plane * op->c;
+    if (op->gram) b += sizeof(float) * spec + sizeof(fftwf_complex) * spec * op->c;
+    return b;
+}
+
 static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, int k, const float *kernels)
 {
     pnp_blur *op = pnp_calloc(1, sizeof *op);
@@ -135,6 +163,7 @@ static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, in
     op->work = fftwf_alloc_complex(spec * c);
     op->real = fftwf_alloc_real(plane * c);
     if (!op->spectra || !op->work || !op->real) pnp_fatal("cpu blur: out of memory for %dx%d x %d operators", h, w, n);
+    cpu_count_bytes(be, blur_bytes(op), 0);
 
     const int dims[2] = {h, w};
     /* plan creation is not thread-safe in FFTW; callers create operators serially */
@@ -185,6 +214,7 @@ static void cpu_blur_add_data(pnp_blur *op, int i, const float *y)
         op->data = fftwf_alloc_complex(spec * op->c);
         if (!op->data) pnp_fatal("cpu blur: out of memory for the data term of %dx%d", op->h, op->w);
         memset(op->data, 0, sizeof(fftwf_complex) * spec * op->c);
+        cpu_count_bytes(op->be, sizeof(float) * spec + sizeof(fftwf_complex) * spec * op->c, 0);
     }
     memcpy(op->real, y, sizeof(float) * plane * op->c);
     fftwf_execute(op->fwd);
@@ -226,6 +256,7 @@ static void cpu_blur_gradient(pnp_blur *op, const float *x, float *g)
 static void cpu_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
+    cpu_count_bytes(op->be, 0, blur_bytes(op));
     free(op->gram);
     fftwf_free(op->data);
     fftwf_destroy_plan(op->fwd);
@@ -297,23 +328,86 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
     return s;
 }
 
+/* The first number in FILE (a cgroup's limit or usage); 0 when unreadable,
+ * SIZE_MAX for "max" (cgroup v2's no limit). */
+static size_t read_bytes(const char *dir, const char *name)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char word[64] = "";
+    size_t v = 0;
+    if (fscanf(f, "%63s", word) == 1) v = strcmp(word, "max") ? strtoull(word, NULL, 10) : SIZE_MAX;
+    fclose(f);
+    return v;
+}
+
+/* Room left under the memory limits of this process's cgroup and of every
+ * cgroup above it (Slurm's job and step, a container), v2 or v1; SIZE_MAX
+ * when there is no limit or no cgroup to read. */
+static size_t cgroup_room(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f) return SIZE_MAX;
+    char line[4096], dir[4096 + 64];
+    size_t room = SIZE_MAX;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        const char *path = strchr(line, ':') ? strchr(strchr(line, ':') + 1, ':') : NULL;
+        if (!path) continue;
+        const bool v2 = !strncmp(line, "0::", 3), v1 = strstr(line, ":memory:") != NULL;
+        if (!v2 && !v1) continue;
+        const char *root = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
+        const char *limit = v2 ? "memory.max" : "memory.limit_in_bytes";
+        const char *usage = v2 ? "memory.current" : "memory.usage_in_bytes";
+        char rel[4096];
+        snprintf(rel, sizeof rel, "%s", path + 1);
+        for (;;) { /* this cgroup, then each parent up to the mount's root */
+            snprintf(dir, sizeof dir, "%s%s", root, rel);
+            const size_t lim = read_bytes(dir, limit), used = read_bytes(dir, usage);
+            if (lim > 0 && lim < ((size_t)1 << 60)) {
+                const size_t left = lim > used ? lim - used : 0;
+                if (left < room) room = left;
+            }
+            char *slash = strrchr(rel, '/');
+            if (!slash || slash == rel) {
+                if (!rel[0] || !strcmp(rel, "/")) break;
+                snprintf(rel, sizeof rel, "/");
+                continue;
+            }
+            *slash = 0;
+        }
+    }
+    fclose(f);
+    return room;
+}
+
 /* MemAvailable from /proc/meminfo (the kernel's estimate of what can be
- * allocated without swapping); SIZE_MAX when it cannot be read. */
+ * allocated without swapping), or less when a cgroup limit leaves less room;
+ * SIZE_MAX when neither can be read. */
 static size_t cpu_free_bytes(pnp_backend *be)
 {
     (void)be;
+    size_t avail = SIZE_MAX, kb = 0;
     FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return SIZE_MAX;
-    char line[256];
-    size_t kb = 0;
-    int found = 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) {
-            found = 1;
-            break;
-        }
-    fclose(f);
-    return found ? kb * 1024 : SIZE_MAX;
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) {
+                avail = kb * 1024;
+                break;
+            }
+        fclose(f);
+    }
+    const size_t room = cgroup_room();
+    return room < avail ? room : avail;
+}
+
+static void cpu_memory_id(pnp_backend *be, char *id, size_t len)
+{
+    (void)be;
+    snprintf(id, len, "host");
 }
 
 /* ---------------------------------------------------------- tiles */
@@ -382,6 +476,8 @@ static const pnp_backend_ops CPU_OPS = {
     .clamp01 = cpu_clamp01,
     .sum_sq_diff = cpu_sum_sq_diff,
     .free_bytes = cpu_free_bytes,
+    .workspace_bytes = cpu_workspace_bytes,
+    .memory_id = cpu_memory_id,
     .gather_windows = cpu_gather_windows,
     .scatter_windows = cpu_scatter_windows,
     .act_bytes = cpu_act_bytes,

@@ -26,6 +26,8 @@
  * "interrupted", /reconstruction = x after `iterations` iterations, traces so
  * far). --resume reads it on rank 0, broadcasts it, regenerates the problem
  * (a pure function of the row) and carries on; the final file says "resumed". */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <mpi.h>
 #include <signal.h>
@@ -46,6 +48,7 @@
 
 static const char *USAGE =
     "usage: pnp run [CONFIG] [--row K] [--set KEY=VALUE ...] [--out DIR] [--threads N]\n"
+    "               [--max-memory SIZE] [--resume FILE]\n"
     "       mpirun -n P pnp run ...   (or srun)\n"
     "\n"
     "Run the PnP reconstruction of a grid row on the ranks this program was\n"
@@ -59,6 +62,10 @@ static const char *USAGE =
     "  --set KEY=VALUE   override a parameter, e.g. --set max_iter=20\n"
     "  --out DIR         folder for results (default results/): DIR/NAME_row<K>.h5\n"
     "  --threads N       CPU threads per rank (default: the node's cores / ranks on it)\n"
+    "  --max-memory SIZE cap on what each rank's backend holds (e.g. 1500M, 2G;\n"
+    "                    default: the free memory, shared by the ranks on it):\n"
+    "                    denoiser batches shrink to fit; a run that cannot fit\n"
+    "                    one window stops at setup with the sizes\n"
     "  --resume FILE     continue the interrupted run saved in FILE (same row, same\n"
     "                    rank count; --row defaults to FILE's row): the result equals\n"
     "                    an uninterrupted run\n"
@@ -274,15 +281,30 @@ static void write_result(const result *r, int rank, int size)
     free(grad), free(den), free(comm), free(peak), free(all);
 }
 
+/* Ranks of this node whose backend draws on the same memory as this one's
+ * (backend op memory_id: the host, or one GPU), this one included. */
+static int memory_sharers(pnp_backend *be)
+{
+    enum { ID = 64 };
+    char mine[ID] = "";
+    be->ops->memory_id(be, mine, sizeof mine);
+    MPI_Comm node;
+    int n = 1, sharers = 0;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    MPI_CHECK(MPI_Comm_size(node, &n));
+    char *all = pnp_malloc((size_t)n * ID);
+    MPI_CHECK(MPI_Allgather(mine, ID, MPI_CHAR, all, ID, MPI_CHAR, node));
+    for (int q = 0; q < n; ++q) sharers += !strncmp(all + (size_t)q * ID, mine, ID);
+    free(all);
+    MPI_CHECK(MPI_Comm_free(&node));
+    return sharers;
+}
+
 /* NCCL when every rank has a GPU of its own (decided together: every node must
  * agree), else MPI on host buffers, said once by rank 0. */
-static pnp_comm *make_comm(pnp_backend *be, int local_size, int rank)
+static pnp_comm *make_comm(pnp_backend *be, int sharers, int rank)
 {
-    int own_gpu = 0;
-#ifdef PNP_WITH_CUDA
-    own_gpu = !be->ops->host_memory && local_size <= pnp_cuda_device_count();
-#endif
-    int all = 0;
+    int own_gpu = !be->ops->host_memory && sharers == 1, all = 0;
     MPI_CHECK(MPI_Allreduce(&own_gpu, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD));
 #ifdef PNP_WITH_CUDA
     if (all) return pnp_comm_nccl_create(MPI_COMM_WORLD, be);
@@ -470,8 +492,8 @@ static int checkpoint_row(const char *path, int rank)
 }
 
 /* One row. Returns 0, 2 when setup failed (message printed), 3 when interrupted. */
-static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *cfg, const pnp_row *row, int rank,
-                   int size)
+static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory, const pnp_config *cfg,
+                   const pnp_row *row, int rank, int size)
 {
     const double t_total = MPI_Wtime();
     setup_status st = {0};
@@ -530,7 +552,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
         fflush(stdout);
     }
 
-    pnp_comm *comm = make_comm(be, local_size, rank);
+    const int sharers = memory_sharers(be);
+    pnp_comm *comm = make_comm(be, sharers, rank);
     const size_t N = pnp_image_numel(&p.truth);
     float *x = pnp_malloc(sizeof(float) * N), *y0 = rank == 0 ? pnp_calloc(N, sizeof(float)) : NULL; /* written by rank 0 */
     pnp_trace tr;
@@ -541,8 +564,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
     }
     const char *stop_env = getenv("PNP_STOP_AFTER");
     stop_state stop = {&tr, stop_env ? atoi(stop_env) : 0, 0};
-    pnp_solver_args args = {be, comm, row, &p, dn, rank == 0 ? stdout : NULL, resume ? ck.x : NULL, should_stop,
-                            &stop};
+    pnp_solver_args args = {be,      comm,           row,         &p,   dn, rank == 0 ? stdout : NULL,
+                            resume ? ck.x : NULL, sharers, max_memory, should_stop, &stop};
     pnp_solve(&args, x, y0, &tr);
     const int interrupted = tr.iterations < row->max_iter;
     checkpoint_free(&ck);
@@ -576,18 +599,48 @@ static int run_row(const pnp_cli_opts *o, const char *resume, const pnp_config *
     return interrupted ? 3 : 0;
 }
 
+/* "1500M", "2G", "512K", "1T" or plain bytes (binary units) into *bytes; nonzero when malformed or zero. */
+static int parse_size(const char *text, size_t *bytes)
+{
+    char *end = NULL;
+    errno = 0;
+    const double v = strtod(text, &end);
+    if (end == text || errno || !(v > 0)) return -1;
+    double unit = 1;
+    if (*end) {
+        const char *units = "KMGT", *u = strchr(units, toupper((unsigned char)*end));
+        if (!u || !*u) return -1;
+        unit = pow(1024.0, (double)(u - units + 1));
+        ++end;
+        if (*end == 'i' || *end == 'I') ++end;
+        if (*end == 'B' || *end == 'b') ++end;
+        if (*end) return -1;
+    }
+    if (v * unit < 1 || v * unit > 1e18) return -1;
+    *bytes = (size_t)(v * unit);
+    return 0;
+}
+
 int pnp_cmd_run(int argc, char **argv)
 {
-    /* --resume FILE is this command's own option; the rest are shared */
+    /* --resume FILE and --max-memory SIZE are this command's own options; the rest are shared */
     const char *resume = NULL;
+    size_t max_memory = 0;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--resume")) {
+        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--max-memory")) {
+            const bool is_resume = !strcmp(argv[i], "--resume");
             if (i + 1 >= argc) {
-                fprintf(stderr, "pnp: --resume needs a result file\n\n%s", USAGE);
+                fprintf(stderr, "pnp: %s needs %s\n\n%s", argv[i], is_resume ? "a result file" : "a size", USAGE);
                 return 2;
             }
-            resume = argv[++i];
+            if (is_resume)
+                resume = argv[++i];
+            else if (parse_size(argv[++i], &max_memory)) {
+                fprintf(stderr, "pnp: --max-memory '%s': expected a size such as 1500M or 2G (binary units)\n",
+                        argv[i]);
+                return 2;
+            }
         } else {
             argv[kept++] = argv[i];
         }
@@ -619,7 +672,7 @@ int pnp_cmd_run(int argc, char **argv)
     }
     install_signal_handlers();
     for (int k = 0; status == 0 && k < cfg.n_rows; ++k)
-        if (o.row < 0 || o.row == k) status = run_row(&o, resume, &cfg, &cfg.rows[k], rank, size);
+        if (o.row < 0 || o.row == k) status = run_row(&o, resume, max_memory, &cfg, &cfg.rows[k], rank, size);
     if (!rc) pnp_config_free(&cfg);
     MPI_CHECK(MPI_Finalize());
     return status;

@@ -91,6 +91,14 @@ typedef struct {
     int rows, kw, ldb;
 } panel;
 
+/* A run of consecutive output pixels in one output row and one plain B panel,
+ * or a whole shifted panel. */
+typedef struct {
+    int at;     /* offset of its first column in the tile */
+    int oy, ox; /* its first output pixel */
+    int len;    /* pixels; 0 marks a shifted panel */
+} segment;
+
 /* c[i, j] = relu?(bias[i] + sum_q a[q, i] B[q, j]) + res?[i, j] for one MR x NR
  * tile; a: [K, MR], B the panel; c and res rows ldc / ldres apart (res may be c). */
 typedef void (*tile_kernel)(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
@@ -330,6 +338,29 @@ const char *cpu_conv_kernel_name(const pnp_conv *cv) { return cv->kern->name; }
 
 static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
+/* GEMM panels in one B tile: PANEL_BYTES of depth K, at most TILE_PIXELS
+ * columns, at least one panel (a forward pass takes fewer for small images). */
+static int panels_per_tile(int K, int nr)
+{
+    int per_tile = (int)(PANEL_BYTES / ((size_t)K * nr * sizeof(float)));
+    if (per_tile > TILE_PIXELS / nr) per_tile = TILE_PIXELS / nr;
+    return per_tile < 1 ? 1 : per_tile;
+}
+
+/* Per thread: the B tile, its segments, its panels (pack_tile). */
+static size_t scratch_per_thread(int per_tile, int K, int nr)
+{
+    return round64(sizeof(float) * (size_t)per_tile * K * nr) + round64(sizeof(segment) * (size_t)per_tile * (nr + 1)) +
+           sizeof(panel) * (size_t)per_tile;
+}
+
+/* The packed weights and bias of a layer. */
+static size_t packed_bytes(const pnp_conv *cv)
+{
+    const size_t blocks = (size_t)(cv->rows + cv->kern->mr - 1) / cv->kern->mr;
+    return sizeof(float) * blocks * cv->kern->mr * (cv->K + 1);
+}
+
 /* ------------------------------------------------------------------ create */
 
 pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
@@ -352,6 +383,8 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
     const int blocks = (cv->rows + mr - 1) / mr, R = cv->rows, K = cv->K;
     cv->a = cpu_alloc64(sizeof(float) * blocks * K * mr);
     cv->bias = cpu_alloc64(sizeof(float) * blocks * mr);
+    cpu_count_bytes(be, packed_bytes(cv), 0);
+    cpu_reserve_scratch(be, scratch_per_thread(panels_per_tile(K, cv->kern->nr), K, cv->kern->nr));
     /* a[blk, u, i] = A[blk mr + i, q(u)]; conv: A[r, q] = w[r, q] ([cout, cin k k]);
      * transposed: A[(co k + ky) k + kx, ci] = w[ci, co, ky, kx] = w[ci, r].
      * Unit u = c kk + t (t: the tap (ky, kx), or 0 when transposed) is column
@@ -380,6 +413,7 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
 void cpu_conv_destroy(pnp_conv *cv)
 {
     if (!cv) return;
+    cpu_count_bytes(cv->be, 0, packed_bytes(cv));
     free(cv->a);
     free(cv->bias);
     free(cv);
@@ -404,14 +438,6 @@ static void gather_row(float *restrict d, const float *restrict row, int ix0, in
         for (int j = ja; j < jb; ++j) d[j] = row[ix0 + j * s];
     for (int j = jb; j < len; ++j) d[j] = 0.f;
 }
-
-/* A run of consecutive output pixels in one output row and one plain B panel,
- * or a whole shifted panel. */
-typedef struct {
-    int at;     /* offset of its first column in the tile */
-    int oy, ox; /* its first output pixel */
-    int len;    /* pixels; 0 marks a shifted panel */
-} segment;
 
 /* The B panels of one tile of the im2col matrix of in: [cin, h, w] for a k x k
  * window (stride s, padding pad) over an output grid ow wide: columns the
@@ -517,9 +543,7 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
     const int pk = tr ? 1 : cv->k, ps = tr ? 1 : cv->stride, pp = tr ? 0 : cv->pad;
 
     const int panels = (P + nr - 1) / nr, blocks = (R + mr - 1) / mr;
-    int per_tile = (int)(PANEL_BYTES / ((size_t)K * nr * sizeof(float)));
-    if (per_tile > TILE_PIXELS / nr) per_tile = TILE_PIXELS / nr;
-    if (per_tile < 1) per_tile = 1;
+    int per_tile = panels_per_tile(K, nr);
     if (per_tile > panels) per_tile = panels;
     const int tiles = (panels + per_tile - 1) / per_tile, threads = cpu_threads(cv->be);
     /* split the row blocks when images x tiles would leave threads idle */
@@ -527,10 +551,9 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
     while ((long)N * tiles * groups < 4L * threads && groups < blocks) ++groups;
     const long tasks = (long)N * tiles * groups;
 
-    /* per thread: the B tile, its segments, its panels (pack_tile) */
     const size_t b_bytes = round64(sizeof(float) * (size_t)per_tile * K * nr);
     const size_t s_bytes = round64(sizeof(segment) * (size_t)per_tile * (nr + 1));
-    void *const *scratch = cpu_thread_scratch(cv->be, threads, b_bytes + s_bytes + sizeof(panel) * (size_t)per_tile);
+    void *const *scratch = cpu_thread_scratch(cv->be, threads, scratch_per_thread(per_tile, K, nr));
 
     const float *xs = x->data, *rs = residual ? residual->data : NULL;
     float *ys = y->data;

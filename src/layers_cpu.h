@@ -14,6 +14,11 @@ void *cpu_alloc64(size_t bytes); /* 64-byte aligned host memory, dies when out o
  * one layer op at a time per backend. */
 void *const *cpu_thread_scratch(pnp_backend *be, int threads, size_t bytes);
 size_t cpu_scratch_bytes(pnp_backend *be); /* what that scratch holds now, all threads */
+/* A layer announces (at creation) the most per-thread scratch it will ask for,
+ * so the backend's workspace_bytes can say it before the first forward pass. */
+void cpu_reserve_scratch(pnp_backend *be, size_t per_thread);
+/* Memory held outside alloc() (packed weights): added to / taken from peak_bytes' count. */
+void cpu_count_bytes(pnp_backend *be, size_t more, size_t less);
 size_t cpu_act_bytes(pnp_backend *be, int n, int c, int h, int w);
 pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
                           const float *weight, const float *bias);

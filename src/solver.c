@@ -87,23 +87,41 @@ static void tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w)
         pnp_tiling_window(&td->t, td->first + j, &td->y0[j], &td->x0[j], &td->sy[j], &td->sx[j], &td->dy[j],
                           &td->dx[j], &td->rows[j], &td->cols[j]);
 
-    /* batch: max_batch_size (0: the whole slab), halved while it would not fit */
+    /* batch: max_batch_size (0: the whole slab), halved while its activations,
+     * window buffers and the layers' scratch would not fit in this rank's room:
+     * 0.9 of the free memory shared by the ranks on it, and under a cap what the
+     * cap leaves above what the backend holds now */
     const int wh = td->t.win_h, ww = td->t.win_w;
     const int wanted = row->max_batch_size > 0 && row->max_batch_size < td->count ? row->max_batch_size : td->count;
     int b = wanted > 0 ? wanted : 1;
     const size_t win_bytes = sizeof(float) * 3 * (size_t)wh * ww; /* a window image [3,wh,ww] float32 NCHW */
-    const size_t avail = be->ops->free_bytes(be);
+    const size_t reserve = be->ops->workspace_bytes(be), held = be->ops->peak_bytes(be);
+    const int sharers = a->memory_sharers > 1 ? a->memory_sharers : 1;
+    double room = 0.9 * (double)be->ops->free_bytes(be) / sharers;
+    const char *what = sharers > 1 ? "its share of the free memory" : "the free memory";
+    const bool capped = a->memory_cap && (double)a->memory_cap - (double)held < room;
+    if (capped) {
+        room = a->memory_cap > held ? (double)(a->memory_cap - held) : 0;
+        what = "what --max-memory leaves";
+    }
     size_t need = 0;
     for (;;) {
-        need = pnp_denoiser_activation_bytes(a->dn, b, wh, ww) + 2 * (size_t)b * win_bytes;
-        if (b == 1 || (double)need <= 0.9 * (double)avail) break;
+        need = pnp_denoiser_activation_bytes(a->dn, b, wh, ww) + 2 * (size_t)b * win_bytes + reserve;
+        if (b == 1 || (double)need <= room) break;
         b = (b + 1) / 2;
     }
-    if (b < wanted)
+    if ((double)need > room && capped)
+        pnp_fatal("--max-memory %.1f MiB: this rank holds %.1f MiB (operators, weights, images) and one %dx%d window "
+                  "needs %.1f MiB more",
+                  a->memory_cap / 1048576.0, held / 1048576.0, wh, ww, need / 1048576.0);
+    if ((double)need > room)
+        fprintf(stderr, "pnp: [rank %d] warning: one window of %dx%d needs %.1f MiB, more than %s (%.1f MiB)\n",
+                a->comm->rank, wh, ww, need / 1048576.0, what, room / 1048576.0);
+    else if (b < wanted)
         fprintf(stderr,
-                "pnp: [rank %d] note: a batch of %d windows of %dx%d would not fit in the %.2f GiB free; "
-                "running batches of %d (%.2f GiB)\n",
-                a->comm->rank, wanted, wh, ww, avail / 1073741824.0, b, need / 1073741824.0);
+                "pnp: [rank %d] note: a batch of %d windows of %dx%d would not fit in %s (%.1f MiB); "
+                "running batches of %d (%.1f MiB)\n",
+                a->comm->rank, wanted, wh, ww, what, room / 1048576.0, b, need / 1048576.0);
     td->batch = b;
     if (td->count > 0) {
         td->in = be->ops->alloc(be, (size_t)b * win_bytes);
@@ -182,6 +200,11 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
     }
     free(ids);
 
+    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x; before
+     * the tiles are planned, so that PSNR's scratch counts in what is held */
+    if (first == 0) tr->psnr_initial = psnr_of(be, x, truth, N);
+    else o->upload(be, x, a->x_resume, bytes);
+
     tiled td = {0};
     const int tiled_mode = a->dn && row->distribute_denoiser;
     if (tiled_mode) {
@@ -193,9 +216,6 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
         tr->win_h = td.t.win_h;
         tr->win_w = td.t.win_w;
     }
-    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x */
-    if (first == 0) tr->psnr_initial = psnr_of(be, x, truth, N);
-    else o->upload(be, x, a->x_resume, bytes);
     tr->setup_time += now(be) - t_setup;
 
     const float sigma = (float)row->denoiser_sigma;

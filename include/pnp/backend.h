@@ -66,8 +66,16 @@ typedef struct {
     void (*add_scaled)(pnp_backend *be, float *z_dev, const float *x_dev, float a, const float *y_dev, size_t n);
     void (*clamp01)(pnp_backend *be, float *x_dev, size_t n);
     double (*sum_sq_diff)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n); /* sum (a-b)^2 */
-    /* Bytes the backend could still allocate (host: MemAvailable; GPU: free device memory). */
+    /* Bytes the backend could still allocate (host: MemAvailable, or less when the
+     * process's cgroup caps it; GPU: free device memory). */
     size_t (*free_bytes)(pnp_backend *be);
+    /* Bytes the layer ops may still take as scratch beyond alloc() when the
+     * layers created so far run (CPU: per-thread conv tiles; CUDA: the cuDNN
+     * workspace up to its cap): planners reserve it before the first forward. */
+    size_t (*workspace_bytes)(pnp_backend *be);
+    /* Names the memory alloc() draws from (NUL-terminated, < len bytes): ranks
+     * of one node whose names match share it (CPU: "host"; CUDA: the GPU's UUID). */
+    void (*memory_id)(pnp_backend *be, char *id, size_t len);
 
     /* ---- denoiser tiles (include/pnp/tiling.h) ----
      * gather: win [n, c, wh, ww] = windows of img [c, h, w] reflect-padded by pad on

@@ -7,7 +7,8 @@
  *   their measurements, and its partial gradient is all-reduced.
  * distribute_denoiser: the image is cut into windows (include/pnp/tiling.h);
  *   rank r denoises its slab of windows in batches of max_batch_size (0: all of
- *   them, split when they would not fit in free memory) and the zero-filled
+ *   them), halved while they would not fit in this rank's share of the memory
+ *   (see memory_sharers, memory_cap below), and the zero-filled
  *   slabs are all-reduced, which is exact since each pixel has one owner.
  * Without a flag every rank does that part whole (the baseline). */
 #ifndef PNP_SOLVER_H
@@ -48,6 +49,12 @@ typedef struct {
     FILE *progress;       /* one line per iteration (rank 0), or NULL */
     /* Resume: x after tr->iterations iterations (host [3,H,W]), or NULL to start from x_0 = 0. */
     const float *x_resume;
+    /* Memory: ranks of this node drawing on the same memory as this one (>= 1;
+     * backend op memory_id), and a cap on what this rank's backend may hold
+     * (bytes, 0: none; `pnp run --max-memory`). The tiled denoiser's batch is
+     * halved until it fits in min(0.9 free / sharers, cap - held). */
+    int memory_sharers;
+    size_t memory_cap;
     /* Asked after every iteration but the last, on every rank (it must return the
      * same answer everywhere): nonzero stops the run there. NULL: never. */
     int (*should_stop)(void *user);

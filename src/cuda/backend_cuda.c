@@ -4,6 +4,7 @@
  * element-wise work, and the cuDNN layer engine of layers_cudnn.c. Everything
  * runs on one stream per backend.
  * NOTE: compiled in CI, but run only where a GPU is present. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,6 +241,16 @@ static size_t cuda_free_bytes(pnp_backend *be)
     return free_b;
 }
 
+/* The GPU's UUID: ranks that see the same one share its memory, whatever
+ * device numbers CUDA_VISIBLE_DEVICES gave them. */
+static void cuda_memory_id(pnp_backend *be, char *id, size_t len)
+{
+    struct cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, ((cuda_ctx *)be->ctx)->device));
+    size_t at = (size_t)snprintf(id, len, "GPU-");
+    for (int i = 0; i < 16 && at + 2 < len; ++i) at += (size_t)snprintf(id + at, len - at, "%02x", (unsigned char)prop.uuid.bytes[i]);
+}
+
 /* The window parameters (k host arrays of n ints) into the device array
  * [k, n]: staged in the pinned host buffer and copied on the stream, so the
  * host waits only when the previous copy out of the staging buffer has not run
@@ -337,6 +348,8 @@ static const pnp_backend_ops CUDA_OPS = {
     .clamp01 = cuda_clamp01,
     .sum_sq_diff = cuda_sum_sq_diff,
     .free_bytes = cuda_free_bytes,
+    .workspace_bytes = cudnn_workspace_bytes,
+    .memory_id = cuda_memory_id,
     .gather_windows = cuda_gather_windows,
     .scatter_windows = cuda_scatter_windows,
     .act_bytes = cudnn_act_bytes,

@@ -62,6 +62,7 @@ static inline int cudnn_channel_stride(int c) { return (c + 7) / 8 * 8; }
 
 /* The layer engine: see include/pnp/backend.h for each op's contract. */
 size_t cudnn_act_bytes(pnp_backend *be, int n, int c, int h, int w);
+size_t cudnn_workspace_bytes(pnp_backend *be);
 pnp_conv *cudnn_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
                             const float *weight, const float *bias);
 void cudnn_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual);

@@ -160,6 +160,13 @@ static void set_nhwc(cudnnTensorDescriptor_t d, const cuda_ctx *c, int n, int cs
 
 /* ------------------------------------------------------------ element ops */
 
+/* What the workspace may still grow by: up to its cap. */
+size_t cudnn_workspace_bytes(pnp_backend *be)
+{
+    const cuda_ctx *c = be->ctx;
+    return c->workspace_bytes < WORKSPACE_CAP ? WORKSPACE_CAP - c->workspace_bytes : 0;
+}
+
 size_t cudnn_act_bytes(pnp_backend *be, int n, int c, int h, int w)
 {
     return (size_t)n * h * w * cudnn_channel_stride(c) * elem_bytes(be->ctx);

@@ -7,6 +7,9 @@
                                                 within TOL (max abs): another device or precision
     check_run.py rises FILE BASELINE WHAT       PSNR never falls by more than 1e-3 dB,
                                                 and ends above BASELINE's final PSNR
+    check_run.py capped REF FILE CAP WHAT       FILE ran smaller batches than REF, every
+                                                rank's peak memory <= CAP bytes, and the
+                                                same reconstruction (1e-6) and PSNR trace
     check_run.py golden GOLDEN FILE XNAME       PSNR per iteration within 1e-4 dB of the
                                                 golden trace, reconstruction = GOLDEN[XNAME]
                                                 within 1e-4 (max abs)
@@ -80,6 +83,15 @@ def rises(path, base, what):
         check(p[-1] > q[-1], f"{what}: ends above the run with no denoiser ({p[-1]:.2f} vs {q[-1]:.2f} dB)")
 
 
+def capped(ref, path, cap, what):
+    with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
+        ba, bb = int(a.attrs["batch_size"]), int(b.attrs["batch_size"])
+        peak = float(b["traces/peak_memory"][...].max())
+        check(bb < ba, f"{what}: batches of {bb} windows, fewer than the uncapped {ba}")
+        check(peak <= cap, f"{what}: peak memory {peak / 2**20:.2f} MiB <= the cap {cap / 2**20:.2f} MiB")
+    same(ref, path, 1e-6, f"{what}: same result")
+
+
 def golden(gpath, path, xname):
     with h5py.File(gpath, "r") as g, h5py.File(path, "r") as f:
         ref, got = g["psnr"][...], f["traces/psnr"][...]
@@ -99,6 +111,8 @@ elif mode == "close":
     close(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
 elif mode == "rises":
     rises(sys.argv[2], sys.argv[3], sys.argv[4])
+elif mode == "capped":
+    capped(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
 elif mode == "golden":
     golden(sys.argv[2], sys.argv[3], sys.argv[4])
 else:

@@ -9,6 +9,9 @@
 #    and no result file is left; bad rows (overlap, denoiser, bf16 on a cpu
 #    without avx512_bf16 - faked by PNP_CPU_NO_BF16=1 -, cuda without a GPU)
 #    exit 2 naming the row;
+#  - --max-memory just under the uncapped run's peak: smaller batches, the
+#    same result, every rank's peak under the cap; a cap that cannot hold one
+#    window ends the run at setup with the sizes, leaving no file;
 #  - precision bf16 on the cpu backend (where the CPU has avx512_bf16): the
 #    PSNR trace within 0.05 dB of fp32's, reconstruction within 0.05.
 . "$(dirname "$0")/lib.sh"
@@ -65,6 +68,22 @@ check "patch larger than the image: one window of the padded image" grep -q "til
 
 run m1 1 $small $dist --set max_batch_size=1 && same t1 m1 1e-6 "batches of 1 window = one batch of all" ||
     check "max_batch_size 1" false
+
+peak=$($PY -c "import h5py, sys; print(int(h5py.File(sys.argv[1])['traces/peak_memory'][...].max()))" \
+    "$TMP/t1/default_row0.h5")
+if run cap 1 $small $dist --max-memory $((peak - 1)); then
+    $PY tests/cli/check_run.py capped "$TMP/t1/default_row0.h5" "$TMP/cap/default_row0.h5" $((peak - 1)) \
+        "--max-memory just under the uncapped peak" || status=1
+    check "--max-memory: the log says the batch was split" grep -q "note: a batch of 6 windows .* what --max-memory leaves" \
+        "$TMP/cap.log"
+else
+    check "--max-memory just under the peak runs" false
+fi
+timeout 120 $MPI -n 2 "$PNP" run $small $dist --max-memory 1M --out "$TMP/cap1" >"$TMP/cap1.log" 2>&1
+rc=$?
+check "--max-memory 1M: the run stops (status $rc) naming the cap and what one window needs, no file left" \
+    bash -c "[ $rc -ne 0 ] && [ $rc -ne 124 ] && grep -q -- '--max-memory 1.0 MiB: this rank holds .* MiB .* one 48x48 window needs' \
+        '$TMP/cap1.log' && { [ ! -e '$TMP/cap1' ] || [ -z \"\$(ls -A '$TMP/cap1')\" ]; }"
 
 # a bad input on one rank only (MPMD: rank 1 gets unreadable weights)
 start=$(date +%s)

@@ -7,7 +7,9 @@
  *    2e-5 * max |ref| (20 biased layers; DnCNN's output x - net(x) cancels);
  *  - the pad-and-crop rule for sizes that are not multiples of 8;
  *  - the planned activation bytes equal what the forward pass allocated (past
- *    the convolutions' per-thread scratch, which peak_bytes also counts);
+ *    the convolutions' per-thread scratch, which peak_bytes also counts, as it
+ *    counts the packed weights); workspace_bytes, asked before the first pass,
+ *    covers that scratch;
  *  - missing keys and wrong shapes are reported by name;
  *  - precision bf16 (CPU, avx512bf16; skipped without avx512_bf16) against fp32
  *    on a real image: a 96x96 crop of CBSD68 101085 with Gaussian noise (sigma
@@ -104,8 +106,13 @@ static void memory_plan(void)
 {
     pnp_backend *be = pnp_backend_cpu_create(0, false);
     pnp_denoiser *dn = random_net(be, "drunet:16,32,64,128:2", 3);
+    const size_t packed = be->ops->peak_bytes(be), weights = pnp_denoiser_weight_bytes(dn);
+    CHECK(packed >= weights && packed < weights + weights / 4,
+          "peak_bytes counts the packed weights: %zu B for %zu B of float32 weights (rows rounded up to MR)", packed,
+          weights);
     const int n = 2, h = 45, w = 61;
     size_t predicted = pnp_denoiser_activation_bytes(dn, n, h, w), before = be->ops->peak_bytes(be);
+    const size_t reserved = be->ops->workspace_bytes(be);
     float *x = pnp_calloc((size_t)n * 3 * h * w, sizeof(float)), *y = pnp_malloc(sizeof(float) * n * 3 * h * w);
     pnp_denoiser_forward(dn, x, n, h, w, 0.05f, y);
     pnp_denoiser_forward(dn, x, n, h, w, 0.05f, y); /* same shape: nothing new */
@@ -113,6 +120,8 @@ static void memory_plan(void)
     CHECK(used == predicted && predicted > 0 && scratch > 0,
           "planned activation bytes %zu = allocated %zu (past %zu bytes of conv scratch) for [%d,3,%d,%d]", predicted,
           used, scratch, n, h, w);
+    CHECK(scratch <= reserved && be->ops->workspace_bytes(be) <= reserved - scratch,
+          "workspace_bytes before the first pass (%zu B) covers the conv scratch it took (%zu B)", reserved, scratch);
     free(x), free(y);
     pnp_denoiser_destroy(dn);
     pnp_backend_destroy(be);
