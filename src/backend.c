@@ -6,8 +6,18 @@
 
 #include "pnp/error.h"
 
+const char *pnp_backend_resolve(const char *name)
+{
+    if (strcmp(name, "auto")) return name;
+#ifdef PNP_WITH_CUDA
+    if (pnp_cuda_device_count() > 0) return "cuda";
+#endif
+    return "cpu";
+}
+
 int pnp_backend_check(const char *name, const char *precision, char *err, size_t errlen)
 {
+    name = pnp_backend_resolve(name);
     const char *prec = precision ? precision : "fp32";
     if (strcmp(prec, "fp32") && strcmp(prec, "bf16")) {
         snprintf(err, errlen, "precision must be 'fp32' or 'bf16', got '%s'", prec);
@@ -27,17 +37,19 @@ int pnp_backend_check(const char *name, const char *precision, char *err, size_t
         if (pnp_cuda_device_count() > 0) return 0;
         snprintf(err, errlen, "backend 'cuda': no CUDA device is visible on this machine");
 #else
-        snprintf(err, errlen, "backend 'cuda' is not built into this pnp (rebuild with nvcc present and CUDA=1)");
+        snprintf(err, errlen, "backend 'cuda' is not built into this pnp (with the CUDA toolkit installed, "
+                              "scripts/deps.sh then make CUDA=1)");
 #endif
         return -1;
     }
-    snprintf(err, errlen, "unknown backend '%s' (known: cpu, cuda)", name);
+    snprintf(err, errlen, "unknown backend '%s' (known: auto, cpu, cuda)", name);
     return -1;
 }
 
 pnp_backend *pnp_backend_create(const char *name, const char *precision, int threads, int device)
 {
     char err[256];
+    name = pnp_backend_resolve(name);
     if (pnp_backend_check(name, precision, err, sizeof err)) pnp_fatal("%s", err);
     const bool bf16 = precision && strcmp(precision, "bf16") == 0;
     if (strcmp(name, "cpu") == 0) return pnp_backend_cpu_create(threads, bf16);

@@ -536,7 +536,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         printf("pnp run: row %d of %s: %s %dx%d, %d operators, %s\n", row->index, cfg->path, p.source, p.truth.h,
                p.truth.w, p.n_ops, desc);
         printf("  %d rank%s (%d thread%s each), backend %s%s, physics %s, denoiser %s", size, size == 1 ? "" : "s",
-               threads, threads == 1 ? "" : "s", row->backend, strcmp(row->precision, "bf16") ? "" : " (bf16)",
+               threads, threads == 1 ? "" : "s", be->ops->name, strcmp(row->precision, "bf16") ? "" : " (bf16)",
                row->distribute_physics ? "distributed" : "whole",
                row->distribute_denoiser ? "tiled" : "whole image");
         if (row->distribute_denoiser) printf(" (patch %d, overlap %d)", row->patch_size, row->overlap);
@@ -545,6 +545,9 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
             printf("  note: generated (untrained) %s weights: this run measures speed and memory, not image\n"
                    "        quality; give trained weights with --set weights=FILE (.pth or .h5)\n",
                    row->denoiser);
+        if (be->ops->host_memory && !strncmp(row->slurm_gres, "gpu", 3))
+            printf("  note: the row asks for %s but runs on the cpu backend (backend %s%s)\n", row->slurm_gres,
+                   row->backend, strcmp(row->backend, "auto") ? "" : ": no GPU visible to this pnp, or built without CUDA");
         if (asked != size)
             printf("  note: the row asks for %d rank%s (%s, %d per node x %d nodes); running on %d\n", asked,
                    asked == 1 ? "" : "s", row->slurm_gres[0] ? row->slurm_gres : "no gres", row->ntasks_per_node,

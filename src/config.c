@@ -50,7 +50,7 @@ static const param PARAMS[] = {
     P("step_size", NULL, SEC_SOLVER, T_FLOAT, step_size, "0.1", 0),
     P("init_method", NULL, SEC_SOLVER, T_STRING, init_method, "zeros", 0),
     P("max_iter", "n_iter", SEC_SOLVER, T_INT, max_iter, "10", 0),
-    P("backend", NULL, SEC_SOLVER, T_STRING, backend, "cpu", 0),
+    P("backend", NULL, SEC_SOLVER, T_STRING, backend, "auto", 0),
     P("precision", NULL, SEC_SOLVER, T_STRING, precision, "fp32", 0),
     P("slurm_gres", NULL, SEC_SOLVER, T_STRING, slurm_gres, "", 0),
     P("slurm_ntasks_per_node", NULL, SEC_SOLVER, T_INT, ntasks_per_node, "1", -1e300),
@@ -568,8 +568,9 @@ static int validate_row(ctx *c, pnp_row *r)
     if (strcmp(r->init_method, "zeros") != 0)
         return fail(c, MARK("init_method"), "row %d: init_method '%s' is not supported (only 'zeros')", r->index,
                     r->init_method);
-    if (strcmp(r->backend, "cpu") && strcmp(r->backend, "cuda"))
-        return fail(c, MARK("backend"), "row %d: backend must be 'cpu' or 'cuda', got '%s'", r->index, r->backend);
+    if (strcmp(r->backend, "auto") && strcmp(r->backend, "cpu") && strcmp(r->backend, "cuda"))
+        return fail(c, MARK("backend"), "row %d: backend must be 'auto', 'cpu' or 'cuda', got '%s'", r->index,
+                    r->backend);
     if (strcmp(r->precision, "fp32") && strcmp(r->precision, "bf16"))
         return fail(c, MARK("precision"), "row %d: precision must be 'fp32' or 'bf16', got '%s'", r->index,
                     r->precision);

@@ -115,8 +115,8 @@ struct pnp_backend {
     void *ctx;
 };
 
-/* "cpu" or "cuda"; dies with a clear message when that backend is not built in
- * or has no device. precision (the configuration's `precision` key; NULL is
+/* "cpu", "cuda" or "auto" (pnp_backend_resolve); dies with a clear message when
+ * that backend is not built in or has no device. precision (the configuration's `precision` key; NULL is
  * "fp32") is the layer engine's arithmetic:
  *   fp32  float32 activations and weights. The CPU backend computes in plain
  *         float32; the CUDA backend lets cuDNN use TF32 tensor cores (10-bit
@@ -133,6 +133,9 @@ pnp_backend *pnp_backend_create(const char *name, const char *precision, int thr
 /* 0 when pnp_backend_create(name, precision, ...) would succeed here, else -1
  * and why in err (unknown backend, no GPU, bf16 on a CPU without AVX512_BF16). */
 int pnp_backend_check(const char *name, const char *precision, char *err, size_t errlen);
+/* "auto" -> "cuda" when this pnp has the CUDA backend and a GPU is visible,
+ * else "cpu"; any other name as it is. */
+const char *pnp_backend_resolve(const char *name);
 void pnp_backend_destroy(pnp_backend *be);
 /* Dies (pnp_fatal) unless x [n, cin, h, w] through a k x k convolution (stride,
  * pad; transposed: stride k, output k times larger) gives y [n, cout, oh, ow],

@@ -8,7 +8,7 @@
 #  - a bad input on one rank only ends every rank quickly with the message,
 #    and no result file is left; bad rows (overlap, denoiser, bf16 on a cpu
 #    without avx512_bf16 - faked by PNP_CPU_NO_BF16=1 -, cuda without a GPU)
-#    exit 2 naming the row;
+#    exit 2 naming the row; backend auto without a GPU runs on the cpu and says so;
 #  - --max-memory just under the uncapped run's peak: smaller batches, the
 #    same result, every rank's peak under the cap; a cap that cannot hold one
 #    window ends the run at setup with the sizes, leaving no file;
@@ -119,5 +119,10 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
     "$PNP" run $small --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
     check "backend cuda without a GPU: exit 2 naming the row and the backend" \
         bash -c "[ $? -eq 2 ] && grep -q \"row 0: backend 'cuda'\" '$TMP/cu.log'"
+    run auto 1 $small --set backend=auto --set slurm_gres=gpu:1 &&
+        check "backend auto without a GPU: runs on the cpu backend, says so, records cpu" bash -c "
+            grep -q 'backend cpu,' '$TMP/auto.log' && grep -q 'note: the row asks for gpu:1 but runs on the cpu backend' \
+                '$TMP/auto.log' && $PY -c \"import h5py, sys; sys.exit(h5py.File('$TMP/auto/default_row0.h5').attrs['backend'] != 'cpu')\"" ||
+        check "backend auto runs" false
 fi
 exit $status
