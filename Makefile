@@ -50,7 +50,8 @@ LIB_OBJ += $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o) $(CUDA_C_SRC:src/cuda/%.c=
 CFLAGS += -DPNP_WITH_CUDA
 NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
            -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
-LDLIBS += $(CUDNN_LIBS) $(NCCL_LIBS) -L$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
+# (an rpath to the toolkit: its cuFFT and runtime need no LD_LIBRARY_PATH)
+LDLIBS += $(CUDNN_LIBS) $(NCCL_LIBS) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
 endif
 
 TEST_SRC := $(wildcard tests/unit/*.c)
