@@ -11,7 +11,8 @@
  * [iterations, ranks]; an iteration lasts as long as its slowest rank, so each
  * iteration's time is the max over ranks, and the reported value is the mean
  * of those over the iterations (plain left-to-right sum, then divide).
- * Peak memory: each rank's max over the iterations of /traces/peak_memory.
+ * Peak memory: each rank's max over the iterations of /traces/peak_memory;
+ * planned memory: /traces/planned_memory (what setup planned; older files lack it).
  *
  * Reading goes through h5io's readers (include/pnp/h5io.h), which never abort:
  * each failure is a message naming the file and the object, and HDF5's own
@@ -40,7 +41,8 @@ static const char *USAGE =
     "iteration takes as long as its slowest rank, so for each iteration the max\n"
     "over ranks is taken, then the mean over iterations. The wall time per\n"
     "iteration is /traces/elapsed at the last iteration divided by the iterations.\n"
-    "Peak memory: each rank's high-water mark, the max over iterations.\n"
+    "Peak memory: each rank's high-water mark, the max over iterations; planned\n"
+    "memory: what each rank's setup planned to hold at most.\n"
     "Status: the file's 'status' attribute (finished, interrupted or resumed).\n"
     "\n"
     "A file that is missing, not HDF5, or not a pnp result (no /traces, a missing\n"
@@ -66,7 +68,7 @@ typedef struct {
     long long traced; /* rows of the traces (iterations recorded) */
     double iteration_time, gradient_time, denoise_time, comm_time; /* NaN when traced == 0 */
     double *peak;                                                   /* [ranks], bytes */
-    double *operators_owned, *windows_owned;                        /* [ranks] or NULL */
+    double *operators_owned, *windows_owned, *planned;              /* [ranks] or NULL */
 } summary;
 
 typedef struct {
@@ -78,7 +80,7 @@ static void summary_free(summary *s)
 {
     free(s->status), free(s->grid_row), free(s->config_file), free(s->backend);
     free(s->communication), free(s->denoiser), free(s->hosts), free(s->slurm_job_id);
-    free(s->peak), free(s->operators_owned), free(s->windows_owned);
+    free(s->peak), free(s->operators_owned), free(s->windows_owned), free(s->planned);
 }
 
 typedef struct {
@@ -204,9 +206,9 @@ static int read_traces(reader *r, hid_t f, summary *s)
             for (long long k = 1; k < n; ++k)
                 s->peak[q] = t[5][k * ranks + q] > s->peak[q] ? t[5][k * ranks + q] : s->peak[q];
         }
-        const char *owned[2] = {"operators_owned", "windows_owned"};
-        double **dst[2] = {&s->operators_owned, &s->windows_owned};
-        for (int k = 0; k < 2 && !rc; ++k) {
+        const char *owned[3] = {"operators_owned", "windows_owned", "planned_memory"};
+        double **dst[3] = {&s->operators_owned, &s->windows_owned, &s->planned};
+        for (int k = 0; k < 3 && !rc; ++k) {
             hsize_t d1[1] = {0};
             if (read_trace(r, g, owned[k], 1, d1, 0, dst[k])) rc = -1;
             else if (*dst[k] && (long long)d1[0] != ranks) {
@@ -301,6 +303,7 @@ static void print_file(const summary *s)
                "time / iteration", s->iteration_time, s->gradient_time, s->denoise_time, s->comm_time);
         print_per_rank("peak memory", s->peak, s->ranks, mib, "%.1f", " MiB");
     }
+    if (s->planned) print_per_rank("planned memory", s->planned, s->ranks, mib, "%.1f", " MiB");
     if (s->operators_owned) print_per_rank("operators owned", s->operators_owned, s->ranks, 1, "%.0f", "");
     if (s->windows_owned) print_per_rank("windows owned", s->windows_owned, s->ranks, 1, "%.0f", "");
     printf("\n");
@@ -397,6 +400,8 @@ static void print_json(const summary *s, int n)
         }
         printf("    \"peak_memory\": ");
         json_array(f->traced ? f->peak : NULL, f->ranks);
+        printf(",\n    \"planned_memory\": ");
+        json_array(f->planned, f->ranks);
         printf(",\n    \"operators_owned\": ");
         json_array(f->operators_owned, f->ranks);
         printf(",\n    \"windows_owned\": ");

@@ -225,6 +225,8 @@ static void write_result(const result *r, int rank, int size)
     double *den = gather_trace(tr->denoise_time, it, rank, size);
     double *comm = gather_trace(tr->comm_time, it, rank, size);
     double *peak = gather_trace(tr->peak_bytes, it, rank, size);
+    double *planned = rank == 0 ? pnp_malloc(sizeof(double) * size) : NULL;
+    MPI_CHECK(MPI_Gather(&tr->planned_bytes, 1, MPI_DOUBLE, planned, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     long long mine[3] = {tr->ops_owned, tr->windows_owned, tr->window_first}, *all = NULL;
     if (rank == 0) all = pnp_malloc(sizeof(long long) * 3 * size);
     MPI_CHECK(MPI_Gather(mine, 3, MPI_LONG_LONG, all, 3, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
@@ -269,6 +271,8 @@ static void write_result(const result *r, int rank, int size)
     write_f64(g, "denoise_time", 2, d2, den, "s");
     write_f64(g, "comm_time", 2, d2, comm, "s");
     write_f64(g, "peak_memory", 2, d2, peak, "bytes");
+    hsize_t dr[1] = {(hsize_t)size};
+    write_f64(g, "planned_memory", 1, dr, planned, "bytes");
     long long *col = pnp_malloc(sizeof(long long) * size);
     const char *names[3] = {"operators_owned", "windows_owned", "window_first"};
     for (int c = 0; c < 3; ++c) {
@@ -278,7 +282,7 @@ static void write_result(const result *r, int rank, int size)
     free(col);
     H5_CHECK(H5Gclose(g));
     if (pnp_h5_commit(&h5, err, sizeof err)) pnp_fatal("%s", err);
-    free(grad), free(den), free(comm), free(peak), free(all);
+    free(grad), free(den), free(comm), free(peak), free(planned), free(all);
 }
 
 /* Ranks of this node whose backend draws on the same memory as this one's
@@ -583,6 +587,9 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     if (rank == 0) {
         const double final = tr.iterations ? tr.psnr[tr.iterations - 1] : tr.psnr_initial;
         printf("wrote %s: PSNR %.3f dB after %d iterations, %.2f s\n", path, final, tr.iterations, r.total_time);
+        if (tr.iterations > 0)
+            printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
+                   tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);
         if (interrupted) {
             char sig[32];
             if (stop.signal == STOP_TEST) snprintf(sig, sizeof sig, "PNP_STOP_AFTER");

@@ -71,7 +71,8 @@ typedef struct {
     float *in, *out;                                /* [batch, 3, win_h, win_w] */
 } tiled;
 
-static void tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w)
+/* Returns the bytes the rank will hold at most: what it holds now plus the batch's need. */
+static size_t tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w)
 {
     pnp_backend *be = a->be;
     const pnp_row *row = a->row;
@@ -127,6 +128,7 @@ static void tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w)
         td->in = be->ops->alloc(be, (size_t)b * win_bytes);
         td->out = be->ops->alloc(be, (size_t)b * win_bytes);
     }
+    return held + need;
 }
 
 static void tiled_free(tiled *td, pnp_backend *be)
@@ -208,13 +210,16 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
     tiled td = {0};
     const int tiled_mode = a->dn && row->distribute_denoiser;
     if (tiled_mode) {
-        tiled_setup(&td, a, H, W);
+        tr->planned_bytes = (double)tiled_setup(&td, a, H, W);
         tr->windows_total = td.t.count;
         tr->window_first = td.first;
         tr->windows_owned = td.count;
         tr->batch = td.batch;
         tr->win_h = td.t.win_h;
         tr->win_w = td.t.win_w;
+    } else { /* the whole image through the denoiser, if any: its activations and scratch */
+        tr->planned_bytes = (double)o->peak_bytes(be);
+        if (a->dn) tr->planned_bytes += (double)(pnp_denoiser_activation_bytes(a->dn, 1, H, W) + o->workspace_bytes(be));
     }
     tr->setup_time += now(be) - t_setup;
 

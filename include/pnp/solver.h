@@ -38,6 +38,7 @@ typedef struct {
     int windows_total;    /* denoiser windows of the image (0: whole-image denoising) */
     int window_first, windows_owned, batch; /* this rank's slab and batch size */
     int win_h, win_w;
+    double planned_bytes; /* this rank: what setup planned to hold at most (peak_bytes must stay under it) */
 } pnp_trace;
 
 typedef struct {

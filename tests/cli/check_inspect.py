@@ -80,6 +80,8 @@ def check_json(jpath, files):
             check(obj["operators_owned"] == [float(v) for v in tr["operators_owned"][...]]
                   and obj["windows_owned"] == [float(v) for v in tr["windows_owned"][...]],
                   f"{name}: operators and windows owned per rank as in /traces")
+            check(obj["planned_memory"] == [float(v) for v in tr["planned_memory"][...]],
+                  f"{name}: planned memory per rank {obj['planned_memory']} = /traces/planned_memory")
 
 
 def png_size(path):

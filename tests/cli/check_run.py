@@ -51,6 +51,10 @@ def layout(path, iters, ranks):
         for key in ("gradient_time", "denoise_time", "comm_time", "peak_memory"):
             check(tr[key].shape == (iters, ranks) and np.all(tr[key][...] >= 0), f"/traces/{key} [iterations, ranks]")
         check(np.all(tr["peak_memory"][...] > 0), "peak memory recorded on every rank")
+        planned, peak = tr["planned_memory"][...], tr["peak_memory"][...].max(axis=0)
+        check(planned.shape == (ranks,) and np.all(peak <= planned),
+              f"every rank's peak memory {np.round(peak / 2**20, 2).tolist()} MiB <= what its setup planned "
+              f"{np.round(planned / 2**20, 2).tolist()} MiB (/traces/planned_memory)")
         check(np.all(np.diff(tr["elapsed"][...]) > 0), "elapsed increases")
         check(f["measurement"].shape == (3, H, W) and 0 <= f["measurement"][...].min(), "/measurement y_0 [3,H,W]")
         check(f["kernels"].ndim == 3 and abs(f["kernels"][0].sum() - 1) < 1e-4, "/kernels [n,k,k], sum 1")
