@@ -27,7 +27,7 @@ SHARED="${PNP_SHARED:-$(cd .. && pwd)/shared}"
 PNP="${PNP_BIN:-}"
 PYTHON="${PYTHON:-python3}"
 N=68 THREADS=2 TORCH=0 RESULTS="bench/results/$(date +%F)-cbsd68.md"
-CMDLINE="bash bench/cbsd68.sh$(printf " %q" "$@")"
+CMDLINE="bash bench/cbsd68.sh${*:+$(printf " %q" "$@")}"
 while [ $# -gt 0 ]; do
     case "$1" in
     --images) N=$2; shift 2 ;;
