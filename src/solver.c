@@ -202,10 +202,11 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
     }
     free(ids);
 
-    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x; before
-     * the tiles are planned, so that PSNR's scratch counts in what is held */
-    if (first == 0) tr->psnr_initial = psnr_of(be, x, truth, N);
-    else o->upload(be, x, a->x_resume, bytes);
+    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x; its PSNR
+     * before the tiles are planned, so that PSNR's scratch counts in what is held */
+    if (first > 0) o->upload(be, x, a->x_resume, bytes);
+    const double psnr_start = psnr_of(be, x, truth, N);
+    if (first == 0) tr->psnr_initial = psnr_start;
 
     tiled td = {0};
     const int tiled_mode = a->dn && row->distribute_denoiser;

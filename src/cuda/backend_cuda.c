@@ -251,6 +251,17 @@ static void cuda_memory_id(pnp_backend *be, char *id, size_t len)
     for (int i = 0; i < 16 && at + 2 < len; ++i) at += (size_t)snprintf(id + at, len - at, "%02x", (unsigned char)prop.uuid.bytes[i]);
 }
 
+/* Scratch the backend may still take beyond alloc(): the cuDNN workspace up to
+ * its cap, and the window parameters' device array up to 8 ints for each of
+ * PARAMS_WINDOWS windows (a larger batch takes more, past the plan). */
+enum { PARAMS_WINDOWS = 4096 };
+static size_t cuda_workspace_bytes(pnp_backend *be)
+{
+    const cuda_ctx *c = be->ctx;
+    const size_t params = (size_t)8 * PARAMS_WINDOWS;
+    return cudnn_workspace_bytes(be) + (c->params_count < params ? (params - c->params_count) * sizeof(int) : 0);
+}
+
 /* The window parameters (k host arrays of n ints) into the device array
  * [k, n]: staged in the pinned host buffer and copied on the stream, so the
  * host waits only when the previous copy out of the staging buffer has not run
@@ -348,7 +359,7 @@ static const pnp_backend_ops CUDA_OPS = {
     .clamp01 = cuda_clamp01,
     .sum_sq_diff = cuda_sum_sq_diff,
     .free_bytes = cuda_free_bytes,
-    .workspace_bytes = cudnn_workspace_bytes,
+    .workspace_bytes = cuda_workspace_bytes,
     .memory_id = cuda_memory_id,
     .gather_windows = cuda_gather_windows,
     .scatter_windows = cuda_scatter_windows,
