@@ -18,7 +18,7 @@
 #      iterations on the cuda backend, fp32 and bf16, row 0 (1 rank) and row 1
 #      (2 ranks sharing the GPU: distributed physics, 448/32 tiles, MPI on host
 #      buffers), read back with `pnp inspect --json`: per-iteration time,
-#      gradient / denoiser / communication time, peak memory per rank;
+#      gradient / denoiser / communication time, peak and planned memory per rank;
 #   6. one DRUNet forward pass (full widths, 1024 and 2048 px) fp32 and bf16:
 #      median time and TFLOP/s at 4.24 MFLOP per pixel;
 #   7. bench/pnp_vs_deepinv.py: pnp (cuda fp32, bf16) against deepinv's PnP
