@@ -289,19 +289,9 @@ static void write_result(const result *r, int rank, int size)
  * (backend op memory_id: the host, or one GPU), this one included. */
 static int memory_sharers(pnp_backend *be)
 {
-    enum { ID = 64 };
-    char mine[ID] = "";
-    be->ops->memory_id(be, mine, sizeof mine);
-    MPI_Comm node;
-    int n = 1, sharers = 0;
-    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-    MPI_CHECK(MPI_Comm_size(node, &n));
-    char *all = pnp_malloc((size_t)n * ID);
-    MPI_CHECK(MPI_Allgather(mine, ID, MPI_CHAR, all, ID, MPI_CHAR, node));
-    for (int q = 0; q < n; ++q) sharers += !strncmp(all + (size_t)q * ID, mine, ID);
-    free(all);
-    MPI_CHECK(MPI_Comm_free(&node));
-    return sharers;
+    char id[64] = "";
+    be->ops->memory_id(be, id, sizeof id);
+    return pnp_comm_node_count(MPI_COMM_WORLD, id);
 }
 
 /* NCCL when every rank has a GPU of its own (decided together: every node must

@@ -4,7 +4,9 @@
  * Exactness: the solver only reduces (a) partial gradients, where the sum
  * order is MPI's, and (b) zero-filled images where each pixel has exactly one
  * non-zero contributor, whose sum is exact in any order. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pnp/comm.h"
 #include "pnp/error.h"
@@ -65,15 +67,37 @@ void pnp_comm_local_rank(MPI_Comm world, int *local_rank, int *local_size)
     MPI_CHECK(MPI_Comm_free(&node));
 }
 
-pnp_comm *pnp_comm_mpi_create(MPI_Comm world, pnp_backend *be)
+int pnp_comm_node_count(MPI_Comm world, const char *key)
+{
+    enum { KEY = 64 };
+    char mine[KEY] = "";
+    snprintf(mine, sizeof mine, "%s", key);
+    MPI_Comm node;
+    int n = 1, count = 0;
+    MPI_CHECK(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+    MPI_CHECK(MPI_Comm_size(node, &n));
+    char *all = pnp_malloc((size_t)n * KEY);
+    MPI_CHECK(MPI_Allgather(mine, KEY, MPI_CHAR, all, KEY, MPI_CHAR, node));
+    for (int q = 0; q < n; ++q) count += !strncmp(all + (size_t)q * KEY, mine, KEY);
+    free(all);
+    MPI_CHECK(MPI_Comm_free(&node));
+    return count;
+}
+
+pnp_comm *pnp_comm_alloc(const pnp_comm_ops *ops, MPI_Comm world, pnp_backend *be)
 {
     pnp_comm *c = pnp_calloc(1, sizeof *c);
-    c->ops = &MPI_COMM_OPS;
+    c->ops = ops;
     c->world = world;
     c->be = be;
     MPI_CHECK(MPI_Comm_rank(world, &c->rank));
     MPI_CHECK(MPI_Comm_size(world, &c->size));
-    pnp_comm_local_rank(world, &c->local_rank, &c->local_size);
+    return c;
+}
+
+pnp_comm *pnp_comm_mpi_create(MPI_Comm world, pnp_backend *be)
+{
+    pnp_comm *c = pnp_comm_alloc(&MPI_COMM_OPS, world, be);
     c->ctx = pnp_calloc(1, sizeof(mpi_ctx));
     return c;
 }

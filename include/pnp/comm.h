@@ -29,7 +29,6 @@ struct pnp_comm {
     const pnp_comm_ops *ops;
     MPI_Comm world;
     int rank, size;
-    int local_rank, local_size; /* among the ranks on this node (MPI_Comm_split_type SHARED) */
     pnp_backend *be;
     double seconds;             /* wall time spent in communication */
     size_t bytes;               /* bytes reduced (per rank, payload) */
@@ -43,8 +42,13 @@ pnp_comm *pnp_comm_mpi_create(MPI_Comm world, pnp_backend *be);
 pnp_comm *pnp_comm_nccl_create(MPI_Comm world, pnp_backend *be);
 #endif
 void pnp_comm_destroy(pnp_comm *c);
+/* The fields every implementation fills: ops, world, be, rank and size. */
+pnp_comm *pnp_comm_alloc(const pnp_comm_ops *ops, MPI_Comm world, pnp_backend *be);
 
 /* Rank and size among the ranks sharing this node. */
 void pnp_comm_local_rank(MPI_Comm world, int *local_rank, int *local_size);
+/* How many ranks of this node (this one included) pass the same key, a
+ * NUL-terminated string shorter than 64 bytes (collective over world). */
+int pnp_comm_node_count(MPI_Comm world, const char *key);
 
 #endif

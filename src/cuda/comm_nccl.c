@@ -40,13 +40,7 @@ static const pnp_comm_ops NCCL_COMM_OPS = {.name = "nccl", .allreduce_sum = nccl
 
 pnp_comm *pnp_comm_nccl_create(MPI_Comm world, pnp_backend *be)
 {
-    pnp_comm *c = pnp_calloc(1, sizeof *c);
-    c->ops = &NCCL_COMM_OPS;
-    c->world = world;
-    c->be = be;
-    MPI_CHECK(MPI_Comm_rank(world, &c->rank));
-    MPI_CHECK(MPI_Comm_size(world, &c->size));
-    pnp_comm_local_rank(world, &c->local_rank, &c->local_size);
+    pnp_comm *c = pnp_comm_alloc(&NCCL_COMM_OPS, world, be);
     ncclUniqueId id;
     if (c->rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
     MPI_CHECK(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, world));
