@@ -131,18 +131,9 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     printf '%s\n' "${rows[@]}"
     echo
-    echo "Commands:"
+    bench_block Commands "${cmds[@]}"
     echo
-    echo '```'
-    printf '%s\n' "${cmds[@]}"
-    echo '```'
-    echo
-    echo "Raw output:"
-    echo
-    echo '```'
-    printf 'pnp:     %s\n' "${ours_lines[@]}"
-    [ ${#torch_lines[@]} -eq 0 ] || printf 'PyTorch: %s\n' "${torch_lines[@]}"
-    echo '```'
+    bench_block "Raw output" "${ours_lines[@]/#/pnp:     }" "${torch_lines[@]/#/PyTorch: }"
 } >"$RESULTS"
 echo "wrote $RESULTS"
 printf '%s\n' "${rows[@]}"

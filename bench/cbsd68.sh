@@ -23,11 +23,12 @@
 # Needs the shared data ($PNP_SHARED, default ../shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SHARED="${PNP_SHARED:-$(cd .. && pwd)/shared}"
 PNP="${PNP_BIN:-}"
 PYTHON="${PYTHON:-python3}"
 N=68 THREADS=2 TORCH=0 RESULTS="bench/results/$(date +%F)-cbsd68.md"
-CMDLINE="bash bench/cbsd68.sh${*:+$(printf " %q" "$@")}"
+CMDLINE=$(bench_cmdline bench/cbsd68.sh "$@")
 while [ $# -gt 0 ]; do
     case "$1" in
     --images) N=$2; shift 2 ;;

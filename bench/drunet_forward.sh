@@ -88,17 +88,9 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
     printf '%s\n' "${rows[@]}"
     echo
-    echo "Commands:"
+    bench_block Commands "${cmds[@]}"
     echo
-    echo '```'
-    printf '%s\n' "${cmds[@]}"
-    echo '```'
-    echo
-    echo "Raw output:"
-    echo
-    echo '```'
-    printf '%s\n' "${raw[@]}"
-    echo '```'
+    bench_block "Raw output" "${raw[@]}"
 } >"$RESULTS"
 echo "wrote $RESULTS"
 printf '%s\n' "${rows[@]}"

@@ -120,10 +120,6 @@ analysis=$("$PLOT_PYTHON" bench/plot_memory_curve.py "$OUT.tsv" "$OUT.png" \
     echo
     echo "$analysis"
     echo
-    echo "Commands:"
-    echo
-    echo '```'
-    printf '%s\n' "${cmds[@]}"
-    echo '```'
+    bench_block Commands "${cmds[@]}"
 } >"$OUT.md"
 echo "wrote $OUT.md, $OUT.tsv, $OUT.png"

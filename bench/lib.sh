@@ -18,6 +18,15 @@ bench_load() { cut -d' ' -f1-3 /proc/loadavg; }
 # bench_cmdline SCRIPT ARGS...: the command line as it was typed (quoted).
 bench_cmdline() { local s=$1; shift; printf 'bash %s' "$s"; [ $# -eq 0 ] || printf ' %q' "$@"; }
 
+# bench_block TITLE LINE...: a titled markdown code block of the lines
+# (commands, raw output), as every results file ends.
+bench_block() {
+    printf '%s:\n\n```\n' "$1"
+    shift
+    [ $# -eq 0 ] || printf '%s\n' "$@"
+    printf '```\n'
+}
+
 # bench_provenance THREADS SCRIPT_CMDLINE: markdown list items for date,
 # machine, git commit (marked when the tree has uncommitted changes), script,
 # and the environment variables that change what the libraries do (malloc,
