@@ -20,7 +20,7 @@ PKGS := yaml-0.1 libpng fftw3f hdf5
 
 OPT ?= -O2 -g
 CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-          -ffp-contract=off -fopenmp -Iinclude $(shell pkg-config --cflags $(PKGS))
+          -ffp-contract=off -fopenmp -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS))
 # EXTRA_LDLIBS: libraries a plain compiler needs where CC is not an MPI wrapper
 # (bench/gpu.sh on a machine without mpicc: CC="gcc $(pkg-config --cflags ompi-c)")
 LDLIBS := $(shell pkg-config --libs $(PKGS)) -lm $(EXTRA_LDLIBS)
@@ -29,10 +29,17 @@ LDFLAGS := -fopenmp
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell \
               git diff --quiet HEAD 2>/dev/null || echo -dirty)
 
-LIB_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
-LIB_OBJ := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/default_config.o
+# Sources, by folder (README "Code map"; tests/check_layers.py checks that no
+# folder or file depends on one above it). The library is everything but the
+# command line; the files that need the CUDA toolkit build only with CUDA=1.
+CUDA_C_SRC := $(wildcard src/backends/cuda/*.c) src/comm/comm_nccl.c
+CLI_SRC := $(wildcard src/cli/*.c)
+LIB_SRC := $(filter-out src/cli/% $(CUDA_C_SRC),$(wildcard src/*/*.c src/*/*/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/default_config.o
+PRIVATE_H := $(wildcard src/*/*.h src/*/*/*.h)
 
-# CUDA parts: kernels/*.cu (nvcc, sm_90 plus PTX) and src/cuda/*.c (host side:
+# CUDA parts: kernels/*.cu (nvcc, sm_90 plus PTX) and CUDA_C_SRC (host side:
 # cuFFT, cuDNN, NCCL). cuDNN and NCCL are looked for beside the toolkit; point
 # CUDNN_HOME / NCCL_HOME elsewhere, or give the link flags whole in CUDNN_LIBS /
 # NCCL_LIBS (a pip wheel's nvidia/cudnn ships lib/libcudnn.so.9 without the
@@ -45,8 +52,7 @@ CUDNN_LIBS ?= -L$(CUDNN_HOME)/lib64 -L$(CUDNN_HOME)/lib -lcudnn
 NCCL_LIBS ?= -L$(NCCL_HOME)/lib64 -L$(NCCL_HOME)/lib -lnccl
 CUDA_INC := -I$(CUDA_HOME)/include -I$(CUDNN_HOME)/include -I$(NCCL_HOME)/include
 CU_SRC := $(wildcard kernels/*.cu)
-CUDA_C_SRC := $(wildcard src/cuda/*.c)
-LIB_OBJ += $(CU_SRC:kernels/%.cu=$(BUILD)/obj/cu_%.o) $(CUDA_C_SRC:src/cuda/%.c=$(BUILD)/obj/cuda_%.o)
+LIB_OBJ += $(CU_SRC:%.cu=$(BUILD)/obj/%.o) $(CUDA_C_SRC:%.c=$(BUILD)/obj/%.o)
 CFLAGS += -DPNP_WITH_CUDA
 NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
            -gencode=arch=compute_90,code=sm_90 -gencode=arch=compute_90,code=compute_90
@@ -69,17 +75,21 @@ BUILD_FLAGS := CUDA=$(CUDA) CC=$(CC) CFLAGS=$(CFLAGS) NVFLAGS=$(NVFLAGS) LDLIBS=
 $(BUILD)/flags: FORCE | $(BUILD)/obj
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 
-$(BUILD)/obj/%.o: src/%.c src/*.h include/pnp/*.h $(BUILD)/flags
+$(BUILD)/obj/src/%.o: src/%.c $(PRIVATE_H) include/pnp/*.h $(BUILD)/flags
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/cuda_%.o: src/cuda/%.c src/cuda/*.h kernels/*.h include/pnp/*.h $(BUILD)/flags
+$(CUDA_C_SRC:%.c=$(BUILD)/obj/%.o): $(BUILD)/obj/%.o: %.c $(PRIVATE_H) kernels/*.h include/pnp/*.h $(BUILD)/flags
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Ikernels $(CUDA_INC) -c $< -o $@
 
-$(BUILD)/obj/cu_%.o: kernels/%.cu kernels/*.h include/pnp/*.h $(BUILD)/flags
+$(BUILD)/obj/kernels/%.o: kernels/%.cu kernels/*.h include/pnp/*.h $(BUILD)/flags
+	@mkdir -p $(@D)
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
 # The commit is baked into version.o, rebuilt every time so it is never stale.
-$(BUILD)/obj/version.o: src/version.c FORCE | $(BUILD)/obj
+$(BUILD)/obj/src/core/version.o: src/core/version.c FORCE | $(BUILD)/obj
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DPNP_GIT_COMMIT_STR='"$(GIT_COMMIT)"' -c $< -o $@
 
 # configs/default.yml compiled in as a C string.
@@ -95,11 +105,11 @@ $(BUILD)/obj/default_config.o: $(BUILD)/obj/default_config.c $(BUILD)/flags
 $(BUILD)/libpnp.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/pnp: $(BUILD)/obj/main.o $(BUILD)/libpnp.a $(BUILD)/flags
+$(BUILD)/pnp: $(CLI_OBJ) $(BUILD)/libpnp.a $(BUILD)/flags
 	$(CC) $(LDFLAGS) $(filter-out %/flags,$^) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/*.h include/pnp/*.h $(BUILD)/libpnp.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Itests/unit -Isrc $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
+	$(CC) $(CFLAGS) -Itests/unit $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@
 
 $(BUILD)/bench/%: bench/%.c include/pnp/*.h $(BUILD)/libpnp.a | $(BUILD)/bench
 	$(CC) $(CFLAGS) $< $(BUILD)/libpnp.a $(LDFLAGS) $(LDLIBS) -o $@

@@ -26,7 +26,7 @@ import math
 
 
 def starts(n, patch, overlap):
-    """Window starts along one axis of the padded image (src/tiling.c's rule)."""
+    """Window starts along one axis of the padded image (src/recon/tiling.c's rule)."""
     padded, win = n + 2 * overlap, patch + 2 * overlap
     if win >= padded:
         return [0]

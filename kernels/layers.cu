@@ -1,5 +1,5 @@
 /* layers.cu - the layer engine's kernels for what cuDNN does not do
- * (src/cuda/layers_cudnn.c): moving NCHW float images in and out of NHWC
+ * (src/backends/cuda/layers_cudnn.c): moving NCHW float images in and out of NHWC
  * activations (replicate padding at the bottom and right, crop back), the
  * constant sigma channel, 2x2 pixel (un)shuffle in PyTorch's channel order, the
  * sum of two activations, and the bias / ReLU / residual epilogue of the

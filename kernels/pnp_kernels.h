@@ -1,5 +1,5 @@
 /* pnp_kernels.h - extern "C" launchers of the CUDA kernels in kernels/ (.cu files).
- * Included only by the CUDA backend (src/cuda/); streams are passed as void*
+ * Included only by the CUDA backend (src/backends/cuda/); streams are passed as void*
  * (a cudaStream_t) so this header needs no CUDA header itself. Each launcher
  * returns the cudaError_t of its launch as an int (0: success). */
 #ifndef PNP_KERNELS_H

@@ -6,7 +6,7 @@
  * reflect padding. Window parameters arrive as device int arrays. */
 #include <cuda_runtime.h>
 
-#include "pnp/tiling.h"
+#include "pnp/backend_util.h"
 #include "pnp_kernels.h"
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# run.sh - the whole test suite: every unit test program (build/tests/test_*)
-# and every command-line test (tests/cli/test_*.sh). Each prints one line per
+# run.sh - the whole test suite: the layering of the code (tests/check_layers.py
+# on the objects in build/), every unit test program (build/tests/test_*) and
+# every command-line test (tests/cli/test_*.sh). Each prints one line per
 # check ("ok - ...", "not ok - ...", "skip - ..."); this script counts them,
 # treats a crash or non-zero exit with no failed check as a failure, and ends
 # with "N passed, N failed, N skipped". Exit status 1 on any failure or when
@@ -12,11 +13,15 @@ export PNP_SHARED="${PNP_SHARED:-$(cd .. && pwd)/shared}"
 pass=0 fail=0 skip=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in build/tests/test_* tests/cli/test_*.sh; do
+for t in tests/check_layers.py build/tests/test_* tests/cli/test_*.sh; do
     [ -e "$t" ] || continue
     echo "# $t"
     start=$(date +%s%N)
-    if [[ "$t" == *.sh ]]; then bash "$t" >"$log" 2>&1; else "$t" >"$log" 2>&1; fi
+    case "$t" in
+        *.sh) bash "$t" >"$log" 2>&1 ;;
+        *.py) python3 "$t" build >"$log" 2>&1 ;;
+        *) "$t" >"$log" 2>&1 ;;
+    esac
     rc=$?
     cat "$log"
     p=$(grep -c '^ok - ' "$log"); f=$(grep -c '^not ok - ' "$log"); s=$(grep -c '^skip - ' "$log")

@@ -137,12 +137,6 @@ int pnp_backend_check(const char *name, const char *precision, char *err, size_t
  * else "cpu"; any other name as it is. */
 const char *pnp_backend_resolve(const char *name);
 void pnp_backend_destroy(pnp_backend *be);
-/* Dies (pnp_fatal) unless x [n, cin, h, w] through a k x k convolution (stride,
- * pad; transposed: stride k, output k times larger) gives y [n, cout, oh, ow],
- * and residual (when not NULL) has y's shape: every backend's conv_forward. */
-void pnp_conv_check_shapes(int cin, int cout, int k, int stride, int pad, bool transposed, const pnp_act *x,
-                           const pnp_act *y, const pnp_act *residual);
-
 /* bf16: precision bf16 (dies when !pnp_backend_cpu_bf16()). */
 pnp_backend *pnp_backend_cpu_create(int threads, bool bf16);
 /* This CPU runs the bf16 convolutions (AVX-512 with AVX512_BF16). PNP_CPU_NO_BF16=1

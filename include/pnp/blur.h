@@ -17,9 +17,4 @@ void pnp_gaussian_kernel(double sigma_row, double sigma_col, double angle_deg, i
  * angle = linspace(0, 180, n)[i] degrees (numpy's linspace). */
 void pnp_benchmark_blur_params(int image_size, int n, int i, double *sigma_row, double *sigma_col, double *angle_deg);
 
-/* Place a centred k x k kernel on an h x w grid for circular convolution:
- * its centre (k/2, k/2) goes to pixel (0, 0), taps wrap modulo the grid (and
- * add up when the kernel is larger than the image). out: [h, w], overwritten. */
-void pnp_wrap_kernel(const float *kernel, int k, int h, int w, float *out);
-
 #endif

@@ -6,6 +6,10 @@
 
 #include "pnp/config.h"
 
+/* The embedded default (configs/default.yml compiled in by the Makefile; the
+ * program links it, the library does not). */
+extern const char pnp_default_config_yaml[];
+
 /* Options every config-reading subcommand accepts. */
 typedef struct {
     const char *config;      /* NULL: the embedded default */

@@ -69,9 +69,6 @@ int pnp_config_load_string(const char *name, const char *text, const char *const
                            int n_overrides, pnp_config *cfg, char *err, size_t errlen);
 void pnp_config_free(pnp_config *cfg);
 
-/* The embedded default (configs/default.yml compiled in). */
-extern const char pnp_default_config_yaml[];
-
 /* slurm_extra as sbatch options. Words are separated by spaces or ';'; a word
  * that does not start with '-' is the value of the option before it ("--qos
  * high", "-C a100"). Each option, with its value, becomes one "#SBATCH OPTION"

@@ -7,14 +7,14 @@
  * .float() does), whatever its storage offset, strides or storage sharing in
  * the file. Tensors keep the order of the file.
  *
- * The result is the pnp_state_dict of pnp/weights.h (name, ndim <= 8, shape in
+ * The result is the pnp_state_dict of pnp/state_dict.h (name, ndim <= 8, shape in
  * PyTorch order, data [shape...] row-major float32). */
 #ifndef PNP_PTH_H
 #define PNP_PTH_H
 
 #include <stddef.h>
 
-#include "pnp/weights.h"
+#include "pnp/state_dict.h"
 
 /* Read the state_dict in a torch.save file: a flat dict (OrderedDict or dict)
  * of key -> tensor. Returns 0, or -1 with a message naming the file and what is

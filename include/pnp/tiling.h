@@ -16,22 +16,7 @@
 #ifndef PNP_TILING_H
 #define PNP_TILING_H
 
-#if defined(__CUDACC__)
-#define PNP_TILING_HOSTDEV __host__ __device__ __forceinline__
-#else
-#define PNP_TILING_HOSTDEV static inline
-#endif
-
-/* Image index of padded coordinate p on an axis of length n padded by pad on
- * each side, reflecting without repeating the edge (PyTorch's "reflect";
- * pad < n). Shared by the CPU backend and kernels/solver.cu. */
-PNP_TILING_HOSTDEV int pnp_reflect_index(int p, int pad, int n)
-{
-    int i = p - pad;
-    if (i < 0) i = -i;
-    if (i >= n) i = 2 * (n - 1) - i;
-    return i;
-}
+#include "pnp/backend_util.h" /* pnp_reflect_index: the padding of the windows */
 
 typedef struct {
     int n;        /* windows along the axis */

@@ -1,37 +1,15 @@
-/* weights.h - named float32 tensors (a PyTorch state_dict) and where they come
- * from: the project's HDF5 weights format (one float32 dataset per state_dict
- * key, PyTorch shapes; root attribute "architecture"), or deterministic random
- * weights for any widths (for tests and benchmarks: timing does not depend on
- * values). */
+/* weights.h - where a state_dict (include/pnp/state_dict.h) comes from: the
+ * project's HDF5 weights format (one float32 dataset per state_dict key,
+ * PyTorch shapes; root attribute "architecture"), a PyTorch checkpoint
+ * (include/pnp/pth.h), or deterministic random weights for any widths (for
+ * tests and benchmarks: timing does not depend on values). */
 #ifndef PNP_WEIGHTS_H
 #define PNP_WEIGHTS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    char *name;
-    int ndim;
-    int64_t shape[8];
-    float *data; /* contiguous, row-major */
-} pnp_tensor;
-
-typedef struct {
-    int count;
-    pnp_tensor *t;
-} pnp_state_dict;
-
-static inline int64_t pnp_tensor_numel(const pnp_tensor *t)
-{
-    int64_t n = 1;
-    for (int d = 0; d < t->ndim; ++d) n *= t->shape[d];
-    return n;
-}
-
-const pnp_tensor *pnp_weights_find(const pnp_state_dict *sd, const char *name);
-void pnp_weights_free(pnp_state_dict *sd);
-/* Append a tensor (copies name, shape and data when data != NULL, else zero-filled). */
-pnp_tensor *pnp_weights_add(pnp_state_dict *sd, const char *name, int ndim, const int64_t *shape, const float *data);
+#include "pnp/state_dict.h"
 
 /* HDF5 weights: 0, or -1 with a message naming the file (and dataset) in err. */
 int pnp_weights_read_h5(const char *path, pnp_state_dict *sd, char *err, size_t errlen);

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """make_golden_pth.py - small PyTorch checkpoints for the C checkpoint reader
-(src/pth.c, tests/unit/test_pth.c), and their values as HDF5.
+(src/nets/pth.c, tests/unit/test_pth.c), and their values as HDF5.
 
 Made with PyTorch and h5py on CPU; the tests themselves never need Python.
 Re-create with

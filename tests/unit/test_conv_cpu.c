@@ -1,4 +1,4 @@
-/* test_conv_cpu.c - the CPU backend's convolution (src/conv_cpu.c: packed
+/* test_conv_cpu.c - the CPU backend's convolution (src/backends/cpu/conv_cpu.c: packed
  * SGEMM, fused epilogue) against a plain direct convolution in double written
  * here, for every micro-kernel this CPU runs (PNP_CONV_ISA = avx512, avx2,
  * generic) and odd shapes: channel counts off the register blocks (1, 3, 4,
@@ -23,7 +23,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "layers_cpu.h"
+#include "backends/cpu/backend_cpu.h"
 #include "pnp/backend.h"
 #include "pnp/error.h"
 

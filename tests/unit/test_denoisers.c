@@ -20,7 +20,7 @@
 
 #include "check.h"
 #include "golden.h"
-#include "layers_cpu.h"
+#include "backends/cpu/backend_cpu.h"
 #include "random_net.h"
 #include "pnp/backend.h"
 #include "pnp/denoiser.h"

@@ -1,4 +1,4 @@
-/* test_pth.c - the PyTorch checkpoint reader (src/pth.c):
+/* test_pth.c - the PyTorch checkpoint reader (src/nets/pth.c):
  *  - golden checkpoints tests/golden/pth_{zip,legacy,proto4,bigendian}.pth (one
  *    state_dict saved four ways by tests/golden/make_golden_pth.py: zip, legacy,
  *    zip with pickle protocol 4, zip as a big-endian machine writes it; holding

@@ -1,5 +1,6 @@
 /* backend_cuda.h - the CUDA backend's context and the entries its layer engine
- * (layers_cudnn.c) adds to the ops table; private to src/cuda/.
+ * (layers_cudnn.c) adds to the ops table; private to src/backends/cuda/. Files call
+ * downwards only: backend_cuda.c -> layers_cudnn.c -> cuda_memory.c.
  *
  * Activations on this backend: NHWC, float32 or (precision bf16) bfloat16, the
  * channel count padded with zeros to a multiple of 8 (cudnn_channel_stride):
@@ -52,6 +53,9 @@ typedef struct {
     size_t scratch_bytes;
 } cuda_ctx;
 
+/* ---- cuda_memory.c ---- */
+/* Add to / take from the count of the backend's device memory (peak_bytes). */
+void cuda_count_bytes(cuda_ctx *c, size_t more, size_t less);
 /* Device memory with the peak count (zero-filled; dies when out of memory),
  * and its release (dies on a pointer this backend did not allocate). */
 void *cuda_alloc(pnp_backend *be, size_t bytes);

@@ -64,7 +64,8 @@
 #define PNP_X86 1
 #endif
 
-#include "layers_cpu.h"
+#include "backend_cpu.h"
+#include "pnp/backend_util.h"
 #include "pnp/error.h"
 
 /* B tile budget per thread, cap on the pixels of one tile (bounds the segment

@@ -11,53 +11,7 @@
 #include "backend_cuda.h"
 #include "pnp_kernels.h"
 #include "pnp/backend.h"
-#include "pnp/blur.h"
-
-/* The peak count: cuda_alloc's buffers, and the device memory the backend
- * takes by itself (cuFFT work areas, sum_sq_diff's partial sums, window
- * parameters), as the CPU backend counts its own scratch. */
-static void count_bytes(cuda_ctx *c, size_t more, size_t less)
-{
-    c->live = c->live + more - less;
-    if (c->live > c->peak) c->peak = c->live;
-}
-
-void *cuda_alloc(pnp_backend *be, size_t bytes)
-{
-    cuda_ctx *c = be->ctx;
-    void *p = NULL;
-    cudaError_t rc = cudaMalloc(&p, bytes ? bytes : 1);
-    if (rc != cudaSuccess) {
-        size_t free_b = 0, total_b = 0;
-        cudaMemGetInfo(&free_b, &total_b);
-        pnp_fatal("cuda backend: cannot allocate %zu bytes on device %d (%zu of %zu bytes free): %s", bytes,
-                  c->device, free_b, total_b, cudaGetErrorString(rc));
-    }
-    CUDA_CHECK(cudaMemsetAsync(p, 0, bytes, c->stream));
-    alloc_rec *r = pnp_malloc(sizeof *r);
-    *r = (alloc_rec){p, bytes, c->allocs};
-    c->allocs = r;
-    count_bytes(c, bytes, 0);
-    return p;
-}
-
-/* cudaFree "may perform implicit synchronization" (cuda_runtime_api.h), no
- * more: the stream, which every user of the buffer runs on, is drained first
- * so no queued kernel, copy or transform reads freed memory. */
-void cuda_free(pnp_backend *be, void *ptr)
-{
-    if (!ptr) return;
-    cuda_ctx *c = be->ctx;
-    alloc_rec **r = &c->allocs;
-    while (*r && (*r)->ptr != ptr) r = &(*r)->next;
-    if (!*r) pnp_fatal("cuda backend: free of %p, which is not a live buffer of this backend (freed twice?)", ptr);
-    alloc_rec *dead = *r;
-    count_bytes(c, 0, dead->bytes);
-    *r = dead->next;
-    free(dead);
-    CUDA_CHECK(cudaStreamSynchronize(c->stream));
-    CUDA_CHECK(cudaFree(ptr));
-}
+#include "pnp/backend_util.h"
 
 static void cuda_upload(pnp_backend *be, void *dst, const void *src, size_t bytes)
 {
@@ -108,14 +62,14 @@ static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, i
     CUFFT_CHECK(cufftGetSize(op->fwd, &ws_fwd));
     CUFFT_CHECK(cufftGetSize(op->inv, &ws_inv));
     op->plan_bytes = ws_fwd + ws_inv;
-    count_bytes(cx, op->plan_bytes, 0);
+    cuda_count_bytes(cx, op->plan_bytes, 0);
 
     /* centred kernels wrapped onto the image grid on the host, transformed on the device */
     cufftHandle one;
     CUFFT_CHECK(cufftPlan2d(&one, h, w, CUFFT_R2C));
     CUFFT_CHECK(cufftSetStream(one, cx->stream));
     CUFFT_CHECK(cufftGetSize(one, &ws_one));
-    count_bytes(cx, ws_one, 0);
+    cuda_count_bytes(cx, ws_one, 0);
     float *pad = pnp_malloc(sizeof(float) * plane);
     float *pad_dev = be->ops->alloc(be, sizeof(float) * plane);
     for (int i = 0; i < n; ++i) {
@@ -125,7 +79,7 @@ static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, i
     }
     CUDA_CHECK(cudaStreamSynchronize(cx->stream));
     CUFFT_CHECK(cufftDestroy(one));
-    count_bytes(cx, 0, ws_one);
+    cuda_count_bytes(cx, 0, ws_one);
     be->ops->free(be, pad_dev);
     free(pad);
     return op;
@@ -179,7 +133,7 @@ static void cuda_blur_destroy(pnp_blur *op)
     op->be->ops->free(op->be, op->data);
     cufftDestroy(op->fwd);
     cufftDestroy(op->inv);
-    count_bytes(op->be->ctx, 0, op->plan_bytes);
+    cuda_count_bytes(op->be->ctx, 0, op->plan_bytes);
     op->be->ops->free(op->be, op->spectra);
     op->be->ops->free(op->be, op->work);
     free(op);
@@ -220,7 +174,7 @@ static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, 
         if (c->partial) CUDA_CHECK(cudaFree(c->partial));
         free(c->partial_host);
         CUDA_CHECK(cudaMalloc((void **)&c->partial, blocks * sizeof(double)));
-        count_bytes(c, blocks * sizeof(double), c->partial_count * sizeof(double));
+        cuda_count_bytes(c, blocks * sizeof(double), c->partial_count * sizeof(double));
         c->partial_host = pnp_malloc(blocks * sizeof(double));
         c->partial_count = blocks;
     }
@@ -281,7 +235,7 @@ static const int *upload_params(cuda_ctx *c, int n, int k, const int *const *arr
             CUDA_CHECK(cudaFree(c->params));
         }
         CUDA_CHECK(cudaMalloc((void **)&c->params, count * sizeof(int)));
-        count_bytes(c, count * sizeof(int), c->params_count * sizeof(int));
+        cuda_count_bytes(c, count * sizeof(int), c->params_count * sizeof(int));
         c->params_count = count;
     }
     for (int a = 0; a < k; ++a) memcpy(c->params_host + (size_t)a * n, arrays[a], sizeof(int) * n);

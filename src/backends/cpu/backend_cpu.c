@@ -11,119 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers_cpu.h"
+#include "backend_cpu.h"
 #include "pnp/backend.h"
-#include "pnp/blur.h"
+#include "pnp/backend_util.h"
 #include "pnp/error.h"
 #include "pnp/philox.h"
-#include "pnp/tiling.h"
-
-typedef struct {
-    int threads;          /* every OpenMP region's team (num_threads): the process-wide setting is left alone */
-    bool bf16;            /* convolutions in bf16 (precision bf16; src/conv_cpu.c) */
-    size_t live, peak;    /* bytes from alloc, of the scratch below, of FFT buffers and packed weights */
-    void **scratch;       /* [nscratch] per-thread buffers of scratch_bytes each (64-byte aligned) */
-    int nscratch;
-    size_t scratch_bytes;
-    size_t scratch_need;  /* per thread: the most any convolution made so far may ask (cpu_reserve_scratch) */
-    double *part;         /* [npart] sum_sq_diff's block sums (grow-only) */
-    size_t npart;
-} cpu_ctx;
-
-static void count_bytes(cpu_ctx *c, size_t more, size_t less)
-{
-    c->live = c->live + more - less;
-    if (c->live > c->peak) c->peak = c->live;
-}
-
-void cpu_count_bytes(pnp_backend *be, size_t more, size_t less) { count_bytes(be->ctx, more, less); }
-
-/* Every buffer carries its size in a header so free() can account for it. */
-typedef struct {
-    size_t bytes;
-    size_t pad; /* keep the payload 16-byte aligned */
-} buf_header;
-
-static void *cpu_alloc(pnp_backend *be, size_t bytes)
-{
-    cpu_ctx *c = be->ctx;
-    buf_header *h = calloc(1, sizeof(buf_header) + bytes);
-    if (!h) pnp_fatal("cpu backend: out of host memory allocating %zu bytes", bytes);
-    h->bytes = bytes;
-    count_bytes(c, bytes, 0);
-    return h + 1;
-}
-
-static void cpu_free(pnp_backend *be, void *ptr)
-{
-    if (!ptr) return;
-    cpu_ctx *c = be->ctx;
-    buf_header *h = (buf_header *)ptr - 1;
-    count_bytes(c, 0, h->bytes);
-    free(h);
-}
-
-void *cpu_alloc64(size_t bytes)
-{
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) pnp_fatal("cpu backend: out of host memory allocating %zu bytes", bytes);
-    return p;
-}
-
-void *const *cpu_thread_scratch(pnp_backend *be, int threads, size_t bytes)
-{
-    cpu_ctx *c = be->ctx;
-    if (bytes > c->scratch_bytes) { /* all of them anew at the new size (the contents are scratch) */
-        for (int t = 0; t < c->nscratch; ++t) free(c->scratch[t]);
-        count_bytes(c, 0, c->nscratch * c->scratch_bytes);
-        c->scratch_bytes = bytes;
-        for (int t = 0; t < c->nscratch; ++t) c->scratch[t] = cpu_alloc64(bytes);
-        count_bytes(c, c->nscratch * bytes, 0);
-    }
-    if (threads > c->nscratch) {
-        void **grown = realloc(c->scratch, sizeof(void *) * threads);
-        if (!grown) pnp_fatal("cpu backend: out of host memory for %d scratch buffers", threads);
-        c->scratch = grown;
-        for (int t = c->nscratch; t < threads; ++t) c->scratch[t] = cpu_alloc64(c->scratch_bytes);
-        count_bytes(c, (threads - c->nscratch) * c->scratch_bytes, 0);
-        c->nscratch = threads;
-    }
-    return c->scratch;
-}
-
-int cpu_threads(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->threads; }
-
-bool cpu_bf16(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->bf16; }
-
-void cpu_reserve_scratch(pnp_backend *be, size_t per_thread)
-{
-    cpu_ctx *c = be->ctx;
-    if (per_thread > c->scratch_need) c->scratch_need = per_thread;
-}
-
-/* What cpu_thread_scratch may still add: every thread's buffer at the largest
- * need announced, less what is there now. */
-static size_t cpu_workspace_bytes(pnp_backend *be)
-{
-    const cpu_ctx *c = be->ctx;
-    const size_t per_thread = c->scratch_need > c->scratch_bytes ? c->scratch_need : c->scratch_bytes;
-    const int threads = c->threads > c->nscratch ? c->threads : c->nscratch;
-    return (size_t)threads * per_thread - (size_t)c->nscratch * c->scratch_bytes;
-}
-
-size_t cpu_scratch_bytes(pnp_backend *be)
-{
-    const cpu_ctx *c = be->ctx;
-    return c->nscratch * c->scratch_bytes;
-}
 
 static void cpu_copy(pnp_backend *be, void *dst, const void *src, size_t bytes)
 {
     (void)be;
     memcpy(dst, src, bytes);
 }
-
-static size_t cpu_peak(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->peak; }
 
 static void cpu_sync(pnp_backend *be) { (void)be; }
 
@@ -308,7 +206,7 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
     const size_t nb = (n + BLOCK - 1) / BLOCK;
     if (nb > c->npart) {
         free(c->part);
-        count_bytes(c, nb * sizeof(double), c->npart * sizeof(double));
+        cpu_count_bytes(be, nb * sizeof(double), c->npart * sizeof(double));
         c->part = pnp_malloc(nb * sizeof(double));
         c->npart = nb;
     }
@@ -328,90 +226,7 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
     return s;
 }
 
-/* The first number in FILE (a cgroup's limit or usage); 0 when unreadable,
- * SIZE_MAX for "max" (cgroup v2's no limit). */
-static size_t read_bytes(const char *dir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char word[64] = "";
-    size_t v = 0;
-    if (fscanf(f, "%63s", word) == 1) v = strcmp(word, "max") ? strtoull(word, NULL, 10) : SIZE_MAX;
-    fclose(f);
-    return v;
-}
-
-/* Room left under the memory limits of this process's cgroup and of every
- * cgroup above it (Slurm's job and step, a container), v2 or v1; SIZE_MAX
- * when there is no limit or no cgroup to read. */
-static size_t cgroup_room(void)
-{
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f) return SIZE_MAX;
-    char line[4096], dir[4096 + 64];
-    size_t room = SIZE_MAX;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        const char *path = strchr(line, ':') ? strchr(strchr(line, ':') + 1, ':') : NULL;
-        if (!path) continue;
-        const bool v2 = !strncmp(line, "0::", 3), v1 = strstr(line, ":memory:") != NULL;
-        if (!v2 && !v1) continue;
-        const char *root = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
-        const char *limit = v2 ? "memory.max" : "memory.limit_in_bytes";
-        const char *usage = v2 ? "memory.current" : "memory.usage_in_bytes";
-        char rel[4096];
-        snprintf(rel, sizeof rel, "%s", path + 1);
-        for (;;) { /* this cgroup, then each parent up to the mount's root */
-            snprintf(dir, sizeof dir, "%s%s", root, rel);
-            const size_t lim = read_bytes(dir, limit), used = read_bytes(dir, usage);
-            if (lim > 0 && lim < ((size_t)1 << 60)) {
-                const size_t left = lim > used ? lim - used : 0;
-                if (left < room) room = left;
-            }
-            char *slash = strrchr(rel, '/');
-            if (!slash || slash == rel) {
-                if (!rel[0] || !strcmp(rel, "/")) break;
-                snprintf(rel, sizeof rel, "/");
-                continue;
-            }
-            *slash = 0;
-        }
-    }
-    fclose(f);
-    return room;
-}
-
-/* MemAvailable from /proc/meminfo (the kernel's estimate of what can be
- * allocated without swapping), or less when a cgroup limit leaves less room;
- * SIZE_MAX when neither can be read. */
-static size_t cpu_free_bytes(pnp_backend *be)
-{
-    (void)be;
-    size_t avail = SIZE_MAX, kb = 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) {
-                avail = kb * 1024;
-                break;
-            }
-        fclose(f);
-    }
-    const size_t room = cgroup_room();
-    return room < avail ? room : avail;
-}
-
-static void cpu_memory_id(pnp_backend *be, char *id, size_t len)
-{
-    (void)be;
-    snprintf(id, len, "host");
-}
-
 /* ---------------------------------------------------------- tiles */
-
 
 static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, int w, int pad, int wh, int ww,
                                int n, const int *y0, const int *x0, float *win)

@@ -1,9 +1,34 @@
-/* layers_cpu.h - the CPU layer engine's entries for the CPU backend's ops table
- * (private to src/backend_cpu.c, src/layers_cpu.c and src/conv_cpu.c). */
-#ifndef PNP_LAYERS_CPU_H
-#define PNP_LAYERS_CPU_H
+/* backend_cpu.h - the CPU backend's context and the entries of its ops table
+ * that live outside backend_cpu.c (private to src/backends/cpu/). Files call
+ * downwards only: backend_cpu.c (the table, blur, vector ops, windows) ->
+ * conv_cpu.c, layers_cpu.c (the layer engine) -> cpu_memory.c (the context). */
+#ifndef PNP_BACKEND_CPU_H
+#define PNP_BACKEND_CPU_H
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "pnp/backend.h"
+
+typedef struct {
+    int threads;          /* every OpenMP region's team (num_threads): the process-wide setting is left alone */
+    bool bf16;            /* convolutions in bf16 (precision bf16; conv_cpu.c) */
+    size_t live, peak;    /* bytes from alloc, of the scratch below, of FFT buffers and packed weights */
+    void **scratch;       /* [nscratch] per-thread buffers of scratch_bytes each (64-byte aligned) */
+    int nscratch;
+    size_t scratch_bytes;
+    size_t scratch_need;  /* per thread: the most any convolution made so far may ask (cpu_reserve_scratch) */
+    double *part;         /* [npart] sum_sq_diff's block sums (grow-only) */
+    size_t npart;
+} cpu_ctx;
+
+/* ---- cpu_memory.c ---- */
+void *cpu_alloc(pnp_backend *be, size_t bytes);  /* ops->alloc: zero-filled, counted */
+void cpu_free(pnp_backend *be, void *ptr);
+size_t cpu_peak(pnp_backend *be);                /* ops->peak_bytes */
+size_t cpu_workspace_bytes(pnp_backend *be);     /* ops->workspace_bytes */
+size_t cpu_free_bytes(pnp_backend *be);          /* ops->free_bytes */
+void cpu_memory_id(pnp_backend *be, char *id, size_t len);
 
 int cpu_threads(pnp_backend *be);  /* the team of each of the backend's OpenMP regions (num_threads) */
 bool cpu_bf16(pnp_backend *be);    /* precision bf16: convolutions round weights and inputs to bfloat16 */
@@ -19,6 +44,8 @@ size_t cpu_scratch_bytes(pnp_backend *be); /* what that scratch holds now, all t
 void cpu_reserve_scratch(pnp_backend *be, size_t per_thread);
 /* Memory held outside alloc() (packed weights): added to / taken from peak_bytes' count. */
 void cpu_count_bytes(pnp_backend *be, size_t more, size_t less);
+
+/* ---- layers_cpu.c, conv_cpu.c ---- */
 size_t cpu_act_bytes(pnp_backend *be, int n, int c, int h, int w);
 pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride, int pad, bool transposed,
                           const float *weight, const float *bias);

@@ -3,7 +3,7 @@
  * NOTE: compiled, never run on a GPU yet (see README.md); the first GPU run
  * should start with tests/unit/test_cuda_parity.
  *
- * Layouts (src/cuda/backend_cuda.h): activations NHWC [n, h, w, cs], cs the
+ * Layouts (src/backends/cuda/backend_cuda.h): activations NHWC [n, h, w, cs], cs the
  * channel count rounded up to 8 with zero channels, float32 or bfloat16.
  * Weights are converted once, at conv_create, from PyTorch's layout into
  * cuDNN's NHWC filter layout KRSC [K, R, S, C] (K filters of R x S taps over C
@@ -55,6 +55,7 @@
 
 #include "backend_cuda.h"
 #include "pnp_kernels.h"
+#include "pnp/backend_util.h"
 
 enum { MAX_PLANS = 4, MAX_CANDIDATES = CUDNN_CONVOLUTION_FWD_ALGO_COUNT + 2 };
 static const size_t WORKSPACE_CAP = (size_t)256 << 20; /* bytes; DRUNet's convolutions need far less */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers_cpu.h"
+#include "backend_cpu.h"
 #include "pnp/error.h"
 
 size_t cpu_act_bytes(pnp_backend *be, int n, int c, int h, int w)

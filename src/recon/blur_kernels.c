@@ -40,14 +40,3 @@ void pnp_benchmark_blur_params(int image_size, int n, int i, double *sigma_row, 
     else if (i == n - 1) *angle_deg = 180.0;
     else *angle_deg = i * (180.0 / (n - 1));
 }
-
-void pnp_wrap_kernel(const float *kernel, int k, int h, int w, float *out)
-{
-    const int half = k / 2;
-    memset(out, 0, sizeof(float) * (size_t)h * w);
-    for (int a = 0; a < k; ++a)
-        for (int b = 0; b < k; ++b) {
-            const int y = ((a - half) % h + h) % h, x = ((b - half) % w + w) % w;
-            out[(size_t)y * w + x] += kernel[a * k + b];
-        }
-}

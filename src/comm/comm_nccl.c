@@ -7,7 +7,7 @@
 #include <nccl.h>
 #include <stdlib.h>
 
-#include "cuda_check.h"
+#include "backends/cuda/cuda_check.h"
 #include "pnp/comm.h"
 
 #define NCCL_CHECK(call)                                                                  \
