@@ -9,22 +9,14 @@
  * aborts the whole job. Rank 0 writes the result only when the run is done,
  * under a temporary name renamed at the end, so an aborted run leaves no file.
  *
- * Result file (DIR/<config name>_row<K>.h5):
- *   /reconstruction  float32 [3,H,W]  attrs layout="CHW", psnr
- *   /ground_truth    float32 [3,H,W]
- *   /measurement     float32 [3,H,W]  y_0, attrs operator=0, angle_deg
- *   /kernels         float32 [n,k,k]
- *   /traces/psnr, elapsed                         float64 [iterations]
- *   /traces/gradient_time, denoise_time, comm_time, peak_memory
- *                                                 float64 [iterations, ranks]
- *   /traces/operators_owned, windows_owned, window_first   int64 [ranks]
- *   /config/yaml, /config/row, root provenance (include/pnp/h5io.h) and
- *   status, iterations, final_psnr, total_time, denoiser, tiling attributes.
+ * The result file (DIR/<config name>_row<K>.h5) is include/pnp/result.h's:
+ * this file gathers every rank's records for it and hands them to
+ * pnp_result_write on rank 0.
  *
  * Checkpoint and resume: the state of the iteration is x and the iteration
  * count, so an interrupted run's result file IS its checkpoint (status
  * "interrupted", /reconstruction = x after `iterations` iterations, traces so
- * far). --resume reads it on rank 0, broadcasts it, regenerates the problem
+ * far). --resume reads it on rank 0 (pnp_result_read), broadcasts it, regenerates the problem
  * (a pure function of the row) and carries on; the final file says "resumed". */
 #include <ctype.h>
 #include <errno.h>
@@ -41,8 +33,8 @@
 #include "pnp/comm.h"
 #include "pnp/denoiser.h"
 #include "pnp/error.h"
-#include "pnp/h5io.h"
 #include "pnp/problem.h"
+#include "pnp/result.h"
 #include "pnp/solver.h"
 #include "pnp/weights.h"
 
@@ -157,132 +149,51 @@ static void gather_hosts(int rank, int size, char *out, size_t outlen)
     free(all);
 }
 
-/* [iterations] per rank -> [iterations, ranks] on rank 0 (NULL elsewhere). */
-static double *gather_trace(const double *mine, int iters, int rank, int size)
+/* [n] per rank -> [n, ranks] on rank 0 (NULL elsewhere). */
+static double *gather_per_rank(const double *mine, int n, int rank, int size)
 {
-    double *all = rank == 0 ? pnp_malloc(sizeof(double) * iters * size) : NULL;
-    double *t = rank == 0 ? pnp_malloc(sizeof(double) * iters * size) : NULL;
-    MPI_CHECK(MPI_Gather(mine, iters, MPI_DOUBLE, all, iters, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    double *all = rank == 0 ? pnp_malloc(sizeof(double) * ((size_t)n * size + 1)) : NULL;
+    double *t = rank == 0 ? pnp_malloc(sizeof(double) * ((size_t)n * size + 1)) : NULL;
+    MPI_CHECK(MPI_Gather(mine, n, MPI_DOUBLE, all, n, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     if (rank != 0) return NULL;
     for (int r = 0; r < size; ++r)
-        for (int k = 0; k < iters; ++k) t[(size_t)k * size + r] = all[(size_t)r * iters + k];
+        for (int k = 0; k < n; ++k) t[(size_t)k * size + r] = all[(size_t)r * n + k];
     free(all);
     return t;
 }
 
-static void write_f64(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *v, const char *units)
+static double *copy_doubles(const double *v, int n)
 {
-    hid_t s = H5Screate_simple(rank, dims, NULL);
-    H5_CHECK(s);
-    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(d);
-    H5_CHECK(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
-    pnp_h5_attr_str(d, "units", units);
-    H5_CHECK(H5Dclose(d));
-    H5_CHECK(H5Sclose(s));
+    double *c = pnp_malloc(sizeof(double) * ((size_t)n + 1));
+    memcpy(c, v, sizeof(double) * (size_t)n);
+    return c;
 }
 
-static void write_i64(hid_t loc, const char *name, int n, const long long *v)
+/* Every rank's records into *r on rank 0 (collective; r untouched elsewhere). */
+static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r)
 {
-    hsize_t dims[1] = {(hsize_t)n};
-    hid_t s = H5Screate_simple(1, dims, NULL);
-    H5_CHECK(s);
-    hid_t d = H5Dcreate2(loc, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    H5_CHECK(d);
-    H5_CHECK(H5Dwrite(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
-    H5_CHECK(H5Dclose(d));
-    H5_CHECK(H5Sclose(s));
-}
-
-/* A [3,H,W] image with layout="CHW"; returns the open dataset (for more attributes). */
-static hid_t write_image(hid_t loc, const char *name, const pnp_image *shape, const float *data)
-{
-    hsize_t dims[3] = {3, (hsize_t)shape->h, (hsize_t)shape->w};
-    hid_t d = pnp_h5_create_f32(loc, name, 3, dims);
-    H5_CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
-    pnp_h5_attr_str(d, "layout", "CHW");
-    return d;
-}
-
-/* Everything rank 0 writes; collective parts (gathers) run on every rank. */
-typedef struct {
-    const pnp_config *cfg;
-    const pnp_row *row;
-    const pnp_problem *p;
-    const pnp_trace *tr;
-    const float *x, *y0;
-    const char *backend, *denoiser_desc, *path, *comm_name, *status;
-    double total_time;
-} result;
-
-static void write_result(const result *r, int rank, int size)
-{
-    const pnp_trace *tr = r->tr;
     const int it = tr->iterations;
     char hosts[4096] = "";
     gather_hosts(rank, size, hosts, sizeof hosts);
-    double *grad = gather_trace(tr->grad_time, it, rank, size);
-    double *den = gather_trace(tr->denoise_time, it, rank, size);
-    double *comm = gather_trace(tr->comm_time, it, rank, size);
-    double *peak = gather_trace(tr->peak_bytes, it, rank, size);
-    double *planned = rank == 0 ? pnp_malloc(sizeof(double) * size) : NULL;
-    MPI_CHECK(MPI_Gather(&tr->planned_bytes, 1, MPI_DOUBLE, planned, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    long long mine[3] = {tr->ops_owned, tr->windows_owned, tr->window_first}, *all = NULL;
-    if (rank == 0) all = pnp_malloc(sizeof(long long) * 3 * size);
-    MPI_CHECK(MPI_Gather(mine, 3, MPI_LONG_LONG, all, 3, MPI_LONG_LONG, 0, MPI_COMM_WORLD));
+    const double *mine[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
+    double *per_rank[PNP_RESULT_PER_RANK];
+    for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) per_rank[k] = gather_per_rank(mine[k], it, rank, size);
+    const double owned[4] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first};
+    double *owned_all[4];
+    for (int k = 0; k < 4; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
     if (rank != 0) return;
-
-    char err[1024];
-    pnp_h5 h5;
-    if (pnp_h5_create(&h5, r->path, err, sizeof err)) pnp_fatal("%s", err);
-    hid_t f = h5.file;
-    pnp_h5_provenance(f, r->cfg, r->row, r->backend, size, hosts);
-    pnp_h5_attr_str(f, "content", "reconstruction");
-    pnp_h5_attr_str(f, "status", r->status);
-    pnp_h5_attr_int(f, "iterations", it);
-    pnp_h5_attr_double(f, "final_psnr", it > 0 ? tr->psnr[it - 1] : tr->psnr_initial);
-    pnp_h5_attr_double(f, "initial_psnr", tr->psnr_initial);
-    pnp_h5_attr_double(f, "total_time", r->total_time);
-    pnp_h5_attr_double(f, "setup_time", tr->setup_time);
-    pnp_h5_attr_str(f, "communication", r->comm_name);
-    pnp_h5_attr_str(f, "denoiser", r->denoiser_desc);
-    pnp_h5_attr_str(f, "source", r->p->source);
-    pnp_h5_attr_int(f, "windows", tr->windows_total);
-    pnp_h5_attr_int(f, "window_height", tr->win_h);
-    pnp_h5_attr_int(f, "window_width", tr->win_w);
-    pnp_h5_attr_int(f, "batch_size", tr->batch);
-
-    hid_t d = write_image(f, "reconstruction", &r->p->truth, r->x);
-    pnp_h5_attr_double(d, "psnr", it > 0 ? tr->psnr[it - 1] : tr->psnr_initial);
-    H5_CHECK(H5Dclose(d));
-    H5_CHECK(H5Dclose(write_image(f, "ground_truth", &r->p->truth, r->p->truth.data)));
-    d = write_image(f, "measurement", &r->p->truth, r->y0);
-    pnp_h5_attr_int(d, "operator", 0);
-    pnp_h5_attr_double(d, "angle_deg", r->p->angles[0]);
-    H5_CHECK(H5Dclose(d));
-    hsize_t kd[3] = {(hsize_t)r->p->n_ops, (hsize_t)r->p->ksize, (hsize_t)r->p->ksize};
-    pnp_h5_write_f32(f, "kernels", 3, kd, r->p->kernels);
-
-    hid_t g = pnp_h5_group(f, "traces");
-    hsize_t d1[1] = {(hsize_t)it}, d2[2] = {(hsize_t)it, (hsize_t)size};
-    write_f64(g, "psnr", 1, d1, tr->psnr, "dB");
-    write_f64(g, "elapsed", 1, d1, tr->elapsed, "s");
-    write_f64(g, "gradient_time", 2, d2, grad, "s");
-    write_f64(g, "denoise_time", 2, d2, den, "s");
-    write_f64(g, "comm_time", 2, d2, comm, "s");
-    write_f64(g, "peak_memory", 2, d2, peak, "bytes");
-    hsize_t dr[1] = {(hsize_t)size};
-    write_f64(g, "planned_memory", 1, dr, planned, "bytes");
-    long long *col = pnp_malloc(sizeof(long long) * size);
-    const char *names[3] = {"operators_owned", "windows_owned", "window_first"};
-    for (int c = 0; c < 3; ++c) {
-        for (int q = 0; q < size; ++q) col[q] = all[3 * q + c];
-        write_i64(g, names[c], size, col);
-    }
-    free(col);
-    H5_CHECK(H5Gclose(g));
-    if (pnp_h5_commit(&h5, err, sizeof err)) pnp_fatal("%s", err);
-    free(grad), free(den), free(comm), free(peak), free(planned), free(all);
+    r->hosts = pnp_strdup(hosts);
+    r->ranks = size;
+    r->traced = r->iterations = it;
+    r->psnr = copy_doubles(tr->psnr, it);
+    r->elapsed = copy_doubles(tr->elapsed, it);
+    memcpy(r->per_rank, per_rank, sizeof per_rank);
+    r->planned_memory = owned_all[0], r->operators_owned = owned_all[1];
+    r->windows_owned = owned_all[2], r->window_first = owned_all[3];
+    r->initial_psnr = tr->psnr_initial;
+    r->setup_time = tr->setup_time;
+    r->windows = tr->windows_total, r->window_height = tr->win_h, r->window_width = tr->win_w;
+    r->batch_size = tr->batch;
 }
 
 /* Ranks of this node whose backend draws on the same memory as this one's
@@ -342,132 +253,70 @@ static int should_stop(void *user)
     return s->signal != 0;
 }
 
-/* A checkpoint as rank 0 reads it; broadcast to every rank. */
-typedef struct {
-    int row_index, iterations, ranks;
-    double psnr_initial, setup_time;
-    double *psnr, *elapsed;        /* [iterations] */
-    double *per_rank[4];           /* [iterations, ranks]: gradient, denoise, comm, peak */
-    float *x;                      /* [3,H,W] */
-} checkpoint;
-
-static const char *PER_RANK[4] = {"traces/gradient_time", "traces/denoise_time", "traces/comm_time",
-                                  "traces/peak_memory"};
-
-static void checkpoint_free(checkpoint *c)
-{
-    free(c->psnr), free(c->elapsed), free(c->x);
-    for (int i = 0; i < 4; ++i) free(c->per_rank[i]);
-    memset(c, 0, sizeof *c);
-}
-
-/* Rank 0: read FILE's header (row, iterations, ranks, status) and, when
- * `numel` > 0, the state. 0, or -1 with a message naming the file. */
-static int checkpoint_read(const char *path, size_t numel, checkpoint *c, char *rowfmt, size_t rowlen, char *err,
-                           size_t errlen)
-{
-    char e[512], *status = NULL, *fmt = NULL;
-    memset(c, 0, sizeof *c);
-    H5E_auto2_t old_fn;
-    void *old_data;
-    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    hid_t f = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
-    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
-    if (f < 0) {
-        snprintf(err, errlen, "--resume %s: cannot open as an HDF5 file", path);
-        return -1;
-    }
-    long long row = 0, it = 0, ranks = 0;
-    int rc = pnp_h5_read_attr_str(f, "status", &status, e, sizeof e) ||
-             pnp_h5_read_attr_int(f, "grid_row_index", &row, e, sizeof e) ||
-             pnp_h5_read_attr_int(f, "iterations", &it, e, sizeof e) ||
-             pnp_h5_read_attr_int(f, "ranks", &ranks, e, sizeof e) ||
-             pnp_h5_read_attr_str(f, "grid_row", &fmt, e, sizeof e) ||
-             pnp_h5_read_attr_double(f, "initial_psnr", &c->psnr_initial, e, sizeof e) ||
-             pnp_h5_read_attr_double(f, "setup_time", &c->setup_time, e, sizeof e);
-    c->row_index = (int)row, c->iterations = (int)it, c->ranks = (int)ranks;
-    snprintf(rowfmt, rowlen, "%s", fmt ? fmt : "");
-    free(fmt);
-    if (!rc && numel > 0) {
-        c->psnr = pnp_malloc(sizeof(double) * (it + 1));
-        c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
-        c->x = pnp_malloc(sizeof(float) * numel);
-        rc = pnp_h5_read_f64(f, "traces/psnr", c->psnr, (size_t)it, e, sizeof e) ||
-             pnp_h5_read_f64(f, "traces/elapsed", c->elapsed, (size_t)it, e, sizeof e) ||
-             pnp_h5_read_f32(f, "reconstruction", c->x, numel, e, sizeof e);
-        for (int i = 0; i < 4 && !rc; ++i) {
-            c->per_rank[i] = pnp_malloc(sizeof(double) * (it * ranks + 1));
-            rc = pnp_h5_read_f64(f, PER_RANK[i], c->per_rank[i], (size_t)(it * ranks), e, sizeof e);
-        }
-    }
-    H5Fclose(f);
-    if (rc) {
-        snprintf(err, errlen, "--resume %s", e); /* e: "FILE: OBJECT: what" */
-    } else if (strcmp(status, "interrupted") != 0) {
-        snprintf(err, errlen, "--resume %s: status is '%s', not 'interrupted': nothing to resume", path, status);
-        rc = -1;
-    }
-    free(status);
-    if (rc) {
-        checkpoint_free(c);
-        return -1;
-    }
-    return 0;
-}
-
-/* Rank 0 checks the checkpoint against the run and broadcasts it. Returns 0,
- * or 1 on every rank when it failed (an agreement point, message printed). */
-static int checkpoint_load(const char *path, const pnp_row *row, size_t numel, int rank, int size, checkpoint *c,
-                            setup_status *st)
+/* Rank 0 reads the checkpoint (a result file, include/pnp/result.h), checks it
+ * against the run and broadcasts the state to every rank (x, the iteration
+ * count and the traces so far; the rest of *c is rank 0's only). Returns 0, or
+ * 1 on every rank when it failed (an agreement point, message printed). */
+static int checkpoint_load(const char *path, const pnp_row *row, const pnp_image *shape, int rank, int size,
+                           pnp_result *c, setup_status *st)
 {
     int it = 0;
     if (rank == 0) {
-        char rowfmt[8192], mine[8192], err[1024];
+        char mine[8192], err[1024];
         pnp_row_format(row, mine, sizeof mine);
-        if (checkpoint_read(path, numel, c, rowfmt, sizeof rowfmt, err, sizeof err)) setup_fail(st, "%s", err);
-        else if (strcmp(rowfmt, mine) != 0)
+        if (pnp_result_read(path, PNP_RESULT_READ_IMAGE, c, err, sizeof err)) setup_fail(st, "--resume %s", err);
+        else if (strcmp(c->status, "interrupted") != 0)
+            setup_fail(st, "--resume %s: status is '%s', not 'interrupted': nothing to resume", path, c->status);
+        else if (!c->grid_row || strcmp(c->grid_row, mine) != 0)
             setup_fail(st, "--resume %s: the file was made by a different grid row:\n  file: %s\n  this: %s", path,
-                       rowfmt, mine);
+                       c->grid_row ? c->grid_row : "(none)", mine);
         else if (c->ranks != size)
-            setup_fail(st, "--resume %s: the run had %d ranks; resume it on %d ranks, not %d", path, c->ranks,
+            setup_fail(st, "--resume %s: the run had %lld ranks; resume it on %lld ranks, not %d", path, c->ranks,
                        c->ranks, size);
         else if (c->iterations >= row->max_iter)
-            setup_fail(st, "--resume %s: %d of %d iterations already done", path, c->iterations, row->max_iter);
-        it = c->iterations;
+            setup_fail(st, "--resume %s: %lld of %d iterations already done", path, c->iterations, row->max_iter);
+        else if (c->traced != c->iterations || isnan(c->initial_psnr) || isnan(c->setup_time))
+            setup_fail(st, "--resume %s: the traces hold %lld iterations of %lld, or initial_psnr/setup_time is "
+                       "missing: not a complete checkpoint", path, c->traced, c->iterations);
+        else if (c->height != shape->h || c->width != shape->w)
+            setup_fail(st, "--resume %s: /reconstruction is [3,%d,%d], this row's image is [3,%d,%d]", path,
+                       c->height, c->width, shape->h, shape->w);
+        it = (int)c->iterations;
     }
     if (setup_agree(st, rank, size)) return 1;
+    const size_t numel = pnp_image_numel(shape);
     MPI_CHECK(MPI_Bcast(&it, 1, MPI_INT, 0, MPI_COMM_WORLD));
     if (rank != 0) {
-        c->iterations = it, c->ranks = size;
+        c->traced = c->iterations = it, c->ranks = size;
         c->psnr = pnp_malloc(sizeof(double) * (it + 1));
         c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
-        c->x = pnp_malloc(sizeof(float) * numel);
-        for (int i = 0; i < 4; ++i) c->per_rank[i] = pnp_malloc(sizeof(double) * (it * size + 1));
+        c->reconstruction = pnp_malloc(sizeof(float) * numel);
+        for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) c->per_rank[i] = pnp_malloc(sizeof(double) * (it * size + 1));
     }
-    MPI_CHECK(MPI_Bcast(&c->psnr_initial, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    MPI_CHECK(MPI_Bcast(&c->initial_psnr, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     MPI_CHECK(MPI_Bcast(&c->setup_time, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     MPI_CHECK(MPI_Bcast(c->psnr, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     MPI_CHECK(MPI_Bcast(c->elapsed, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    for (int i = 0; i < 4; ++i) MPI_CHECK(MPI_Bcast(c->per_rank[i], it * size, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    for (int i = 0; i < PNP_RESULT_PER_RANK; ++i)
+        MPI_CHECK(MPI_Bcast(c->per_rank[i], it * size, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     for (size_t off = 0; off < numel; off += (size_t)1 << 30) {
         const size_t m = numel - off < ((size_t)1 << 30) ? numel - off : ((size_t)1 << 30);
-        MPI_CHECK(MPI_Bcast(c->x + off, (int)m, MPI_FLOAT, 0, MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Bcast(c->reconstruction + off, (int)m, MPI_FLOAT, 0, MPI_COMM_WORLD));
     }
     return 0;
 }
 
 /* The first iterations of this rank's trace from the checkpoint. */
-static void checkpoint_to_trace(const checkpoint *c, int rank, int size, pnp_trace *tr)
+static void checkpoint_to_trace(const pnp_result *c, int rank, int size, pnp_trace *tr)
 {
-    double *dst[4] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
+    double *dst[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
     for (int k = 0; k < c->iterations; ++k) {
         tr->psnr[k] = c->psnr[k];
         tr->elapsed[k] = c->elapsed[k];
-        for (int i = 0; i < 4; ++i) dst[i][k] = c->per_rank[i][(size_t)k * size + rank];
+        for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) dst[i][k] = c->per_rank[i][(size_t)k * size + rank];
     }
-    tr->iterations = c->iterations;
-    tr->psnr_initial = c->psnr_initial;
+    tr->iterations = (int)c->iterations;
+    tr->psnr_initial = c->initial_psnr;
     tr->setup_time = c->setup_time;
 }
 
@@ -476,10 +325,10 @@ static int checkpoint_row(const char *path, int rank)
 {
     int row = -1;
     if (rank == 0) {
-        checkpoint c;
-        char rowfmt[8192], err[1024];
-        if (checkpoint_read(path, 0, &c, rowfmt, sizeof rowfmt, err, sizeof err) == 0) row = c.row_index;
-        checkpoint_free(&c);
+        pnp_result c;
+        char err[1024];
+        if (pnp_result_read(path, PNP_RESULT_READ_SUMMARY, &c, err, sizeof err) == 0) row = (int)c.grid_row_index;
+        pnp_result_free(&c);
     }
     MPI_CHECK(MPI_Bcast(&row, 1, MPI_INT, 0, MPI_COMM_WORLD));
     return row;
@@ -511,11 +360,11 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         be = pnp_backend_create(row->backend, row->precision, threads, local_rank);
         dn = make_denoiser(row, be, &st);
     }
-    checkpoint ck = {0};
+    pnp_result ck = {0};
     int failed = setup_agree(&st, rank, size);
-    if (!failed && resume) failed = checkpoint_load(resume, row, pnp_image_numel(&p.truth), rank, size, &ck, &st);
+    if (!failed && resume) failed = checkpoint_load(resume, row, &p.truth, rank, size, &ck, &st);
     if (failed) {
-        checkpoint_free(&ck);
+        pnp_result_free(&ck);
         pnp_denoiser_destroy(dn);
         pnp_backend_destroy(be);
         pnp_problem_free(&p);
@@ -557,26 +406,35 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     pnp_trace_alloc(&tr, row->max_iter);
     if (resume) {
         checkpoint_to_trace(&ck, rank, size, &tr);
-        if (rank == 0) printf("  resuming %s after iteration %d of %d\n", resume, ck.iterations, row->max_iter);
+        if (rank == 0) printf("  resuming %s after iteration %lld of %d\n", resume, ck.iterations, row->max_iter);
     }
     const char *stop_env = getenv("PNP_STOP_AFTER");
     stop_state stop = {&tr, stop_env ? atoi(stop_env) : 0, 0};
     pnp_solver_args args = {be,      comm,           row,         &p,   dn, rank == 0 ? stdout : NULL,
-                            resume ? ck.x : NULL, sharers, max_memory, should_stop, &stop};
+                            resume ? ck.reconstruction : NULL, sharers, max_memory, should_stop, &stop};
     pnp_solve(&args, x, y0, &tr);
     const int interrupted = tr.iterations < row->max_iter;
-    checkpoint_free(&ck);
+    pnp_result_free(&ck);
     if (rank == 0 && tr.windows_total > 0)
         printf("  tiles: %d windows of %dx%d; rank 0 ran %d of them in batches of %d\n", tr.windows_total, tr.win_h,
                tr.win_w, tr.windows_owned, tr.batch);
 
-    result r = {cfg, row, &p, &tr, x, y0, be->ops->name, desc, path, comm->ops->name,
-                interrupted ? "interrupted" : resume ? "resumed" : "finished", 0};
-    r.total_time = MPI_Wtime() - t_total;
-    write_result(&r, rank, size);
+    pnp_result r = {0};
+    gather_result(&tr, rank, size, &r);
+    const double total_time = MPI_Wtime() - t_total;
     if (rank == 0) {
+        r.status = pnp_strdup(interrupted ? "interrupted" : resume ? "resumed" : "finished");
+        r.backend = pnp_strdup(be->ops->name);
+        r.communication = pnp_strdup(comm->ops->name);
+        r.denoiser = pnp_strdup(desc);
+        r.source = pnp_strdup(p.source);
+        r.total_time = total_time;
+        const pnp_result_images img = {p.truth.h, p.truth.w, x,          p.truth.data, y0, p.angles[0],
+                                       p.n_ops,   p.ksize,   p.kernels};
+        if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
+        pnp_result_free(&r);
         const double final = tr.iterations ? tr.psnr[tr.iterations - 1] : tr.psnr_initial;
-        printf("wrote %s: PSNR %.3f dB after %d iterations, %.2f s\n", path, final, tr.iterations, r.total_time);
+        printf("wrote %s: PSNR %.3f dB after %d iterations, %.2f s\n", path, final, tr.iterations, total_time);
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);

@@ -82,6 +82,13 @@ def check_json(jpath, files):
                   f"{name}: operators and windows owned per rank as in /traces")
             check(obj["planned_memory"] == [float(v) for v in tr["planned_memory"][...]],
                   f"{name}: planned memory per rank {obj['planned_memory']} = /traces/planned_memory")
+            check(obj["traces"]["psnr"] == [float(v) for v in tr["psnr"][...]]
+                  and obj["traces"]["elapsed"] == [float(v) for v in tr["elapsed"][...]],
+                  f"{name}: traces.psnr and traces.elapsed equal /traces/psnr and /traces/elapsed exactly")
+            images = obj["images"]
+            check(set(images) == {"ground_truth", "measurement", "reconstruction"}
+                  and all(images[k] in f and f[images[k]].shape == f["reconstruction"].shape for k in images),
+                  f"{name}: images {images} name the [3,H,W] datasets of the file")
 
 
 def png_size(path):

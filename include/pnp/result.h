@@ -1,0 +1,99 @@
+/* result.h - the result file of one `pnp run` row (DIR/<config name>_row<K>.h5):
+ * its layout is written down here once, written by pnp_result_write and read
+ * back by pnp_result_read, for `pnp inspect`, for `pnp run --resume` and for any
+ * later reader (scripts/pnp-report reads it through `pnp inspect --json`).
+ *
+ * Layout (rank 0 writes it under a temporary name renamed when complete, see
+ * include/pnp/h5io.h, so a crash never leaves a half file):
+ *   root attributes   provenance (pnp_h5_provenance: pnp_version, git_commit,
+ *                     created_utc, hosts, slurm_job_id, ranks, backend,
+ *                     gpu_names, library_versions, config_file, grid_row_index,
+ *                     grid_row) and
+ *                     content "reconstruction"
+ *                     status "finished" | "interrupted" (a checkpoint) | "resumed"
+ *                     iterations, final_psnr, initial_psnr (dB; PSNR of x_0),
+ *                     total_time, setup_time (s), communication ("mpi" | "nccl"),
+ *                     denoiser (one line), source (the ground truth's origin),
+ *                     windows, window_height, window_width, batch_size (the
+ *                     tiling; windows 0: the denoiser saw the whole image)
+ *   /reconstruction   float32 [3,H,W]  x after `iterations` iterations;
+ *                                      attrs layout="CHW", psnr
+ *   /ground_truth     float32 [3,H,W]  attr layout="CHW"
+ *   /measurement      float32 [3,H,W]  y_0; attrs layout="CHW", operator=0, angle_deg
+ *   /kernels          float32 [n,k,k]  the blur operators' kernels
+ *   /traces/psnr, /traces/elapsed               float64 [iterations]  dB, s since
+ *                                               the first iteration began
+ *   /traces/gradient_time, denoise_time, comm_time
+ *                                               float64 [iterations, ranks]  s
+ *   /traces/peak_memory                         float64 [iterations, ranks]  bytes
+ *   /traces/planned_memory                      float64 [ranks]  bytes
+ *   /traces/operators_owned, windows_owned, window_first   int64 [ranks]
+ *   /config/yaml (the configuration verbatim), /config/row (one attribute per
+ *   resolved parameter)
+ * Every trace dataset has a "units" attribute. Images are chunked and
+ * deflate-compressed. A checkpoint is simply a result with status
+ * "interrupted": x and the traces so far are the state of the iteration. */
+#ifndef PNP_RESULT_H
+#define PNP_RESULT_H
+
+#include <stddef.h>
+
+#include "pnp/config.h"
+
+/* The per-rank traces, [traced, ranks] each, in this order. */
+enum { PNP_RESULT_GRADIENT_TIME, PNP_RESULT_DENOISE_TIME, PNP_RESULT_COMM_TIME, PNP_RESULT_PEAK_MEMORY,
+       PNP_RESULT_PER_RANK };
+extern const char *const pnp_result_per_rank_names[PNP_RESULT_PER_RANK]; /* "gradient_time", ... */
+
+/* The [3,H,W] images, in the order a viewer shows them. */
+enum { PNP_RESULT_GROUND_TRUTH, PNP_RESULT_MEASUREMENT, PNP_RESULT_RECONSTRUCTION, PNP_RESULT_IMAGES };
+extern const char *const pnp_result_image_names[PNP_RESULT_IMAGES]; /* "ground_truth", "measurement", ... */
+
+/* A run as its result file holds it, every rank's records side by side. Read
+ * back, absent optional strings are NULL, numbers NaN, arrays NULL. */
+typedef struct {
+    /* root attributes */
+    char *status, *backend, *communication, *denoiser, *source, *hosts;
+    char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
+    long long grid_row_index, ranks, iterations;
+    double initial_psnr, final_psnr, total_time, setup_time;
+    long long windows, window_height, window_width, batch_size;
+    /* /traces */
+    long long traced;                         /* rows of the per-iteration traces */
+    double *psnr, *elapsed;                   /* [traced] */
+    double *per_rank[PNP_RESULT_PER_RANK];    /* [traced, ranks] */
+    double *planned_memory;                   /* [ranks] */
+    double *operators_owned, *windows_owned, *window_first; /* [ranks] (int64 in the file) */
+    int has_image[PNP_RESULT_IMAGES];        /* read: which image datasets the file holds */
+    /* /reconstruction, read only when asked (PNP_RESULT_READ_IMAGE) */
+    int height, width;
+    float *reconstruction;                    /* [3, height, width] */
+} pnp_result;
+
+/* The images a result holds besides the reconstruction (host, [3,H,W] each). */
+typedef struct {
+    int height, width;
+    const float *reconstruction, *ground_truth, *measurement;
+    double measurement_angle;  /* operator 0's angle, degrees */
+    int n_kernels, kernel_size;
+    const float *kernels;      /* [n_kernels, kernel_size, kernel_size] */
+} pnp_result_images;
+
+/* Write r (status, iterations = r->traced, every trace above) and the images to
+ * PATH with cfg/row's provenance. final_psnr is the last traced PSNR (or the
+ * initial one without iterations). 0, or -1 with the message in err. */
+int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row, const pnp_result *r,
+                     const pnp_result_images *img, char *err, size_t errlen);
+
+enum { PNP_RESULT_READ_SUMMARY = 0, PNP_RESULT_READ_IMAGE = 1 };
+/* Read PATH's attributes and traces (and with PNP_RESULT_READ_IMAGE the
+ * reconstruction). Required: status, backend, grid_row_index, ranks,
+ * iterations, final_psnr, total_time, the six per-iteration traces with
+ * consistent shapes; the rest is optional. 0, or -1 with "PATH: what" in err
+ * (no such file, a folder, not HDF5, not a pnp result, "/traces/psnr: not
+ * found (/traces holds: ...)", a wrong shape or type). Never aborts; HDF5's
+ * error printing is off meanwhile. Free with pnp_result_free (also after -1). */
+int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t errlen);
+void pnp_result_free(pnp_result *r);
+
+#endif

@@ -1,0 +1,304 @@
+/* result.c - the result file of a `pnp run` row: its one writer and its one
+ * reader (layout in include/pnp/result.h). The writer goes through h5io's
+ * checked helpers (HDF5's failures are fatal there); the reader goes through
+ * h5io's readers, which return messages instead, so a bad file is a message
+ * naming the file and the item, never a crash. */
+#include "pnp/result.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "pnp/error.h"
+#include "pnp/h5io.h"
+
+const char *const pnp_result_per_rank_names[PNP_RESULT_PER_RANK] = {"gradient_time", "denoise_time", "comm_time",
+                                                                    "peak_memory"};
+const char *const pnp_result_image_names[PNP_RESULT_IMAGES] = {"ground_truth", "measurement", "reconstruction"};
+static const char *const PER_RANK_UNITS[PNP_RESULT_PER_RANK] = {"s", "s", "s", "bytes"};
+static const char *const OWNED_NAMES[3] = {"operators_owned", "windows_owned", "window_first"};
+
+/* ------------------------------------------------------------- writing */
+
+static void write_f64(hid_t loc, const char *name, int rank, const hsize_t *dims, const double *v, const char *units)
+{
+    hid_t s = H5Screate_simple(rank, dims, NULL);
+    H5_CHECK(s);
+    hid_t d = H5Dcreate2(loc, name, H5T_IEEE_F64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(d);
+    H5_CHECK(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v));
+    pnp_h5_attr_str(d, "units", units);
+    H5_CHECK(H5Dclose(d));
+    H5_CHECK(H5Sclose(s));
+}
+
+/* int64 [n] from whole numbers held as doubles. */
+static void write_i64(hid_t loc, const char *name, long long n, const double *v)
+{
+    long long *iv = pnp_malloc(sizeof(long long) * (size_t)(n > 0 ? n : 1));
+    for (long long q = 0; q < n; ++q) iv[q] = (long long)v[q];
+    hsize_t dims[1] = {(hsize_t)n};
+    hid_t s = H5Screate_simple(1, dims, NULL);
+    H5_CHECK(s);
+    hid_t d = H5Dcreate2(loc, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5_CHECK(d);
+    H5_CHECK(H5Dwrite(d, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, iv));
+    H5_CHECK(H5Dclose(d));
+    H5_CHECK(H5Sclose(s));
+    free(iv);
+}
+
+/* A [3,H,W] image with layout="CHW"; returns the open dataset (for more attributes). */
+static hid_t write_image(hid_t loc, const char *name, const pnp_result_images *img, const float *data)
+{
+    hsize_t dims[3] = {3, (hsize_t)img->height, (hsize_t)img->width};
+    hid_t d = pnp_h5_create_f32(loc, name, 3, dims);
+    H5_CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+    pnp_h5_attr_str(d, "layout", "CHW");
+    return d;
+}
+
+int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row, const pnp_result *r,
+                     const pnp_result_images *img, char *err, size_t errlen)
+{
+    const long long it = r->traced, ranks = r->ranks;
+    const double final_psnr = it > 0 ? r->psnr[it - 1] : r->initial_psnr;
+    pnp_h5 h5;
+    if (pnp_h5_create(&h5, path, err, errlen)) return -1;
+    hid_t f = h5.file;
+    pnp_h5_provenance(f, cfg, row, r->backend, (int)ranks, r->hosts);
+    pnp_h5_attr_str(f, "content", "reconstruction");
+    pnp_h5_attr_str(f, "status", r->status);
+    pnp_h5_attr_int(f, "iterations", it);
+    pnp_h5_attr_double(f, "final_psnr", final_psnr);
+    pnp_h5_attr_double(f, "initial_psnr", r->initial_psnr);
+    pnp_h5_attr_double(f, "total_time", r->total_time);
+    pnp_h5_attr_double(f, "setup_time", r->setup_time);
+    pnp_h5_attr_str(f, "communication", r->communication);
+    pnp_h5_attr_str(f, "denoiser", r->denoiser);
+    pnp_h5_attr_str(f, "source", r->source);
+    pnp_h5_attr_int(f, "windows", r->windows);
+    pnp_h5_attr_int(f, "window_height", r->window_height);
+    pnp_h5_attr_int(f, "window_width", r->window_width);
+    pnp_h5_attr_int(f, "batch_size", r->batch_size);
+
+    hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], img, img->reconstruction);
+    pnp_h5_attr_double(d, "psnr", final_psnr);
+    H5_CHECK(H5Dclose(d));
+    H5_CHECK(H5Dclose(write_image(f, pnp_result_image_names[PNP_RESULT_GROUND_TRUTH], img, img->ground_truth)));
+    d = write_image(f, pnp_result_image_names[PNP_RESULT_MEASUREMENT], img, img->measurement);
+    pnp_h5_attr_int(d, "operator", 0);
+    pnp_h5_attr_double(d, "angle_deg", img->measurement_angle);
+    H5_CHECK(H5Dclose(d));
+    hsize_t kd[3] = {(hsize_t)img->n_kernels, (hsize_t)img->kernel_size, (hsize_t)img->kernel_size};
+    pnp_h5_write_f32(f, "kernels", 3, kd, img->kernels);
+
+    hid_t g = pnp_h5_group(f, "traces");
+    hsize_t d1[1] = {(hsize_t)it}, d2[2] = {(hsize_t)it, (hsize_t)ranks}, dr[1] = {(hsize_t)ranks};
+    write_f64(g, "psnr", 1, d1, r->psnr, "dB");
+    write_f64(g, "elapsed", 1, d1, r->elapsed, "s");
+    for (int k = 0; k < PNP_RESULT_PER_RANK; ++k)
+        write_f64(g, pnp_result_per_rank_names[k], 2, d2, r->per_rank[k], PER_RANK_UNITS[k]);
+    write_f64(g, "planned_memory", 1, dr, r->planned_memory, "bytes");
+    const double *owned[3] = {r->operators_owned, r->windows_owned, r->window_first};
+    for (int k = 0; k < 3; ++k) write_i64(g, OWNED_NAMES[k], ranks, owned[k]);
+    H5_CHECK(H5Gclose(g));
+    return pnp_h5_commit(&h5, err, errlen);
+}
+
+/* ------------------------------------------------------------- reading */
+
+typedef struct {
+    char *out;
+    size_t len;
+    int count;
+} names_ctx;
+
+static herr_t add_name(hid_t group, const char *name, const H5L_info_t *info, void *user)
+{
+    (void)group, (void)info;
+    names_ctx *c = user;
+    const size_t used = strlen(c->out);
+    const int more = c->count++ == 8; /* enough to recognize the file */
+    snprintf(c->out + used, c->len - used, "%s%s", used ? ", " : "", more ? "..." : name);
+    return more; /* positive: stop iterating */
+}
+
+/* "a, b, c": the first links in GROUP (or "nothing"), for messages. */
+static void list_names(hid_t loc, const char *group, char *out, size_t len)
+{
+    out[0] = '\0';
+    hid_t g = H5Gopen2(loc, group, H5P_DEFAULT);
+    if (g >= 0) {
+        hsize_t idx = 0;
+        names_ctx c = {out, len, 0};
+        H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_name, &c);
+        H5Gclose(g);
+    }
+    if (!out[0]) snprintf(out, len, "nothing");
+}
+
+/* /traces/NAME of ndims dimensions (dims filled) into *v, malloc'd. 0 (*v NULL
+ * when absent and not required), or -1 with err (when absent, naming what
+ * /traces holds). */
+static int read_trace(hid_t traces, const char *name, int ndims, hsize_t *dims, int required, double **v, char *err,
+                      size_t errlen)
+{
+    const int rc = pnp_h5_read_f64_any(traces, name, ndims, dims, v, err, errlen);
+    if (rc > 0 && required) {
+        char have[1024];
+        list_names(traces, ".", have, sizeof have);
+        const size_t used = strlen(err);
+        snprintf(err + used, errlen - used, " (/traces holds: %s)", have);
+    }
+    return rc < 0 || (rc > 0 && required) ? -1 : 0;
+}
+
+static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_t errlen)
+{
+    /* the first two strings, the first three integers and the first two numbers are required */
+    const char *str_keys[] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
+                              "slurm_job_id", "source"};
+    char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
+                        &r->hosts, &r->slurm_job_id, &r->source};
+    const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
+                              "batch_size"};
+    long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
+                            &r->window_width, &r->batch_size};
+    const char *num_keys[] = {"final_psnr", "total_time", "initial_psnr", "setup_time"};
+    double *num_dst[] = {&r->final_psnr, &r->total_time, &r->initial_psnr, &r->setup_time};
+    int rc;
+    for (size_t k = 0; k < sizeof str_keys / sizeof *str_keys; ++k)
+        if ((rc = pnp_h5_read_attr_str(f, str_keys[k], str_dst[k], err, errlen)) < 0 || (rc && k < 2)) return -1;
+    for (size_t k = 0; k < sizeof int_keys / sizeof *int_keys; ++k)
+        if ((rc = pnp_h5_read_attr_int(f, int_keys[k], int_dst[k], err, errlen)) < 0 || (rc && k < 3)) return -1;
+    for (size_t k = 0; k < sizeof num_keys / sizeof *num_keys; ++k) {
+        *num_dst[k] = NAN;
+        if ((rc = pnp_h5_read_attr_double(f, num_keys[k], num_dst[k], err, errlen)) < 0 || (rc && k < 2)) return -1;
+    }
+    if (r->ranks < 1) {
+        snprintf(err, errlen, "%s: root attribute 'ranks' is %lld, expected at least 1", path, r->ranks);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_traces(hid_t f, const char *path, pnp_result *r, char *err, size_t errlen)
+{
+    hid_t g = H5Gopen2(f, "traces", H5P_DEFAULT);
+    if (g < 0) {
+        snprintf(err, errlen, "%s: not a pnp result: /traces is not a group", path);
+        return -1;
+    }
+    hsize_t dims[2] = {0, 0};
+    int rc = read_trace(g, "psnr", 1, dims, 1, &r->psnr, err, errlen);
+    const long long n = rc ? 0 : (long long)dims[0], ranks = r->ranks;
+    if (!rc && !(rc = read_trace(g, "elapsed", 1, dims, 1, &r->elapsed, err, errlen)) && (long long)dims[0] != n) {
+        snprintf(err, errlen, "%s: /traces/elapsed has %llu values, /traces/psnr %lld", path,
+                 (unsigned long long)dims[0], n);
+        rc = -1;
+    }
+    for (int k = 0; k < PNP_RESULT_PER_RANK && !rc; ++k) {
+        const char *name = pnp_result_per_rank_names[k];
+        if (!(rc = read_trace(g, name, 2, dims, 1, &r->per_rank[k], err, errlen)) &&
+            ((long long)dims[0] != n || (long long)dims[1] != ranks)) {
+            snprintf(err, errlen, "%s: /traces/%s has shape [%llu, %llu], expected [iterations, ranks] = [%lld, %lld]",
+                     path, name, (unsigned long long)dims[0], (unsigned long long)dims[1], n, ranks);
+            rc = -1;
+        }
+    }
+    const char *per_rank_names[4] = {"planned_memory", OWNED_NAMES[0], OWNED_NAMES[1], OWNED_NAMES[2]};
+    double **per_rank_dst[4] = {&r->planned_memory, &r->operators_owned, &r->windows_owned, &r->window_first};
+    for (int k = 0; k < 4 && !rc; ++k) {
+        if (read_trace(g, per_rank_names[k], 1, dims, 0, per_rank_dst[k], err, errlen)) rc = -1;
+        else if (*per_rank_dst[k] && (long long)dims[0] != ranks) {
+            snprintf(err, errlen, "%s: /traces/%s has %llu values, expected one per rank (%lld)", path,
+                     per_rank_names[k], (unsigned long long)dims[0], ranks);
+            rc = -1;
+        }
+    }
+    if (!rc) r->traced = n;
+    H5Gclose(g);
+    return rc;
+}
+
+static int read_image(hid_t f, const char *path, pnp_result *r, char *err, size_t errlen)
+{
+    hid_t d = H5Dopen2(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], H5P_DEFAULT);
+    hid_t s = d >= 0 ? H5Dget_space(d) : -1;
+    hsize_t dims[3] = {0, 0, 0};
+    const int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
+    if (nd == 3) H5Sget_simple_extent_dims(s, dims, NULL);
+    if (s >= 0) H5Sclose(s);
+    if (d >= 0) H5Dclose(d);
+    if (d < 0) {
+        snprintf(err, errlen, "%s: /reconstruction: not found", path);
+        return -1;
+    }
+    if (nd != 3 || dims[0] != 3 || dims[1] < 1 || dims[2] < 1 || dims[1] > (1u << 30) || dims[2] > (1u << 30)) {
+        snprintf(err, errlen, "%s: /reconstruction: expected float32 [3,H,W]", path);
+        return -1;
+    }
+    r->height = (int)dims[1], r->width = (int)dims[2];
+    const size_t numel = (size_t)3 * r->height * r->width;
+    r->reconstruction = pnp_malloc(sizeof(float) * numel);
+    return pnp_h5_read_f32(f, "reconstruction", r->reconstruction, numel, err, errlen) ? -1 : 0;
+}
+
+int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t errlen)
+{
+    memset(r, 0, sizeof *r);
+    r->initial_psnr = r->final_psnr = r->total_time = r->setup_time = NAN;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s: is a folder, not a result file", path);
+        return -1;
+    }
+    H5E_auto2_t old_fn;
+    void *old_data;
+    H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages instead of HDF5's stack dumps */
+    int rc = 0;
+    const htri_t is = H5Fis_hdf5(path);
+    hid_t f = is > 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    if (is <= 0) {
+        snprintf(err, errlen, "%s: %s", path, is == 0 ? "not an HDF5 file" : "cannot be read");
+        rc = -1;
+    } else if (f < 0) {
+        snprintf(err, errlen, "%s: cannot open as HDF5 (truncated or corrupt?)", path);
+        rc = -1;
+    } else if (H5Lexists(f, "traces", H5P_DEFAULT) <= 0) {
+        char have[1024];
+        list_names(f, "/", have, sizeof have);
+        snprintf(err, errlen, "%s: not a pnp result: no /traces group (the file holds: %s)", path, have);
+        rc = -1;
+    }
+    if (!rc) rc = read_attrs(f, path, r, err, errlen);
+    if (!rc) rc = read_traces(f, path, r, err, errlen);
+    for (int k = 0; k < PNP_RESULT_IMAGES && !rc; ++k)
+        r->has_image[k] = H5Lexists(f, pnp_result_image_names[k], H5P_DEFAULT) > 0;
+    if (!rc && (what & PNP_RESULT_READ_IMAGE)) rc = read_image(f, path, r, err, errlen);
+    if (f >= 0) H5Fclose(f);
+    H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+    return rc;
+}
+
+void pnp_result_free(pnp_result *r)
+{
+    char *strings[] = {r->status,  r->backend,     r->communication, r->denoiser,    r->source,
+                       r->hosts,   r->grid_row,    r->config_file,   r->slurm_job_id};
+    for (size_t k = 0; k < sizeof strings / sizeof *strings; ++k) free(strings[k]);
+    free(r->psnr), free(r->elapsed), free(r->planned_memory);
+    free(r->operators_owned), free(r->windows_owned), free(r->window_first);
+    for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) free(r->per_rank[k]);
+    free(r->reconstruction);
+    memset(r, 0, sizeof *r);
+}
