@@ -36,7 +36,8 @@ int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v
 int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, size_t n, float scale,
                                  void *stream);
 int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream); /* z = x + a y */
-int pnp_launch_clamp01(float *x, size_t n, void *stream);
+/* x = clamp(x, 0, 1) with a NaN to 0; *nonfinite (device) += the NaN and infinities met. */
+int pnp_launch_clamp01(float *x, size_t n, unsigned long long *nonfinite, void *stream);
 /* partial[b] (double, `blocks` of them) = sum of (a - b)^2 over [b*chunk, (b+1)*chunk) ∩ [0, n). */
 int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
                            void *stream);

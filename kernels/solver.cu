@@ -65,17 +65,22 @@ extern "C" int pnp_launch_add_scaled(float *z, const float *x, float a, const fl
     return (int)cudaGetLastError();
 }
 
-/* The CPU backend's comparisons, not fminf/fmaxf: those map NaN to 0 (they
- * return the numeric argument), where the CPU keeps NaN. */
-__global__ void clamp01_kernel(float *x, size_t n)
+/* The CPU backend's expression (backend_cpu.c cpu_clamp01): a NaN becomes 0,
+ * infinities clamp, and *nonfinite counts the NaN and infinities met. */
+__global__ void clamp01_kernel(float *x, size_t n, unsigned long long *nonfinite)
 {
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x)
-        x[e] = x[e] < 0.f ? 0.f : (x[e] > 1.f ? 1.f : x[e]);
+    unsigned long long bad = 0;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
+        const float v = x[e];
+        bad += !isfinite(v);
+        x[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : (v == v ? v : 0.f));
+    }
+    if (bad) atomicAdd(nonfinite, bad);
 }
 
-extern "C" int pnp_launch_clamp01(float *x, size_t n, void *stream)
+extern "C" int pnp_launch_clamp01(float *x, size_t n, unsigned long long *nonfinite, void *stream)
 {
-    clamp01_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(x, n);
+    clamp01_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(x, n, nonfinite);
     return (int)cudaGetLastError();
 }
 

@@ -64,7 +64,9 @@ typedef struct {
     void (*zero)(pnp_backend *be, void *dev, size_t bytes);
     /* z = x + a * y (z may alias x or y) */
     void (*add_scaled)(pnp_backend *be, float *z_dev, const float *x_dev, float a, const float *y_dev, size_t n);
-    void (*clamp01)(pnp_backend *be, float *x_dev, size_t n);
+    /* x = clamp(x, 0, 1), a NaN to 0: no NaN is ever passed on; returns how many
+     * values were not finite (NaN or an infinity), for the caller to refuse them */
+    size_t (*clamp01)(pnp_backend *be, float *x_dev, size_t n);
     double (*sum_sq_diff)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n); /* sum (a-b)^2 */
     /* Bytes the backend could still allocate (host: MemAvailable, or less when the
      * process's cgroup caps it; GPU: free device memory). */

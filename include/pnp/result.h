@@ -11,6 +11,8 @@
  *                     grid_row) and
  *                     content "reconstruction"
  *                     status "finished" | "interrupted" (a checkpoint) | "resumed"
+ *                            | "failed" (the iterate turned non-finite: NaN)
+ *                     failure (only with status "failed": why, which iteration)
  *                     iterations, final_psnr, initial_psnr (dB; PSNR of x_0),
  *                     total_time, setup_time (s), communication ("mpi" | "nccl"),
  *                     denoiser (one line), source (the ground truth's origin),
@@ -54,6 +56,7 @@ extern const char *const pnp_result_image_names[PNP_RESULT_IMAGES]; /* "ground_t
 typedef struct {
     /* root attributes */
     char *status, *backend, *communication, *denoiser, *source, *hosts;
+    char *failure;                            /* why, with status "failed"; else NULL */
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
     long long grid_row_index, ranks, iterations;
     double initial_psnr, final_psnr, total_time, setup_time;

@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "pnp/error.h"
+#include "pnp/files.h"
 
 /* ------------------------------------------------------- parameter table */
 
@@ -574,8 +575,62 @@ static int validate_row(ctx *c, pnp_row *r)
     if (strcmp(r->precision, "fp32") && strcmp(r->precision, "bf16"))
         return fail(c, MARK("precision"), "row %d: precision must be 'fp32' or 'bf16', got '%s'", r->index,
                     r->precision);
+    char arch[32], why[512];
+    int widths[4], blocks;
+    if (pnp_denoiser_spec_parse(r->denoiser, arch, sizeof arch, widths, &blocks, why, sizeof why))
+        return fail(c, MARK("denoiser"), "row %d: %s", r->index, why);
+    if (!strcmp(arch, "none") && r->weights[0])
+        return fail(c, MARK("weights"), "row %d: weights '%s' given with denoiser 'none'", r->index, r->weights);
     return validate_slurm(c, r);
 #undef MARK
+}
+
+int pnp_denoiser_spec_parse(const char *spec, char *arch, size_t archlen, int widths[4], int *blocks, char *err,
+                            size_t errlen)
+{
+    static const int DRUNET_WIDTHS[4] = {64, 128, 256, 512};
+    memcpy(widths, DRUNET_WIDTHS, sizeof DRUNET_WIDTHS);
+    *blocks = 4;
+    if (!strncmp(spec, "drunet", 6) && (spec[6] == '\0' || spec[6] == ':')) {
+        int used = 0, nb = 4, got = 0;
+        if (spec[6] == ':') { /* W0,W1,W2,W3 and an optional :NB, nothing after them */
+            got = sscanf(spec + 7, "%d,%d,%d,%d%n", &widths[0], &widths[1], &widths[2], &widths[3], &used);
+            if (got == 4 && spec[7 + used] == ':') {
+                int more = 0;
+                got = sscanf(spec + 8 + used, "%d%n", &nb, &more) == 1 ? 5 : 0;
+                used += 1 + more;
+            }
+        }
+        if (spec[6] == ':' && (got < 4 || spec[7 + used] != '\0' || widths[0] < 1 || widths[1] < 1 ||
+                               widths[2] < 1 || widths[3] < 1 || nb < 1 || nb > 16)) {
+            snprintf(err, errlen, "denoiser '%s': expected drunet:W0,W1,W2,W3[:NB] with positive widths (NB 1..16)",
+                     spec);
+            return -1;
+        }
+        *blocks = nb;
+        snprintf(arch, archlen, "drunet");
+        return 0;
+    }
+    if (!strcmp(spec, "dncnn") || !strcmp(spec, "ffdnet") || !strcmp(spec, "none")) {
+        snprintf(arch, archlen, "%s", spec);
+        return 0;
+    }
+    snprintf(err, errlen, "unknown denoiser '%s' (known: drunet, drunet:W0,W1,W2,W3[:NB], dncnn, ffdnet, none)", spec);
+    return -1;
+}
+
+int pnp_config_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen)
+{
+    ctx c = {cfg->path, err, errlen};
+    const struct {
+        const char *key, *path, *what;
+    } files[] = {{"image", row->image, "PNG image"}, {"weights", row->weights, "weights file"}};
+    for (size_t k = 0; k < sizeof files / sizeof *files; ++k) {
+        char why[2048];
+        if (files[k].path[0] && pnp_input_check(files[k].path, files[k].what, why, sizeof why))
+            return fail(&c, row->marks[param_index(files[k].key)], "row %d: %s: %s", row->index, files[k].key, why);
+    }
+    return 0;
 }
 
 /* Options pnp grid writes into every script from other keys (or by itself). */
@@ -854,9 +909,10 @@ int pnp_config_load_string(const char *name, const char *text, const char *const
     return rc;
 }
 
-int pnp_config_load_file(const char *path, const char *const *overrides, int n_overrides, pnp_config *cfg,
-                         char *err, size_t errlen)
+int pnp_config_read_text(const char *path, char **text, char *err, size_t errlen)
 {
+    *text = NULL;
+    if (pnp_input_check(path, "configuration file", err, errlen)) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open configuration file: %s", path, strerror(errno));
@@ -870,16 +926,29 @@ int pnp_config_load_file(const char *path, const char *const *overrides, int n_o
         if (n + 1 == cap) buf = realloc(buf, cap *= 2);
         if (!buf) pnp_fatal("out of memory reading %s", path);
     }
-    int bad = ferror(f);
+    const int bad = ferror(f) ? errno : 0;
     fclose(f);
     buf[n] = '\0';
     if (bad || strlen(buf) != n) {
         free(buf);
-        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "contains NUL bytes (not a YAML text file)");
+        snprintf(err, errlen, "%s: %s%s", path, bad ? "read error: " : "contains NUL bytes (not a YAML text file)",
+                 bad ? strerror(bad) : "");
         return -1;
     }
-    int rc = pnp_config_load_string(path, buf, overrides, n_overrides, cfg, err, errlen);
-    free(buf);
+    *text = buf;
+    return 0;
+}
+
+int pnp_config_load_file(const char *path, const char *const *overrides, int n_overrides, pnp_config *cfg,
+                         char *err, size_t errlen)
+{
+    char *text;
+    if (pnp_config_read_text(path, &text, err, errlen)) {
+        memset(cfg, 0, sizeof *cfg);
+        return -1;
+    }
+    const int rc = pnp_config_load_string(path, text, overrides, n_overrides, cfg, err, errlen);
+    free(text);
     return rc;
 }
 

@@ -73,6 +73,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_provenance(f, cfg, row, r->backend, (int)ranks, r->hosts);
     pnp_h5_attr_str(f, "content", "reconstruction");
     pnp_h5_attr_str(f, "status", r->status);
+    if (r->failure) pnp_h5_attr_str(f, "failure", r->failure);
     pnp_h5_attr_int(f, "iterations", it);
     pnp_h5_attr_double(f, "final_psnr", final_psnr);
     pnp_h5_attr_double(f, "initial_psnr", r->initial_psnr);
@@ -162,9 +163,9 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
 {
     /* the first two strings, the first three integers and the first two numbers are required */
     const char *str_keys[] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
-                              "slurm_job_id", "source"};
+                              "slurm_job_id", "source", "failure"};
     char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
-                        &r->hosts, &r->slurm_job_id, &r->source};
+                        &r->hosts, &r->slurm_job_id, &r->source, &r->failure};
     const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
                               "batch_size"};
     long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
@@ -293,8 +294,8 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
 
 void pnp_result_free(pnp_result *r)
 {
-    char *strings[] = {r->status,  r->backend,     r->communication, r->denoiser,    r->source,
-                       r->hosts,   r->grid_row,    r->config_file,   r->slurm_job_id};
+    char *strings[] = {r->status,   r->backend,     r->communication, r->denoiser,     r->source,
+                       r->hosts,    r->grid_row,    r->config_file,   r->slurm_job_id, r->failure};
     for (size_t k = 0; k < sizeof strings / sizeof *strings; ++k) free(strings[k]);
     free(r->psnr), free(r->elapsed), free(r->planned_memory);
     free(r->operators_owned), free(r->windows_owned), free(r->window_first);

@@ -92,25 +92,16 @@ static void stack_skeleton(pnp_state_dict *sd, int cin, int feat, int cout, int 
 int pnp_denoiser_skeleton(const char *spec, pnp_state_dict *sd, char *arch, size_t archlen, char *err, size_t errlen)
 {
     memset(sd, 0, sizeof *sd);
-    if (!strncmp(spec, "drunet", 6) && (spec[6] == '\0' || spec[6] == ':')) {
-        int w[4] = {64, 128, 256, 512}, nb = 4;
-        if (spec[6] == ':') {
-            int got = sscanf(spec + 7, "%d,%d,%d,%d:%d", &w[0], &w[1], &w[2], &w[3], &nb);
-            if (got < 4 || w[0] < 1 || w[1] < 1 || w[2] < 1 || w[3] < 1 || nb < 1 || nb > 16) {
-                snprintf(err, errlen, "denoiser '%s': expected drunet:W0,W1,W2,W3[:NB] with positive widths", spec);
-                return -1;
-            }
-        }
+    int w[4], nb;
+    if (pnp_denoiser_spec_parse(spec, arch, archlen, w, &nb, err, errlen)) return -1;
+    if (!strcmp(arch, "drunet")) {
         drunet_skeleton(sd, w, nb);
-        snprintf(arch, archlen, "drunet");
-    } else if (!strcmp(spec, "dncnn")) {
+    } else if (!strcmp(arch, "dncnn")) {
         stack_skeleton(sd, 3, 64, 3, 20);
-        snprintf(arch, archlen, "dncnn");
-    } else if (!strcmp(spec, "ffdnet")) {
+    } else if (!strcmp(arch, "ffdnet")) {
         stack_skeleton(sd, 13, 96, 12, 12);
-        snprintf(arch, archlen, "ffdnet");
     } else {
-        snprintf(err, errlen, "unknown denoiser '%s' (known: drunet, drunet:W0,W1,W2,W3[:NB], dncnn, ffdnet)", spec);
+        snprintf(err, errlen, "denoiser '%s' has no weights", spec);
         return -1;
     }
     return 0;

@@ -405,11 +405,15 @@ int main(void)
     gpu->ops->download(gpu, got, yd, bytes);
     CHECK(max_abs_diff(got, g, numel) <= 1e-6 * (1 + max_abs(g, numel)), "cuda x + a y = cpu: %.3g",
           max_abs_diff(got, g, numel));
-    cpu->ops->upload(cpu, g, got, bytes); /* the same input to both clamps */
-    cpu->ops->clamp01(cpu, g, numel);
-    gpu->ops->clamp01(gpu, yd, numel);
+    got[0] = NAN, got[1] = INFINITY, got[numel - 1] = -INFINITY; /* the same input to both clamps, 3 non-finite */
+    cpu->ops->upload(cpu, g, got, bytes);
+    gpu->ops->upload(gpu, yd, got, bytes);
+    const size_t bad_cpu = cpu->ops->clamp01(cpu, g, numel), bad_gpu = gpu->ops->clamp01(gpu, yd, numel);
     gpu->ops->download(gpu, got, yd, bytes);
-    CHECK(!memcmp(got, g, bytes), "cuda clamp01 bit-identical to cpu");
+    CHECK(!memcmp(got, g, bytes) && g[0] == 0 && g[1] == 1 && g[numel - 1] == 0,
+          "cuda clamp01 bit-identical to cpu (NaN to 0, infinities clamped)");
+    CHECK(bad_cpu == 3 && bad_gpu == 3, "clamp01 counts the non-finite values: cpu %zu, cuda %zu (3 put in)", bad_cpu,
+          bad_gpu);
     const double sc_ = cpu->ops->sum_sq_diff(cpu, g, x, numel), sg = gpu->ops->sum_sq_diff(gpu, yd, xd, numel);
     CHECK(fabs(sc_ - sg) <= 1e-12 * sc_, "cuda sum of squared differences = cpu: %.17g vs %.17g", sg, sc_);
     /* windows */

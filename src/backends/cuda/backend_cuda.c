@@ -158,9 +158,19 @@ static void cuda_add_scaled(pnp_backend *be, float *z, const float *x, float a, 
     CUDA_CHECK(pnp_launch_add_scaled(z, x, a, y, n, ((cuda_ctx *)be->ctx)->stream));
 }
 
-static void cuda_clamp01(pnp_backend *be, float *x, size_t n)
+static size_t cuda_clamp01(pnp_backend *be, float *x, size_t n)
 {
-    CUDA_CHECK(pnp_launch_clamp01(x, n, ((cuda_ctx *)be->ctx)->stream));
+    cuda_ctx *c = be->ctx;
+    if (!c->nonfinite) {
+        CUDA_CHECK(cudaMalloc((void **)&c->nonfinite, sizeof *c->nonfinite));
+        cuda_count_bytes(c, sizeof *c->nonfinite, 0);
+    }
+    unsigned long long bad = 0;
+    CUDA_CHECK(cudaMemsetAsync(c->nonfinite, 0, sizeof *c->nonfinite, c->stream));
+    CUDA_CHECK(pnp_launch_clamp01(x, n, c->nonfinite, c->stream));
+    CUDA_CHECK(cudaMemcpyAsync(&bad, c->nonfinite, sizeof bad, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return (size_t)bad;
 }
 
 /* Fixed chunks of 64K elements per block, summed on the host in block order. */
@@ -287,6 +297,7 @@ static void cuda_destroy(pnp_backend *be)
     cudaEventDestroy(c->params_copied);
     if (c->partial) cudaFree(c->partial);
     free(c->partial_host);
+    if (c->nonfinite) cudaFree(c->nonfinite);
     cudaStreamDestroy(c->stream);
     free(c);
     free(be);

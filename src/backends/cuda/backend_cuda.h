@@ -41,6 +41,7 @@ typedef struct {
 
     double *partial; /* device and host partial sums of sum_sq_diff */
     double *partial_host;
+    unsigned long long *nonfinite; /* clamp01's count of NaN and infinities (device, one) */
     unsigned partial_count;
 
     /* layer engine (layers_cudnn.c) */
