@@ -363,6 +363,17 @@ static void text_row_comment(text *t, const pnp_row *r)
     if (line[0]) text_comment(t, "  %s", line);
 }
 
+/* What an exit status of `pnp run` means (README "Exit status"). */
+static const char *run_status_meaning(int status)
+{
+    switch (status) {
+    case 0: return "done";
+    case 2: return "bad input, refused at setup";
+    case 3: return "interrupted by a signal: past setup, the result file is its checkpoint (--resume FILE)";
+    default: return "a runtime failure or a diverged iterate";
+    }
+}
+
 static void make_script(const grid *g, grid_job *j)
 {
     const pnp_row *r = j->row;
@@ -435,12 +446,14 @@ static void make_script(const grid *g, grid_job *j)
                 "if [ -s \"$PNP_STATUS_FILE\" ]; then status=$(cat \"$PNP_STATUS_FILE\"); fi\n"
                 "rm -f \"$PNP_STATUS_FILE\"\n"
                 "case $status in\n"
-                "    0) ;;\n"
-                "    2) echo \"pnp grid: pnp run exited with status 2: bad input, refused at setup (above)\" ;;\n"
-                "    3) echo \"pnp grid: pnp run exited with status 3: interrupted by a signal; past setup, the result "
-                "file is its checkpoint (pnp run ... --resume RESULT)\" ;;\n"
-                "    *) echo \"pnp grid: pnp run exited with status $status: a runtime failure (above)\" ;;\n"
-                "esac\n"
+                "    0) ;;\n");
+    const int statuses[] = {2, 3, 1}; /* 1: any other, the last case */
+    for (int k = 0; k < 3; ++k) {
+        if (statuses[k] == 1) text_add(t, "    *)");
+        else text_add(t, "    %d)", statuses[k]);
+        text_add(t, " echo \"pnp grid: pnp run exited with status $status: %s\" ;;\n", run_status_meaning(statuses[k]));
+    }
+    text_add(t, "esac\n"
                 "exit \"$status\"\n");
 }
 
@@ -542,17 +555,6 @@ static int submit(const grid *g, grid_job *jobs, int n)
     printf("follow them with: squeue -j %s\n", ids.s);
     free(ids.s);
     return 0;
-}
-
-/* What an exit status of `pnp run` means (README "Exit status"). */
-static const char *run_status_meaning(int status)
-{
-    switch (status) {
-    case 0: return "done";
-    case 2: return "bad input, refused at setup";
-    case 3: return "interrupted by a signal: past setup, the result file is its checkpoint (--resume FILE)";
-    default: return "a runtime failure or a diverged iterate";
-    }
 }
 
 /* --local: a signal sent to `pnp grid` itself (kill, timeout) goes on to

@@ -541,7 +541,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     char failure[512] = "";
     if (stop.diverged)
         snprintf(failure, sizeof failure,
-                 "iteration %d turned the iterate non-finite (NaN or infinity; on rank 0: %zu values): the step "
+                 "iteration %d turned the iterate non-finite (%zu NaN or infinite values on rank 0): the step "
                  "(step_size) or the denoiser (weights, denoiser_sigma) diverged", tr.iterations, tr.nonfinite);
     if (started && rank == 0) {
         r.status = pnp_strdup(stop.diverged ? "failed" : interrupted ? "interrupted" : resume ? "resumed" : "finished");

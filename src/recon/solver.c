@@ -227,8 +227,8 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         for (int l = 0; l < n_own; ++l) memcpy(kernels + kk * l, p->kernels + kk * ids[l], sizeof(float) * kk);
         ops = o->blur_create(be, 3, H, W, n_own, p->ksize, kernels);
         free(kernels);
-        for (int l = 0; l < n_own && !stopping; ++l) { /* y_i into z, then into the data term */
-            stopping = a->stop_requested && a->stop_requested(a->user); /* a signal: setup stops here */
+        for (int l = 0; l < n_own; ++l) { /* y_i into z, then into the data term */
+            if ((stopping = a->stop_requested && a->stop_requested(a->user))) break; /* a signal: setup ends here */
             pnp_problem_measure(be, ops, l, ids[l], row, p, truth, z);
             if (ids[l] == 0 && measurement0) o->download(be, measurement0, z, bytes);
             o->blur_add_data(ops, l, z);
