@@ -37,14 +37,19 @@ typedef struct {
     double step_size;
     char init_method[32];  /* zeros */
     int max_iter;          /* alias n_iter */
-    char backend[16];      /* cpu | cuda */
+    char backend[16];      /* auto | cpu | cuda */
+    bool force_cpu;        /* the benchmark's torchrun rows: backend cpu */
     char precision[16];    /* fp32 | bf16 */
 
     /* execution */
     char slurm_gres[64]; /* gpu:N */
     int gres_gpus;       /* N parsed from slurm_gres, 0 if none */
-    int ntasks_per_node;
+    int ntasks_per_node; /* ranks per node (from torchrun_nproc_per_node on workstation rows) */
     int nodes;
+    int torchrun_nproc_per_node; /* the benchmark's workstation rows: N ranks on one node (1: no effect) */
+    int omp_num_threads;         /* OMP_NUM_THREADS: CPU threads per rank (0: the node's cores / ranks) */
+    int mkl_num_threads;         /* MKL_NUM_THREADS: accepted for the benchmark's files; pnp has no MKL */
+    char name_prefix[64];        /* accepted for the benchmark's files; recorded in the result only */
     bool distribute_physics, distribute_denoiser;
     int patch_size, overlap, max_batch_size;
     char slurm_time[32], slurm_partition[64], slurm_account[64];

@@ -51,6 +51,7 @@ static const param PARAMS[] = {
     P("init_method", NULL, SEC_SOLVER, T_STRING, init_method, "zeros", 0),
     P("max_iter", "n_iter", SEC_SOLVER, T_INT, max_iter, "10", 0),
     P("backend", NULL, SEC_SOLVER, T_STRING, backend, "auto", 0),
+    P("force_cpu", NULL, SEC_SOLVER, T_BOOL, force_cpu, "false", 0),
     P("precision", NULL, SEC_SOLVER, T_STRING, precision, "fp32", 0),
     P("slurm_gres", NULL, SEC_SOLVER, T_STRING, slurm_gres, "", 0),
     P("slurm_ntasks_per_node", NULL, SEC_SOLVER, T_INT, ntasks_per_node, "1", -1e300),
@@ -58,13 +59,17 @@ static const param PARAMS[] = {
     P("distribute_physics", NULL, SEC_SOLVER, T_BOOL, distribute_physics, "false", 0),
     P("distribute_denoiser", NULL, SEC_SOLVER, T_BOOL, distribute_denoiser, "false", 0),
     P("patch_size", NULL, SEC_SOLVER, T_INT, patch_size, "0", -1e300),
-    P("overlap", NULL, SEC_SOLVER, T_INT, overlap, "0", -1e300),
+    P("overlap", "receptive_field_size", SEC_SOLVER, T_INT, overlap, "0", -1e300),
     P("max_batch_size", NULL, SEC_SOLVER, T_INT, max_batch_size, "0", 0),
     P("slurm_time", NULL, SEC_SOLVER, T_STRING, slurm_time, "", 0),
     P("slurm_partition", NULL, SEC_SOLVER, T_STRING, slurm_partition, "", 0),
     P("slurm_account", NULL, SEC_SOLVER, T_STRING, slurm_account, "", 0),
     P("slurm_cpus_per_task", NULL, SEC_SOLVER, T_INT, slurm_cpus_per_task, "0", 0),
     P("slurm_extra", NULL, SEC_SOLVER, T_STRING, slurm_extra, "", 0),
+    P("torchrun_nproc_per_node", NULL, SEC_SOLVER, T_INT, torchrun_nproc_per_node, "1", 1),
+    P("OMP_NUM_THREADS", NULL, SEC_SOLVER, T_INT, omp_num_threads, "0", 0),
+    P("MKL_NUM_THREADS", NULL, SEC_SOLVER, T_INT, mkl_num_threads, "0", 0),
+    P("name_prefix", NULL, SEC_SOLVER, T_STRING, name_prefix, "pnp", 0),
 };
 #define NPARAMS ((int)(sizeof PARAMS / sizeof PARAMS[0]))
 
@@ -537,6 +542,22 @@ static int validate_slurm(ctx *c, const pnp_row *r); /* below: the Slurm keys */
 static int validate_row(ctx *c, pnp_row *r)
 {
 #define MARK(nm) r->marks[param_index(nm)]
+    if (r->torchrun_nproc_per_node > 1) { /* a workstation row: N ranks on one node */
+        if (r->ntasks_per_node != 1 && r->ntasks_per_node != r->torchrun_nproc_per_node)
+            return fail(c, MARK("torchrun_nproc_per_node"),
+                        "row %d: torchrun_nproc_per_node %d and slurm_ntasks_per_node %d disagree on the ranks "
+                        "per node", r->index, r->torchrun_nproc_per_node, r->ntasks_per_node);
+        if (r->nodes != 1)
+            return fail(c, MARK("torchrun_nproc_per_node"),
+                        "row %d: torchrun_nproc_per_node runs on one node, but slurm_nodes is %d", r->index,
+                        r->nodes);
+        r->ntasks_per_node = r->torchrun_nproc_per_node;
+    }
+    if (r->force_cpu) {
+        if (!strcmp(r->backend, "cuda"))
+            return fail(c, MARK("force_cpu"), "row %d: force_cpu: true contradicts backend: cuda", r->index);
+        snprintf(r->backend, sizeof r->backend, "cpu");
+    }
     if (r->slurm_gres[0]) {
         /* gpu:N or gpu:TYPE:N */
         const char *last = strrchr(r->slurm_gres, ':');
