@@ -81,6 +81,31 @@ void pnp_config_free(pnp_config *cfg);
 #define PNP_SLURM_OPT_LEN 512
 int pnp_slurm_extra_options(const char *extra, char (*opts)[PNP_SLURM_OPT_LEN], int max, char *err, size_t errlen);
 
+/* A benchopt parallel configuration (`benchopt run --parallel-config FILE`),
+ * the cluster settings that `pnp grid --parallel-config FILE` applies to the
+ * sbatch script of every row:
+ *   backend: submitit                 the only backend pnp grid implements (Slurm)
+ *   slurm_time: 30                    minutes (or "H:MM:SS"): --time
+ *   slurm_partition, slurm_account, slurm_cpus_per_task, slurm_mem
+ *   slurm_additional_parameters:      a mapping: each key becomes --KEY=VALUE (true: --KEY)
+ *   slurm_setup: [lines]              shell lines run before srun (module load ...)
+ *   slurm_stderr_to_stdout: bool      false: stderr to its own log (--error)
+ * Unknown keys are errors naming file, line and column. Row keys (slurm_time,
+ * slurm_partition, ...) win over the parallel config's; an additional
+ * parameter that names one of those (cpus-per-task, time, ...) fills that key. */
+typedef struct {
+    char path[1024];
+    char slurm_time[32], slurm_partition[64], slurm_account[64], slurm_mem[32];
+    int slurm_cpus_per_task;
+    int n_sbatch, n_setup;
+    char sbatch[PNP_SLURM_EXTRA_MAX][PNP_SLURM_OPT_LEN];  /* "--qos=qos_gpu-dev", ... */
+    char setup[PNP_SLURM_EXTRA_MAX][PNP_SLURM_OPT_LEN];   /* "module purge", ... */
+    bool stderr_to_stdout;
+} pnp_parallel_config;
+
+/* 0, or -1 with "FILE:LINE:COL: message" in err. */
+int pnp_parallel_config_load(const char *path, pnp_parallel_config *pc, char *err, size_t errlen);
+
 /* "key=value key=value ..." for every parameter of the row, in table order. */
 void pnp_row_format(const pnp_row *row, char *buf, size_t len);
 
