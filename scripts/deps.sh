@@ -18,6 +18,8 @@ PACKAGES=(
     python3-matplotlib                  # pnp report (scripts/pnp-report): figures
     slurm-wlm munge                     # a real Slurm for tests/cli/test_grid.sh (tests/slurm/harness.sh
                                         # starts private daemons during that test only)
+    iproute2                            # ip: network namespaces for the two-node Slurm of
+                                        # tests/cli/test_two_nodes.sh (nsenter, unshare: util-linux)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

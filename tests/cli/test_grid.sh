@@ -156,15 +156,6 @@ if ! slurm_start "$TMP/slurm"; then
     echo "skip - pnp grid --submit on a real Slurm: $SLURM_WHY"
     exit $status
 fi
-wait_jobs() { # wait_jobs SECONDS ID,ID...: until none is queued or running
-    local t
-    for t in $(seq $((2 * $1))); do
-        [ -z "$(squeue -h -j "$2" 2>/dev/null)" ] && return 0
-        sleep 0.5
-    done
-    return 1
-}
-jobstate() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 
 "$PNP" grid "$GRID" --submit --out "$TMP/sub" "${tiny[@]}" >"$TMP/sub.log" 2>&1
 check "--submit: 3 jobs submitted (exit $?)" grep -q "3 jobs submitted to Slurm" "$TMP/sub.log" ||
@@ -179,10 +170,10 @@ for k in 0 1 2; do
         "$TMP/sub.log"
 done
 joined=$(IFS=,; echo "${ids[*]}")
-check "the jobs end within 150 s" wait_jobs 150 "$joined"
+check "the jobs end within 150 s" slurm_wait_jobs 150 "$joined"
 for k in 0 1 2; do
     check "row $k: job ${ids[$k]} COMPLETED, its log says where it wrote" bash -c \
-        "[ '$(jobstate "${ids[$k]}")' = COMPLETED ] && grep -q '^wrote $TMP/sub/highres_imaging_row$k.h5' '$TMP/sub/slurm/highres_imaging_row$k-${ids[$k]}.out'" ||
+        "[ '$(slurm_job_state "${ids[$k]}")' = COMPLETED ] && grep -q '^wrote $TMP/sub/highres_imaging_row$k.h5' '$TMP/sub/slurm/highres_imaging_row$k-${ids[$k]}.out'" ||
         { tail -5 "$TMP/sub/slurm/highres_imaging_row$k-${ids[$k]}.out" 2>&1 | sed 's/^/#   /'; }
 done
 $PY tests/cli/check_grid.py "--submit" "$TMP/sub" highres_imaging "${specs[@]}" || status=1
@@ -194,7 +185,7 @@ for ex in slurm/*.sbatch; do
         sbatch --parsable --output="$TMP/ex-%x-%j.out" "$ex" --out "$TMP/ex" "${tiny[@]}" 2>"$TMP/ex.err")
     check "sbatch $ex: submitted (job ${ex_ids[$ex]})" test -n "${ex_ids[$ex]}" || sed 's/^/#   /' "$TMP/ex.err"
 done
-check "the examples' jobs end within 120 s" wait_jobs 120 "$(IFS=,; echo "${ex_ids[*]}")"
+check "the examples' jobs end within 120 s" slurm_wait_jobs 120 "$(IFS=,; echo "${ex_ids[*]}")"
 $PY tests/cli/check_grid.py "slurm/highres_gpu2.sbatch" "$TMP/ex" highres_imaging \
     "1:${ex_ids[slurm/highres_gpu2.sbatch]}:2" || status=1
 $PY tests/cli/check_grid.py "slurm/highres_gpu4_mpirun.sbatch" "$TMP/ex" highres_imaging \
@@ -221,7 +212,7 @@ id=$(sed -n 's/^row 1: job \([0-9]*\) .*/\1/p' "$TMP/sig.log")
 log="$TMP/sig/slurm/highres_imaging_row1-$id.out"
 for _ in $(seq 120); do grep -q '^iter' "$log" 2>/dev/null && break; sleep 0.5; done
 scancel --batch --signal=USR1 "$id"
-wait_jobs 60 "$id"
+slurm_wait_jobs 60 "$id"
 check "USR1 to a running job's batch shell: forwarded to the ranks, which checkpoint; the job ends" bash -c \
     "grep -q 'forwarding it to the ranks' '$log' && grep -q 'interrupted by signal USR1' '$log' &&
      [ -z \"\$(squeue -h -j $id)\" ]" ||
