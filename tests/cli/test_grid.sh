@@ -46,7 +46,7 @@ check "script row 2: --gres=gpu:4 --ntasks-per-node=4" bash -c \
 check "script: bash reads it (bash -n)" bash -n "$s1"
 check "script: #SBATCH lines come before the first command" \
     bash -c "awk '/^#SBATCH/ { if (cmd) bad = 1 } /^[^#]/ && NF { cmd = 1 } END { exit bad }' '$s1'"
-check "script: srun of the absolute pnp and config" grep -q "^srun $PNP run $GRID_ABS " "$s1"
+check "script: srun --mpi=pmix of the absolute pnp and config" grep -q "^srun --mpi=pmix $PNP run $GRID_ABS " "$s1"
 
 # srun gets exactly `pnp run CONFIG --row 1 --out DIR --set ...` (a fake srun prints its arguments)
 mkdir -p "$TMP/fake"
@@ -62,7 +62,7 @@ EOF
 chmod +x "$TMP/fake/srun"
 FAKE_ARGS="$TMP/args" PATH="$TMP/fake:$PATH" bash "$s1" >"$TMP/fake.log" 2>&1
 rc=$?
-printf '%s\n' "$PNP" run "$GRID_ABS" --row 1 --out "$TMP/dry" "${tiny[@]}" --set slurm_time=01:30:00 \
+printf '%s\n' --mpi=pmix "$PNP" run "$GRID_ABS" --row 1 --out "$TMP/dry" "${tiny[@]}" --set slurm_time=01:30:00 \
     --set slurm_partition=gpu --set slurm_account=proj42 --set slurm_cpus_per_task=8 \
     --set "slurm_extra=--qos=high; -C a100 --exclusive" --set "image=it's a b.png" >"$TMP/args.want"
 check "script: srun gets pnp's arguments word for word (quotes and spaces kept)" cmp -s "$TMP/args" "$TMP/args.want"
@@ -88,7 +88,7 @@ check "a row without slurm_gres: no --gres line; --row K writes that row only (d
              [ \$(ls '$TMP/nogres/slurm' | wc -l) -eq 1 ]"
 "$PNP" grid --out "$TMP/default" >/dev/null 2>&1
 check "no CONFIG: the embedded default, srun of pnp run without a config" \
-    grep -q "^srun $PNP run --row 0 --out $TMP/default" "$TMP/default/slurm/default_row0.sbatch"
+    grep -q "^srun --mpi=pmix $PNP run --row 0 --out $TMP/default" "$TMP/default/slurm/default_row0.sbatch"
 
 for ex in slurm/*.sbatch; do
     check "checked-in example $ex: bash reads it, asks for gpu:N with N tasks per node and USR1" bash -c \
