@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pnp/cli.h"
@@ -57,7 +58,7 @@
 
 static const char *USAGE =
     "usage: pnp run [CONFIG] [--row K] [--set KEY=VALUE ...] [--out DIR] [--threads N]\n"
-    "               [--max-memory SIZE] [--resume FILE]\n"
+    "               [--max-memory SIZE] [--resume FILE] [--force]\n"
     "       mpirun -n P pnp run ...   (or srun)\n"
     "\n"
     "Run the PnP reconstruction of a grid row on the ranks this program was\n"
@@ -70,12 +71,15 @@ static const char *USAGE =
     "  --row K           grid row to run (default: all rows in turn)\n"
     "  --set KEY=VALUE   override a parameter, e.g. --set max_iter=20\n"
     "  --out DIR         folder for results (default results/): DIR/NAME_row<K>.h5\n"
-    "  --threads N       CPU threads per rank (default: the CPUs this process may use,\n"
-    "                    shared among the ranks of the node on them; at most those)\n"
+    "  --threads N       CPU threads per rank, at most the CPUs this process may use\n"
+    "                    (default: the row's OMP_NUM_THREADS up to those CPUs, else\n"
+    "                    those CPUs shared among the ranks of the node on them)\n"
     "  --max-memory SIZE cap on what each rank's backend holds (e.g. 1500M, 2G;\n"
     "                    default: the free memory, shared by the ranks on it):\n"
     "                    denoiser batches shrink to fit; a run that cannot fit\n"
     "                    one window stops at setup with the sizes\n"
+    "  --force           replace an existing result file (without it, pnp run\n"
+    "                    refuses to start when the file is there)\n"
     "  --resume FILE     continue the interrupted run saved in FILE (same row, same\n"
     "                    rank count; --row defaults to FILE's row): the result equals\n"
     "                    an uninterrupted run\n"
@@ -441,18 +445,29 @@ static void write_status_file(int status, int rank)
 
 /* One row. Returns 0; 1 when the iterate diverged (the file says so); 2 when
  * setup failed (message printed); 3 when interrupted. */
-static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory, int threads, const pnp_config *cfg,
-                   const pnp_row *row, int rank, int size)
+static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory, int cpu_sharers,
+                   const pnp_config *cfg, const pnp_row *row, int rank, int size)
 {
     const double t_total = MPI_Wtime();
     setup_status st = {0};
     int local_rank = 0, local_size = 1;
     pnp_comm_local_rank(MPI_COMM_WORLD, &local_rank, &local_size);
-
     char path[4096], err[2048];
+    /* CPU threads: --threads (refused past the CPUs this process may use), else
+     * the row's OMP_NUM_THREADS (at most those CPUs), else those CPUs shared
+     * among the ranks of this node on them */
+    int threads = pnp_cli_threads(o->threads, cpu_sharers, err, sizeof err);
+    if (threads < 0) setup_fail(&st, "%s", err);
+    else if (!o->threads && row->omp_num_threads > 0) {
+        const int cpus = pnp_host_cpus(NULL, 0);
+        threads = row->omp_num_threads < cpus ? row->omp_num_threads : cpus;
+    }
+
     pnp_cli_result_path(o->config, o->out, row->index, path, sizeof path);
     pnp_problem p = {0};
-    if (rank == 0 && pnp_output_check(path, err, sizeof err)) /* before any work: the result must be writable */
+    if (st.failed) {
+        /* nothing more to find */
+    } else if (rank == 0 && pnp_output_check(path, err, sizeof err)) /* before any work: the result must be writable */
         setup_fail(&st, "--out %s: %s", o->out ? o->out : "results", err);
     else if (pnp_problem_build(row, &p, err, sizeof err)) setup_fail(&st, "%s", err);
     else if (pnp_solver_check(row, p.truth.h, p.truth.w, err, sizeof err) ||
@@ -583,6 +598,13 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     return outcome;
 }
 
+/* path names the file described by info (the same inode on the same device). */
+static bool same_file(const char *path, const struct stat *info)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_dev == info->st_dev && st.st_ino == info->st_ino;
+}
+
 /* "1500M", "2G", "512K", "1T" or plain bytes (binary units) into *bytes; nonzero when malformed or zero. */
 static int parse_size(const char *text, size_t *bytes)
 {
@@ -607,12 +629,15 @@ static int parse_size(const char *text, size_t *bytes)
 
 int pnp_cmd_run(int argc, char **argv)
 {
-    /* --resume FILE and --max-memory SIZE are this command's own options; the rest are shared */
+    /* --resume FILE, --max-memory SIZE and --force are this command's own options; the rest are shared */
     const char *resume = NULL;
     size_t max_memory = 0;
+    bool force = false;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--max-memory")) {
+        if (!strcmp(argv[i], "--force")) {
+            force = true;
+        } else if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--max-memory")) {
             const bool is_resume = !strcmp(argv[i], "--resume");
             if (i + 1 >= argc) {
                 fprintf(stderr, "pnp: %s needs %s\n\n%s", argv[i], is_resume ? "a result file" : "a size", USAGE);
@@ -666,19 +691,28 @@ int pnp_cmd_run(int argc, char **argv)
     for (int k = 0; !st.failed && k < cfg.n_rows; ++k) /* the files of every row to run, before the first runs */
         if ((o.row < 0 || o.row == k) && pnp_config_check_row(&cfg, &cfg.rows[k], err, sizeof err))
             setup_fail(&st, "%s", err);
-    /* CPU threads: at most the CPUs this process may use; by default those
-     * CPUs shared among the ranks of this node that run on the same ones */
-    char cpuset[64];
+    char cpuset[64]; /* the ranks of this node on the same CPUs share them (run_row's threads) */
     pnp_host_cpuset_id(cpuset, sizeof cpuset);
-    const int threads = pnp_cli_threads(o.threads, pnp_comm_node_count(MPI_COMM_WORLD, cpuset), err, sizeof err);
-    if (threads < 0) setup_fail(&st, "%s", err);
+    const int cpu_sharers = pnp_comm_node_count(MPI_COMM_WORLD, cpuset);
     int status = setup_agree(&st, rank, size) ? 2 : 0;
     if (status == 0 && resume && o.row < 0) { /* the checkpoint says which row */
         o.row = checkpoint_row(resume, rank);
         if (o.row < 0 || o.row >= cfg.n_rows) o.row = 0; /* checkpoint_load names the problem */
     }
+    if (status == 0 && rank == 0 && !force) /* an existing result is never replaced unasked */
+        for (int k = 0; k < cfg.n_rows && !st.failed; ++k) {
+            char path[4096];
+            pnp_cli_result_path(o.config, o.out, k, path, sizeof path);
+            struct stat info;
+            const bool own_checkpoint = resume && stat(resume, &info) == 0 && same_file(path, &info);
+            if ((o.row < 0 || o.row == k) && access(path, F_OK) == 0 && !own_checkpoint)
+                setup_fail(&st, "%s exists: pnp run does not replace a result; add --force to replace it, or "
+                           "give another --out DIR", path);
+        }
+    if (status == 0 && setup_agree(&st, rank, size)) status = 2;
     for (int k = 0; status == 0 && k < cfg.n_rows; ++k)
-        if (o.row < 0 || o.row == k) status = run_row(&o, resume, max_memory, threads, &cfg, &cfg.rows[k], rank, size);
+        if (o.row < 0 || o.row == k)
+            status = run_row(&o, resume, max_memory, cpu_sharers, &cfg, &cfg.rows[k], rank, size);
     if (!rc) pnp_config_free(&cfg);
     write_status_file(status, rank); /* for launchers that report their own status */
     MPI_CHECK(MPI_Finalize());

@@ -33,7 +33,7 @@ if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=256k tmpfs "$TMP/full" 2>/dev/
     cp "$(base_result)" "$TMP/full/$R" # about 130 KiB: the 128-pixel result will not fit beside it
     md5sum "$TMP/full/$R" >"$TMP/full.md5"
     fault "pnp run on a full file system" 1 "^pnp: .*HDF5 call failed: .*No space left on device \(errno 28\)" \
-        "$PNP" run "${T[@]}" --set image_size=128 --out "$TMP/full"
+        "$PNP" run --force "${T[@]}" --set image_size=128 --out "$TMP/full"
     untouched "pnp run on a full file system" "$TMP/full"
     check "a full disk on one rank: no ORTE or MPI abort banner, no HDF5 diagnostics" bash -c \
         "! grep -qE 'ORTE|MPI_ABORT|HDF5-DIAG' '$TMP/pnp run on a full file system.log'"

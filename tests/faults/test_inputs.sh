@@ -19,12 +19,12 @@ photo="$PNP_SHARED/data/images/CBSD68/101085.png"
 fault "bad YAML (config)" 2 "bad_syntax.yml:[0-9]+:[0-9]+: YAML syntax error" "$PNP" config tests/configs/bad_syntax.yml
 guard "$TMP/o_yaml" bad_syntax_row0.h5
 fault "bad YAML (run)" 2 "bad_syntax.yml:[0-9]+:[0-9]+: YAML syntax error" \
-    "$PNP" run tests/configs/bad_syntax.yml "${T[@]}" --out "$TMP/o_yaml"
+    "$PNP" run --force tests/configs/bad_syntax.yml "${T[@]}" --out "$TMP/o_yaml"
 untouched "bad YAML (run)" "$TMP/o_yaml"
 mkdir -p "$TMP/conf.yml"
 fault "a folder as configuration" 2 "conf.yml: is a folder, not a configuration file" "$PNP" config "$TMP/conf.yml"
 fault "a folder as configuration (run)" 2 "conf.yml: is a folder, not a configuration file" \
-    "$PNP" run "$TMP/conf.yml" --out "$TMP/o_dir"
+    "$PNP" run --force "$TMP/conf.yml" --out "$TMP/o_dir"
 nothing_left "a folder as configuration (run)" "$TMP/o_dir"
 fault "a missing configuration" 2 "nope.yml: no such file" "$PNP" grid "$TMP/nope.yml" --out "$TMP/o_nope"
 nothing_left "a missing configuration (grid)" "$TMP/o_nope"
@@ -45,12 +45,12 @@ fault "missing weights (grid --local: nothing runs)" 2 "row 0: weights: .*/missi
     "$PNP" grid --local "${T[@]}" --set weights="$TMP/missing.h5" --out "$TMP/o_local"
 nothing_left "grid --local with missing weights" "$TMP/o_local"
 fault "a folder as weights" 2 "weights: .*/conf.yml: is a folder, not a weights file" \
-    "$PNP" run "${T[@]}" --set weights="$TMP/conf.yml" --out "$TMP/o_wdir"
+    "$PNP" run --force "${T[@]}" --set weights="$TMP/conf.yml" --out "$TMP/o_wdir"
 
 # ------------------------------------------------------------------- images
 head -c 2000 "$photo" >"$TMP/trunc.png"
 guard "$TMP/o_png"
-fault "truncated PNG" 2 "trunc.png: corrupt or truncated PNG" "$PNP" run "${T[@]}" --set image="$TMP/trunc.png" --out "$TMP/o_png"
+fault "truncated PNG" 2 "trunc.png: corrupt or truncated PNG" "$PNP" run --force "${T[@]}" --set image="$TMP/trunc.png" --out "$TMP/o_png"
 untouched "truncated PNG" "$TMP/o_png"
 cp "$photo" "$TMP/corrupt.png"
 printf 'garbage garbage garbage garbage' | dd of="$TMP/corrupt.png" bs=1 seek=3000 conv=notrunc 2>/dev/null
@@ -73,9 +73,9 @@ png(d + "/big.png", 12000, 12000, b"".join(z.compress(row) for _ in range(12000)
 EOF
 fault "PNG header claiming 100000x100000, read whole" 2 \
     "huge_header.png: reading this 100000x100000 PNG needs .* GiB \(decoded whole\), more than the .* of free memory" \
-    "$PNP" run "${T[@]}" --set image="$TMP/huge_header.png" --set image_size=100000 --out "$TMP/o_huge"
+    "$PNP" run --force "${T[@]}" --set image="$TMP/huge_header.png" --set image_size=100000 --out "$TMP/o_huge"
 fault "PNG header claiming 100000x100000, read to 64 px" 2 "huge_header.png: corrupt or truncated PNG" \
-    "$PNP" run "${T[@]}" --set image="$TMP/huge_header.png" --out "$TMP/o_huge"
+    "$PNP" run --force "${T[@]}" --set image="$TMP/huge_header.png" --out "$TMP/o_huge"
 nothing_left "a PNG header claiming 100000x100000" "$TMP/o_huge"
 # 12000x12000 (432 MB of pixels, 1.7 GB as floats) for a 64-pixel problem: decoded row by row into the resize
 rss=$($PY -c "
@@ -91,18 +91,18 @@ check "a 12000x12000 PNG for a 64-pixel problem: read row by row, peak memory ${
 W=(--set denoiser=drunet --set weights)
 head -c 3000 "$TMP/g.h5" >"$TMP/trunc.h5"
 guard "$TMP/o_w"
-fault "truncated .h5 weights" 2 "trunc.h5: cannot open HDF5 weights file" "$PNP" run "${T[@]}" "${W[@]}=$TMP/trunc.h5" --out "$TMP/o_w"
+fault "truncated .h5 weights" 2 "trunc.h5: cannot open HDF5 weights file" "$PNP" run --force "${T[@]}" "${W[@]}=$TMP/trunc.h5" --out "$TMP/o_w"
 untouched "truncated .h5 weights" "$TMP/o_w"
 cp "$TMP/g.h5" "$TMP/corrupt.h5"
 head -c 300 /dev/zero | tr '\0' '\377' | dd of="$TMP/corrupt.h5" bs=1 seek=400 conv=notrunc 2>/dev/null # in the metadata
 fault "corrupt .h5 weights" 2 "corrupt.h5: cannot list the datasets \(truncated or corrupt file\?\)" \
-    "$PNP" run "${T[@]}" "${W[@]}=$TMP/corrupt.h5" --out "$TMP/o_w"
+    "$PNP" run --force "${T[@]}" "${W[@]}=$TMP/corrupt.h5" --out "$TMP/o_w"
 untouched "corrupt .h5 weights" "$TMP/o_w"
 head -c 50000 "$kair/dncnn_color_blind.pth" >"$TMP/trunc.pth"
-fault "truncated .pth weights" 2 "trunc.pth: .*truncated" "$PNP" run "${T[@]}" --set denoiser=dncnn --set weights="$TMP/trunc.pth" --out "$TMP/o_w"
+fault "truncated .pth weights" 2 "trunc.pth: .*truncated" "$PNP" run --force "${T[@]}" --set denoiser=dncnn --set weights="$TMP/trunc.pth" --out "$TMP/o_w"
 cp "$kair/dncnn_color_blind.pth" "$TMP/corrupt.pth"
 dd if=/dev/urandom of="$TMP/corrupt.pth" bs=1 seek=100 count=400 conv=notrunc 2>/dev/null
-fault "corrupt .pth weights" 2 "corrupt.pth: " "$PNP" run "${T[@]}" --set denoiser=dncnn --set weights="$TMP/corrupt.pth" --out "$TMP/o_w"
+fault "corrupt .pth weights" 2 "corrupt.pth: " "$PNP" run --force "${T[@]}" --set denoiser=dncnn --set weights="$TMP/corrupt.pth" --out "$TMP/o_w"
 $PY - "$TMP/bomb.pth" <<'EOF'
 import sys, zipfile  # 200 MB of zeros deflated into a few hundred KB
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
@@ -111,39 +111,39 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         for _ in range(200):
             f.write(b"\0" * (1 << 20))
 EOF
-fault "zip bomb .pth" 2 "bomb.pth: .*compressed" "$PNP" run "${T[@]}" --set weights="$TMP/bomb.pth" --out "$TMP/o_w"
+fault "zip bomb .pth" 2 "bomb.pth: .*compressed" "$PNP" run --force "${T[@]}" --set weights="$TMP/bomb.pth" --out "$TMP/o_w"
 untouched "corrupt and bomb .pth weights" "$TMP/o_w"
 for bad in nan inf; do
     cp "$TMP/g.h5" "$TMP/$bad.h5"
     $PY -c "import h5py, sys; d = h5py.File(sys.argv[1], 'r+')['m_down2.0.res.2.weight']; a = d[...]; a.flat[7] = float(sys.argv[2]); d[...] = a" \
         "$TMP/$bad.h5" $bad
     fault "$bad in the weights" 2 "$bad.h5: tensor 'm_down2.0.res.2.weight' holds 1 non-finite value \((NaN|Inf) at element 7\)" \
-        "$PNP" run "${T[@]}" "${W[@]}=$TMP/$bad.h5" --out "$TMP/o_w"
+        "$PNP" run --force "${T[@]}" "${W[@]}=$TMP/$bad.h5" --out "$TMP/o_w"
 done
 fault "NaN weights, pnp weights info" 2 "nan.h5: tensor 'm_down2.0.res.2.weight' holds 1 non-finite" "$PNP" weights info "$TMP/nan.h5"
 untouched "non-finite weights" "$TMP/o_w"
 cp "$TMP/g.h5" "$TMP/huge.h5"
 $PY -c "import h5py, sys; h5py.File(sys.argv[1], 'r+').create_dataset('zz', shape=(90000, 1000000), dtype='f4', chunks=(1, 1000))" "$TMP/huge.h5"
 fault "an .h5 tensor of 9e10 elements" 2 "huge.h5: dataset 'zz' holds 9e\+10 elements \(335.* GiB as float32\), more than the .* of free memory" \
-    "$PNP" run "${T[@]}" "${W[@]}=$TMP/huge.h5" --out "$TMP/o_w"
+    "$PNP" run --force "${T[@]}" "${W[@]}=$TMP/huge.h5" --out "$TMP/o_w"
 untouched "an .h5 tensor of 9e10 elements" "$TMP/o_w"
 
 # -------------------------------------------------------------------- sizes
 guard "$TMP/o_size"
 fault "image_size 100000" 2 "image_size 100000: the ground truth alone, \[3,100000,66735\] float32, takes 7[0-9.]+ GiB, more than" \
-    "$PNP" run "${T[@]}" --set image_size=100000 --out "$TMP/o_size"
+    "$PNP" run --force "${T[@]}" --set image_size=100000 --out "$TMP/o_size"
 fault "num_operators 2e9" 2 "num_operators 2000000000: the blur kernels alone, \[2000000000,7,7\] float32, take" \
-    "$PNP" run "${T[@]}" --set num_operators=2000000000 --out "$TMP/o_size"
+    "$PNP" run --force "${T[@]}" --set num_operators=2000000000 --out "$TMP/o_size"
 fault "--threads 100000" 2 "--threads 100000: this process may use [0-9]+ CPUs? \([0-9]+ CPUs? in this process's affinity mask" \
-    "$PNP" run "${T[@]}" --threads 100000 --out "$TMP/o_size"
+    "$PNP" run --force "${T[@]}" --threads 100000 --out "$TMP/o_size"
 fault "--threads 100000 (dataset)" 2 "--threads 100000: this process may use" \
     "$PNP" dataset "${T[@]}" --threads 100000 --out "$TMP/o_size/x.h5"
 untouched "sizes nobody can hold" "$TMP/o_size"
 if command -v taskset >/dev/null; then
     fault "taskset -c 0: the default threads follow the affinity mask" 0 "1 rank \(1 thread each\)" \
-        taskset -c 0 "$PNP" run "${T[@]}" --out "$TMP/o_taskset"
+        taskset -c 0 "$PNP" run --force "${T[@]}" --out "$TMP/o_taskset"
     fault "taskset -c 0 --threads 2: refused" 2 "--threads 2: this process may use 1 CPU \(1 CPU in this process's affinity mask" \
-        taskset -c 0 "$PNP" run "${T[@]}" --threads 2 --out "$TMP/o_taskset2"
+        taskset -c 0 "$PNP" run --force "${T[@]}" --threads 2 --out "$TMP/o_taskset2"
 fi
 
 # -------------------------------------------------------------------- noise

@@ -18,7 +18,7 @@
 # ------------------------------------------------------------------- --out
 : >"$TMP/afile"
 fault "--out under a file" 2 "--out .*/afile/sub: .*/afile: cannot create a folder there: a file of that name exists" \
-    "$PNP" run "${T[@]}" --set max_iter=50 --out "$TMP/afile/sub"
+    "$PNP" run --force "${T[@]}" --set max_iter=50 --out "$TMP/afile/sub"
 check "--out under a file: refused at setup (no iteration ran)" bash -c "! grep -q '^iter' '$TMP/--out under a file.log'"
 mkdir -p "$TMP/dset.h5"
 fault "pnp dataset --out naming a folder" 2 "--out: .*/dset.h5: is a folder, not a file name" \
@@ -28,12 +28,12 @@ fault "pnp dataset --out naming a folder" 2 "--out: .*/dset.h5: is a folder, not
 guard "$TMP/o_cap"
 fault "--max-memory 1M, whole-image denoiser" 2 \
     "--max-memory 1.0 MiB: this rank holds .* MiB .* and the denoiser on the whole 128x85 image needs .* MiB more" \
-    "$PNP" run "${T[@]}" --set image_size=128 --max-memory 1M --out "$TMP/o_cap"
+    "$PNP" run --force "${T[@]}" --set image_size=128 --max-memory 1M --out "$TMP/o_cap"
 fault "--max-memory 1K, tiled denoiser: the cap shown as 1.0 KiB" 2 \
     "--max-memory 1.0 KiB: this rank holds .* (KiB|MiB) .* one 48x48 window needs .* MiB more" \
-    "$PNP" run "${T[@]}" "${DIST[@]}" --max-memory 1K --out "$TMP/o_cap"
+    "$PNP" run --force "${T[@]}" "${DIST[@]}" --max-memory 1K --out "$TMP/o_cap"
 fault "--max-memory 1K on 2 ranks: agreed, every rank leaves" 2 "--max-memory 1.0 KiB: this rank holds" \
-    $MPIRUN -n 2 "$PNP" run "${T[@]}" "${DIST[@]}" --max-memory 1K --out "$TMP/o_cap"
+    $MPIRUN -n 2 "$PNP" run --force "${T[@]}" "${DIST[@]}" --max-memory 1K --out "$TMP/o_cap"
 untouched "--max-memory" "$TMP/o_cap"
 
 # ---------------------------------------------------------------- divergence
@@ -43,7 +43,7 @@ import h5py, sys
 with h5py.File(sys.argv[1], 'r+') as f:
     for k in f: f[k][...] = f[k][...] * 1e6" "$TMP/g.h5"
 fault "a diverging denoiser (weights x 1e6)" 1 "iteration 1 turned the iterate non-finite .*: the step \(step_size\) or the denoiser" \
-    "$PNP" run "${T[@]}" --set max_iter=5 --set denoiser=drunet --set weights="$TMP/g.h5" --out "$TMP/o_div"
+    "$PNP" run --force "${T[@]}" --set max_iter=5 --set denoiser=drunet --set weights="$TMP/g.h5" --out "$TMP/o_div"
 check "diverged: the file says why (status failed, reason, 1 iteration, PSNR NaN)" bash -c \
     "[ \"\$(attr '$TMP/o_div/$R' status)\" = failed ] && attr '$TMP/o_div/$R' failure | grep -q 'non-finite' &&
      [ \$(attr '$TMP/o_div/$R' iterations) = 1 ] && [ \"\$(attr '$TMP/o_div/$R' final_psnr)\" = nan ]"
@@ -51,30 +51,30 @@ check "diverged: the file says why (status failed, reason, 1 iteration, PSNR NaN
 check "diverged: pnp inspect shows the status and the reason" bash -c \
     "grep -q 'status *failed' '$TMP/inspect_div.log' && grep -q 'failure *iteration 1 turned' '$TMP/inspect_div.log'"
 fault "diverged on 2 tiled ranks: agreed, exit 1" 1 "turned the iterate non-finite" \
-    $MPIRUN -n 2 "$PNP" run "${T[@]}" "${DIST[@]}" --set max_iter=5 --set denoiser=drunet --set weights="$TMP/g.h5" \
+    $MPIRUN -n 2 "$PNP" run --force "${T[@]}" "${DIST[@]}" --set max_iter=5 --set denoiser=drunet --set weights="$TMP/g.h5" \
     --out "$TMP/o_div2"
 
 # ------------------------------------------------------------ ranks disagree
 A=(--set image_size=64 --set denoiser=drunet:8,16,32,64:1 --set backend=cpu "${DIST[@]}")
 guard "$TMP/o_mpmd"
 fault "ranks with different max_iter (mpirun A : B)" 2 "\[rank 1\] this rank runs max_iter=6 where rank 0 runs max_iter=3" \
-    $MPIRUN -n 1 "$PNP" run "${A[@]}" --set max_iter=3 --out "$TMP/o_mpmd" : -n 1 "$PNP" run "${A[@]}" --set max_iter=6 --out "$TMP/o_mpmd"
+    $MPIRUN -n 1 "$PNP" run --force "${A[@]}" --set max_iter=3 --out "$TMP/o_mpmd" : -n 1 "$PNP" run --force "${A[@]}" --set max_iter=6 --out "$TMP/o_mpmd"
 check "different max_iter: rank 0 names the rank that differs" \
     grep -q "\[rank 0\] rank 1 runs another grid row or problem than rank 0" "$TMP/ranks with different max_iter (mpirun A : B).log"
 fault "ranks with different image sizes (was a double free)" 2 "\[rank 1\] this rank runs image_size=96 where rank 0 runs image_size=64" \
-    $MPIRUN -n 1 "$PNP" run "${A[@]}" --out "$TMP/o_mpmd" : -n 1 "$PNP" run "${A[@]}" --set image_size=96 --out "$TMP/o_mpmd"
+    $MPIRUN -n 1 "$PNP" run --force "${A[@]}" --out "$TMP/o_mpmd" : -n 1 "$PNP" run --force "${A[@]}" --set image_size=96 --out "$TMP/o_mpmd"
 untouched "ranks that disagree" "$TMP/o_mpmd"
 printf 'dataset: [highres_color_image]\nsolver:\n  - PnP: {max_iter: 2}\n' >"$TMP/a.yml"
 printf 'dataset: [highres_color_image]\nsolver:\n  - PnP: {max_iter: 5}\n' >"$TMP/b.yml"
 fault "rank 0 reads the configuration for all (rank 1 named another file)" 0 "wrote .*/a_row0.h5: .* after 2 iterations" \
-    $MPIRUN -n 1 "$PNP" run "$TMP/a.yml" "${A[@]}" --out "$TMP/o_bcast" : -n 1 "$PNP" run "$TMP/b.yml" "${A[@]}" --out "$TMP/o_bcast"
+    $MPIRUN -n 1 "$PNP" run --force "$TMP/a.yml" "${A[@]}" --out "$TMP/o_bcast" : -n 1 "$PNP" run --force "$TMP/b.yml" "${A[@]}" --out "$TMP/o_bcast"
 
 # ----------------------------------------------------------- signals in setup
 slow=(--set image_size=64 --set num_operators=4000 --set denoiser=drunet:8,16,32,64:1 --set backend=cpu)
 for sig in TERM INT USR1; do
     guard "$TMP/o_sig$sig"
     start=$(date +%s%N)
-    "$PNP" run "${slow[@]}" --out "$TMP/o_sig$sig" >"$TMP/sig$sig.log" 2>&1 &
+    "$PNP" run --force "${slow[@]}" --out "$TMP/o_sig$sig" >"$TMP/sig$sig.log" 2>&1 &
     pid=$!
     wait_for "$TMP/sig$sig.log" "^  1 rank"
     sleep 0.5
@@ -87,7 +87,7 @@ for sig in TERM INT USR1; do
     untouched "$sig during setup" "$TMP/o_sig$sig"
 done
 guard "$TMP/o_sigmpi"
-PNP_STATUS_FILE="$TMP/status" $MPIRUN -n 2 "$PNP" run "${slow[@]}" --out "$TMP/o_sigmpi" >"$TMP/sigmpi.log" 2>&1 &
+PNP_STATUS_FILE="$TMP/status" $MPIRUN -n 2 "$PNP" run --force "${slow[@]}" --out "$TMP/o_sigmpi" >"$TMP/sigmpi.log" 2>&1 &
 pid=$!
 wait_for "$TMP/sigmpi.log" "^  2 ranks"
 sleep 0.5
@@ -101,7 +101,7 @@ untouched "TERM to mpirun during setup" "$TMP/o_sigmpi"
 # ------------------------------------------------------------- kill -9 a rank
 long=(--set image_size=64 --set max_iter=100000 --set denoiser=drunet:8,16,32,64:1 --set backend=cpu)
 guard "$TMP/o_k9"
-$MPIRUN -n 2 "$PNP" run "${long[@]}" "${DIST[@]}" --out "$TMP/o_k9" >"$TMP/k9.log" 2>&1 &
+$MPIRUN -n 2 "$PNP" run --force "${long[@]}" "${DIST[@]}" --out "$TMP/o_k9" >"$TMP/k9.log" 2>&1 &
 pid=$!
 wait_for "$TMP/k9.log" "^iter   2/"
 victim=$(pgrep -P $pid -f 'pnp run' | tail -1)
@@ -116,8 +116,8 @@ untouched "kill -9 of a rank" "$TMP/o_k9"
 
 # ------------------------------------------------------ USR1: checkpoint, resume
 mid=(--set image_size=96 --set max_iter=20 --set denoiser=drunet:8,16,32,64:1 --set backend=cpu)
-"$PNP" run "${mid[@]}" --out "$TMP/o_full" >/dev/null 2>&1
-"$PNP" run "${mid[@]}" --out "$TMP/o_usr1" >"$TMP/usr1.log" 2>&1 &
+"$PNP" run --force "${mid[@]}" --out "$TMP/o_full" >/dev/null 2>&1
+"$PNP" run --force "${mid[@]}" --out "$TMP/o_usr1" >"$TMP/usr1.log" 2>&1 &
 pid=$!
 wait_for "$TMP/usr1.log" "^iter   2/"
 kill -USR1 $pid
@@ -125,13 +125,13 @@ wait $pid
 rc=$?
 check "USR1 after an iteration: exit 3, status interrupted, fewer than 20 iterations" bash -c \
     "[ $rc -eq 3 ] && [ \"\$(attr '$TMP/o_usr1/$R' status)\" = interrupted ] && [ \$(attr '$TMP/o_usr1/$R' iterations) -lt 20 ]"
-fault "--resume the checkpoint" 0 "resuming .* after iteration" "$PNP" run "${mid[@]}" --out "$TMP/o_usr1" --resume "$TMP/o_usr1/$R"
+fault "--resume the checkpoint" 0 "resuming .* after iteration" "$PNP" run --force "${mid[@]}" --out "$TMP/o_usr1" --resume "$TMP/o_usr1/$R"
 $PY tests/cli/check_run.py same "$TMP/o_full/$R" "$TMP/o_usr1/$R" 1e-6 "USR1 + resume = the uninterrupted run" || status=1
 
 # ------------------------------------------------------ two writers, one file
-"$PNP" run "${T[@]}" --set seed=1 --out "$TMP/o_two" >"$TMP/two1.log" 2>&1 &
+"$PNP" run --force "${T[@]}" --set seed=1 --out "$TMP/o_two" >"$TMP/two1.log" 2>&1 &
 p1=$!
-"$PNP" run "${T[@]}" --set seed=2 --out "$TMP/o_two" >"$TMP/two2.log" 2>&1 &
+"$PNP" run --force "${T[@]}" --set seed=2 --out "$TMP/o_two" >"$TMP/two2.log" 2>&1 &
 p2=$!
 wait $p1
 r1=$?
