@@ -127,7 +127,8 @@ int pnp_cli_threads(int asked, int sharers, char *err, size_t errlen)
         return -1;
     }
     if (asked > 0) return asked;
-    return sharers > 1 && cpus / sharers > 0 ? cpus / sharers : sharers > 1 ? 1 : cpus;
+    const int share = cpus / (sharers > 1 ? sharers : 1);
+    return share > 0 ? share : 1;
 }
 
 void pnp_cli_config_stem(const char *config, char *out, size_t len)

@@ -215,7 +215,7 @@ static void reader_free(png_reader *r)
     free(r);
 }
 
-/* Decoded pixels (interleaved RGB, 8 or 16 bits) k0 .. k0+n-1 as floats in [0,1]. */
+/* Sample k of decoded interleaved RGB (8 or 16 bits) as a float in [0,1]. */
 static float sample(const unsigned char *buf, int bytes, size_t k)
 {
     return bytes == 2 ? (float)((const uint16_t *)buf)[k] / 65535.0f : (float)buf[k] / 255.0f;
