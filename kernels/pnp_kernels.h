@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __CUDACC__
+#if defined(__CUDACC__) || defined(PNP_CUDA_EMU) /* nvcc, or host C++ in the CUDA emulation (tests/cuda_emu/) */
 /* Blocks for n elements of `block` threads, at most `cap` (grid-stride loops do the rest). */
 enum { PNP_GRID_MAX = 65535 * 32 };
 static inline unsigned pnp_grid_size(size_t n, unsigned block, unsigned cap)
