@@ -213,6 +213,7 @@ typedef struct {
     const float *x, *y0;
     const char *backend, *denoiser_desc, *path, *comm_name, *status;
     double total_time;
+    int unfused_convs; /* rank 0's backend: pnp_backend_unfused_convs */
 } result;
 
 static void write_result(const result *r, int rank, int size)
@@ -251,6 +252,7 @@ static void write_result(const result *r, int rank, int size)
     pnp_h5_attr_int(f, "window_height", tr->win_h);
     pnp_h5_attr_int(f, "window_width", tr->win_w);
     pnp_h5_attr_int(f, "batch_size", tr->batch);
+    pnp_h5_attr_int(f, "unfused_convolutions", r->unfused_convs);
 
     hid_t d = write_image(f, "reconstruction", &r->p->truth, r->x);
     pnp_h5_attr_double(d, "psnr", it > 0 ? tr->psnr[it - 1] : tr->psnr_initial);
@@ -571,7 +573,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                tr.win_w, tr.windows_owned, tr.batch);
 
     result r = {cfg, row, &p, &tr, x, y0, be->ops->name, desc, path, comm->ops->name,
-                interrupted ? "interrupted" : resume ? "resumed" : "finished", 0};
+                interrupted ? "interrupted" : resume ? "resumed" : "finished", 0, pnp_backend_unfused_convs(be)};
     r.total_time = MPI_Wtime() - t_total;
     write_result(&r, rank, size);
     if (rank == 0) {

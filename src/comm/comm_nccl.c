@@ -31,7 +31,7 @@ static void nccl_allreduce_sum(pnp_comm *c, float *buf, size_t n)
 
 static void nccl_destroy(pnp_comm *c)
 {
-    ncclCommDestroy((ncclComm_t)c->ctx);
+    NCCL_CHECK(ncclCommDestroy((ncclComm_t)c->ctx));
     free(c);
 }
 
