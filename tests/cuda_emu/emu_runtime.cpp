@@ -298,8 +298,8 @@ const Alloc *device_range(const void *p, size_t bytes, const char *call, const c
 {
     const Alloc *a = find(p);
     if (!a || a->pinned)
-        fail(call, "%s = %p is %s, not device memory", arg, p,
-             !p ? "NULL" : a ? "pinned host memory (cudaMallocHost)" : "not in any device allocation (host memory?)");
+        fail(call, "%s = %p is %s, where device memory is needed", arg, p,
+             !p ? "NULL" : a ? "pinned host memory (cudaMallocHost)" : "in no device allocation (host memory?)");
     const size_t off = (size_t)((const char *)p - a->base);
     if (bytes > a->bytes - off)
         fail(call, "%s = %p: %zu bytes from offset %zu overrun its allocation of %zu bytes (at %p)", arg, p, bytes, off,

@@ -2,7 +2,8 @@
  * A^T y (max abs 1e-5), the measurement noise (bit-identical), the data-term
  * gradient (1e-5 relative to its max), x + a y (1e-6: the inputs differ by the
  * gradient's rounding), clamp (exact), the squared
- * error (relative 1e-12), and window gather / scatter (exact).
+ * error (relative 1e-12), and window gather / scatter (exact; also two gathers
+ * queued back to back, whose window starts share a pinned staging buffer).
  *
  * Then the cuDNN layer engine, each op on random data against the CPU backend,
  * whole DRUNets (random weights, drunet:16,32,64,128:1, 64x48 batch 2 and a
@@ -511,6 +512,22 @@ int main(void)
     gpu->ops->scatter_windows(gpu, wd, C, t.win_h, t.win_w, t.count, sy, sx, dy, dx, nr, nc, yd, H, W);
     gpu->ops->download(gpu, got, yd, bytes);
     CHECK(!memcmp(got, x, bytes), "cuda scatter of the gathered windows rebuilds the image");
+    /* two gathers queued back to back, the second with the windows in reverse order: the window
+     * starts travel through one pinned staging buffer, rewritten only once the copy out of it ran */
+    int *ry0 = pnp_malloc(sizeof(int) * 2 * t.count), *rx0 = ry0 + t.count;
+    for (int j = 0; j < t.count; ++j) ry0[j] = y0[t.count - 1 - j], rx0[j] = x0[t.count - 1 - j];
+    float *wd2 = gpu->ops->alloc(gpu, wbytes), *wg2 = pnp_malloc(wbytes);
+    gpu->ops->gather_windows(gpu, xd, C, H, W, 16, t.win_h, t.win_w, t.count, y0, x0, wd);
+    gpu->ops->gather_windows(gpu, xd, C, H, W, 16, t.win_h, t.win_w, t.count, ry0, rx0, wd2);
+    gpu->ops->download(gpu, wg, wd, wbytes);
+    gpu->ops->download(gpu, wg2, wd2, wbytes);
+    const size_t per = wbytes / t.count;
+    bool reversed = !memcmp(wg, wc, wbytes);
+    for (int j = 0; j < t.count; ++j)
+        reversed = reversed && !memcmp((char *)wg2 + per * j, (char *)wc + per * (t.count - 1 - j), per);
+    CHECK(reversed, "cuda: two gathers queued back to back each use their own window starts");
+    gpu->ops->free(gpu, wd2);
+    free(wg2), free(ry0);
     gpu->ops->free(gpu, wd);
     free(wc), free(wg), free(v), free(g);
     pnp_tiling_free(&t);
