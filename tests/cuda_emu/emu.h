@@ -47,10 +47,6 @@ const Alloc *find(const void *p);
 /* [p, p + bytes) inside one live device allocation (bytes 0: p inside one),
  * else fail(call, "ARG ..."). Returns that allocation. */
 const Alloc *device_range(const void *p, size_t bytes, const char *call, const char *arg);
-/* Memory the libraries take for themselves (cuFFT work areas): counted in
- * cudaMemGetInfo and the high-water mark; false when the device is full. */
-bool reserve_internal(size_t bytes);
-void release_internal(size_t bytes);
 int current_device();
 
 /* ---- streams ---- */

@@ -227,7 +227,7 @@ struct Support {
 Support support(Kind k, int a, const Shape &s)
 {
     const bool three = s.w.r == 3 && s.w.s == 3 && s.c.u == 1 && s.c.v == 1 && s.c.dh == 1 && s.c.dw == 1;
-    const int oh = k == FWD ? s.y.h : s.y.h, ow = k == FWD ? s.y.w : s.y.w;
+    const int oh = s.y.h, ow = s.y.w; /* the forward output (dy for backward data) */
     const size_t tiles = (size_t)s.x.n * ((oh + 3) / 4) * ((ow + 3) / 4);
     const size_t winograd_ws = tiles * 36 * (size_t)(s.w.c + s.w.k) * 4;
     if (k == FWD) {

@@ -26,7 +26,6 @@
 
 struct ncclComm {
     MPI_Comm mpi;
-    int rank, size;
     cudaStream_t last_stream; /* where its last collective was queued */
 };
 
@@ -142,7 +141,7 @@ extern "C" ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqu
         return refuse(ncclInvalidUsage, call, "Duplicate GPU detected: another rank of this communicator is on the same "
                                               "device (NCCL needs one GPU per rank)");
     }
-    ncclComm *c = new ncclComm{mpi, rank, size, nullptr};
+    ncclComm *c = new ncclComm{mpi, nullptr};
     g_comms.insert(c);
     *comm = c;
     return ncclSuccess;

@@ -166,9 +166,12 @@ Alloc *take_alloc(const void *p, bool pinned, const char *call)
     auto it = g_allocs.find((uintptr_t)p);
     if (it == g_allocs.end() || it->second->pinned != pinned) {
         const Alloc *in = find(p);
+        if (in && in->base != p)
+            fail(call, "%p is inside an allocation (%s memory at %p, %zu bytes), not its start", p,
+                 in->pinned ? "pinned host" : "device", (void *)in->base, in->bytes);
         if (in)
-            fail(call, "%p is %s an allocation (%s memory at %p, %zu bytes), not its start", p,
-                 in->base == p ? "" : "inside", in->pinned ? "pinned host" : "device", (void *)in->base, in->bytes);
+            fail(call, "%p is %s memory, not %s memory", p, in->pinned ? "pinned host" : "device",
+                 pinned ? "pinned host" : "device");
         fail(call, "%p is not a live %s allocation (freed twice, or never allocated by %s)", p,
              pinned ? "pinned host" : "device", pinned ? "cudaMallocHost" : "cudaMalloc");
     }
@@ -308,17 +311,6 @@ const Alloc *device_range(const void *p, size_t bytes, const char *call, const c
         fail(call, "%s = %p lives on device %d, the current device is %d", arg, p, a->device, t_device);
     return a;
 }
-
-bool reserve_internal(size_t bytes)
-{
-    std::lock_guard<std::recursive_mutex> g(g_lock);
-    init();
-    if (g_devices[(size_t)t_device].used + bytes > g_total_memory) return false;
-    count_device(t_device, bytes, 0);
-    return true;
-}
-
-void release_internal(size_t bytes) { count_device(t_device, 0, bytes); }
 
 int current_device()
 {

@@ -3,7 +3,8 @@
  * operators' spectra kept on the device), the kernels of kernels/ for the
  * element-wise work, and the cuDNN layer engine of layers_cudnn.c. Everything
  * runs on one stream per backend.
- * NOTE: compiled in CI, but run only where a GPU is present. */
+ * NOTE: runs in every make test on the CUDA emulation (tests/cuda_emu/); never
+ * on a real GPU yet. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,8 @@
 /* layers_cudnn.c - the CUDA backend's layer engine: convolutions through
  * cuDNN's legacy convolution API, everything else through kernels/layers.cu.
- * NOTE: compiled, never run on a GPU yet (see README.md); the first GPU run
- * should start with tests/unit/test_cuda_parity.
+ * NOTE: runs in every make test on the CUDA emulation (tests/cuda_emu/), never
+ * on a real GPU yet (see README.md); the first GPU run should start with
+ * tests/unit/test_cuda_parity (bash bench/gpu.sh).
  *
  * Layouts (src/backends/cuda/backend_cuda.h): activations NHWC [n, h, w, cs], cs the
  * channel count rounded up to 8 with zero channels, float32 or bfloat16.
