@@ -433,6 +433,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         r.denoiser = pnp_strdup(desc);
         r.source = pnp_strdup(p.source);
         r.total_time = total_time;
+        r.unfused_convolutions = pnp_backend_unfused_convs(be);
         const pnp_result_images img = {p.truth.h, p.truth.w, x,          p.truth.data, y0, p.angles[0],
                                        p.n_ops,   p.ksize,   p.kernels};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
