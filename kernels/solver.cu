@@ -66,19 +66,18 @@ extern "C" int pnp_launch_add_scaled(float *z, const float *x, float a, const fl
 }
 
 /* The CPU backend's expression (backend_cpu.c cpu_clamp01): a NaN becomes 0,
- * infinities clamp, and *nonfinite counts the NaN and infinities met. */
-__global__ void clamp01_kernel(float *x, size_t n, unsigned long long *nonfinite)
+ * infinities clamp, and *nonfinite becomes 1 when any value was not finite
+ * (every writer stores the same 1: no atomic needed). */
+__global__ void clamp01_kernel(float *x, size_t n, int *nonfinite)
 {
-    unsigned long long bad = 0;
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
         const float v = x[e];
-        bad += !isfinite(v);
+        if (!(v - v == 0.f)) *nonfinite = 1; /* isfinite(v): NaN and infinities give v - v = NaN */
         x[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : (v == v ? v : 0.f));
     }
-    if (bad) atomicAdd(nonfinite, bad);
 }
 
-extern "C" int pnp_launch_clamp01(float *x, size_t n, unsigned long long *nonfinite, void *stream)
+extern "C" int pnp_launch_clamp01(float *x, size_t n, int *nonfinite, void *stream)
 {
     clamp01_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(x, n, nonfinite);
     return (int)cudaGetLastError();

@@ -17,7 +17,9 @@
  *                     total_time, setup_time (s), communication ("mpi" | "nccl"),
  *                     denoiser (one line), source (the ground truth's origin),
  *                     windows, window_height, window_width, batch_size (the
- *                     tiling; windows 0: the denoiser saw the whole image)
+ *                     tiling; windows 0: the denoiser saw the whole image),
+ *                     unfused_convolutions (rank 0's layers that ran unfused
+ *                     because cuDNN refused the fused call; 0 on the CPU)
  *   /reconstruction   float32 [3,H,W]  x after `iterations` iterations;
  *                                      attrs layout="CHW", psnr
  *   /ground_truth     float32 [3,H,W]  attr layout="CHW"
@@ -61,6 +63,7 @@ typedef struct {
     long long grid_row_index, ranks, iterations;
     double initial_psnr, final_psnr, total_time, setup_time;
     long long windows, window_height, window_width, batch_size;
+    long long unfused_convolutions; /* rank 0's convolutions that ran unfused (cuDNN refused the fused call) */
     /* /traces */
     long long traced;                         /* rows of the per-iteration traces */
     double *psnr, *elapsed;                   /* [traced] */

@@ -39,8 +39,8 @@ typedef struct {
     int window_first, windows_owned, batch; /* this rank's slab and batch size */
     int win_h, win_w;
     double planned_bytes; /* this rank: what setup planned to hold at most (peak_bytes must stay under it) */
-    size_t nonfinite;     /* NaN and infinities the last iteration's clamp met (0: x is finite; else that
-                           * iteration's psnr is NaN and should_stop ends the run: it diverged) */
+    bool nonfinite;       /* the last iteration's clamp met a NaN or an infinity: x diverged (that
+                           * iteration's psnr is NaN and should_stop ends the run) */
 } pnp_trace;
 
 typedef struct {

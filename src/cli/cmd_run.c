@@ -344,7 +344,7 @@ static int solver_setup_agree(void *user, const char *failure)
 static int should_stop(void *user)
 {
     stop_state *s = user;
-    int mine[2] = {(int)g_signal, s->tr->nonfinite > 0}, all[2];
+    int mine[2] = {(int)g_signal, s->tr->nonfinite}, all[2];
     if (s->stop_after > 0 && s->tr->iterations >= s->stop_after) mine[0] = STOP_TEST;
     MPI_CHECK(MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
     s->signal = all[0], s->diverged = all[1];
@@ -556,8 +556,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     char failure[512] = "";
     if (stop.diverged)
         snprintf(failure, sizeof failure,
-                 "iteration %d turned the iterate non-finite (%zu NaN or infinite values on rank 0): the step "
-                 "(step_size) or the denoiser (weights, denoiser_sigma) diverged", tr.iterations, tr.nonfinite);
+                 "iteration %d turned the iterate non-finite (NaN or infinite values): the step (step_size) or the "
+                 "denoiser (weights, denoiser_sigma) diverged", tr.iterations);
     if (started && rank == 0) {
         r.status = pnp_strdup(stop.diverged ? "failed" : interrupted ? "interrupted" : resume ? "resumed" : "finished");
         r.failure = failure[0] ? pnp_strdup(failure) : NULL;
@@ -566,6 +566,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         r.denoiser = pnp_strdup(desc);
         r.source = pnp_strdup(p.source);
         r.total_time = total_time;
+        r.unfused_convolutions = pnp_backend_unfused_convs(be);
         const pnp_result_images img = {p.truth.h, p.truth.w, x,          p.truth.data, y0, p.angles[0],
                                        p.n_ops,   p.ksize,   p.kernels};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);

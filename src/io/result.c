@@ -86,6 +86,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_int(f, "window_height", r->window_height);
     pnp_h5_attr_int(f, "window_width", r->window_width);
     pnp_h5_attr_int(f, "batch_size", r->batch_size);
+    pnp_h5_attr_int(f, "unfused_convolutions", r->unfused_convolutions);
 
     hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], img, img->reconstruction);
     pnp_h5_attr_double(d, "psnr", final_psnr);
@@ -167,9 +168,9 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
     char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
                         &r->hosts, &r->slurm_job_id, &r->source, &r->failure};
     const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
-                              "batch_size"};
+                              "batch_size", "unfused_convolutions"};
     long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
-                            &r->window_width, &r->batch_size};
+                            &r->window_width, &r->batch_size, &r->unfused_convolutions};
     const char *num_keys[] = {"final_psnr", "total_time", "initial_psnr", "setup_time"};
     double *num_dst[] = {&r->final_psnr, &r->total_time, &r->initial_psnr, &r->setup_time};
     int rc;

@@ -294,7 +294,7 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         } else {
             pnp_denoiser_forward(a->dn, z, 1, H, W, sigma, x);
         }
-        tr->nonfinite = o->clamp01(be, x, N); /* not zero: the iterate diverged (should_stop ends the run) */
+        tr->nonfinite = o->clamp01(be, x, N); /* the iterate diverged: should_stop ends the run */
         tr->psnr[k] = tr->nonfinite ? NAN : psnr_of(be, x, truth, N);
         const double t4 = now(be);
         tr->comm_time[k] = a->comm->seconds - comm0;
@@ -303,7 +303,7 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         tr->elapsed[k] = t4 - t_start;
         tr->iterations = k + 1;
         if (a->progress) progress_line(a->progress, tr, k, first, iters);
-        if (a->should_stop ? a->should_stop(a->user) : tr->nonfinite > 0) break;
+        if (a->should_stop ? a->should_stop(a->user) : tr->nonfinite) break;
     }
 
     o->download(be, x_out, x, bytes);

@@ -2,7 +2,8 @@
 #  - an unusable --out is found at setup (exit 2), not after the run;
 #  - --max-memory is enforced at setup in every mode (exit 2, sizes named);
 #  - a diverging iterate (weights x 1e6: NaN) stops the run, exit 1, the file
-#    says why (status "failed", its reason, PSNR NaN), pnp inspect shows it;
+#    says why (status "failed", its reason, PSNR NaN), pnp inspect shows it; the
+#    same on the cuda backend's clamp kernel (on the CUDA emulation, when built);
 #  - ranks started with different options (mpirun A : B) are refused at setup
 #    naming the difference (exit 2, no hang, no crash); rank 0's configuration
 #    text is the one every rank runs;
@@ -50,6 +51,14 @@ check "diverged: the file says why (status failed, reason, 1 iteration, PSNR NaN
 "$PNP" inspect "$TMP/o_div/$R" >"$TMP/inspect_div.log" 2>&1
 check "diverged: pnp inspect shows the status and the reason" bash -c \
     "grep -q 'status *failed' '$TMP/inspect_div.log' && grep -q 'failure *iteration 1 turned' '$TMP/inspect_div.log'"
+if [ -x build-emu/pnp ]; then # the CUDA backend's clamp kernel, on the CUDA emulation (tests/cuda_emu)
+    PNP_EMU_QUIET=1 fault "diverged on the cuda backend (emulated): exit 1, status failed" 1 "turned the iterate non-finite" \
+        build-emu/pnp run "${T[@]}" --set backend=cuda --set max_iter=5 --set denoiser=drunet --set weights="$TMP/g.h5" \
+        --out "$TMP/o_div_cuda"
+    check "diverged on cuda: the file says so" bash -c "[ \"\$(attr '$TMP/o_div_cuda/$R' status)\" = failed ]"
+else
+    echo "skip - diverged on the cuda backend (emulated): build-emu/pnp not built (make cuda-emu)"
+fi
 fault "diverged on 2 tiled ranks: agreed, exit 1" 1 "turned the iterate non-finite" \
     $MPIRUN -n 2 "$PNP" run --force "${T[@]}" "${DIST[@]}" --set max_iter=5 --set denoiser=drunet --set weights="$TMP/g.h5" \
     --out "$TMP/o_div2"

@@ -143,9 +143,9 @@ static void test_nonfinite(void)
     const float in[7] = {NAN, INFINITY, -INFINITY, -1.0f, 0.5f, 2.0f, -NAN};
     const float want[7] = {0, 1, 0, 0, 0.5f, 1, 0};
     memcpy(x, in, sizeof in);
-    const size_t bad = be->ops->clamp01(be, x, 7);
-    CHECK(bad == 4 && !memcmp(x, want, sizeof want),
-          "cpu clamp01: NaN to 0, infinities clamped, 4 non-finite counted (got %zu)", bad);
+    const bool bad = be->ops->clamp01(be, x, 7);
+    CHECK(bad && !memcmp(x, want, sizeof want), "cpu clamp01: NaN to 0, infinities clamped, non-finite input said");
+    CHECK(!be->ops->clamp01(be, x, 7), "cpu clamp01 of a finite image: nothing non-finite");
     be->ops->free(be, x);
     pnp_backend_destroy(be);
 

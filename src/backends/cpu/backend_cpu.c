@@ -193,16 +193,16 @@ static void cpu_add_scaled(pnp_backend *be, float *z, const float *x, float a, c
 }
 
 /* kernels/solver.cu's clamp01_kernel does the same */
-static size_t cpu_clamp01(pnp_backend *be, float *x, size_t n)
+static bool cpu_clamp01(pnp_backend *be, float *x, size_t n)
 {
-    size_t nonfinite = 0;
-#pragma omp parallel for schedule(static) reduction(+ : nonfinite) num_threads(cpu_threads(be))
+    int nonfinite = 0;
+#pragma omp parallel for schedule(static) reduction(| : nonfinite) num_threads(cpu_threads(be))
     for (size_t e = 0; e < n; ++e) {
         const float v = x[e];
-        nonfinite += !isfinite(v);
+        nonfinite |= !isfinite(v);
         x[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : (v == v ? v : 0.f));
     }
-    return nonfinite;
+    return nonfinite != 0;
 }
 
 /* Summed in fixed blocks, then the blocks in order: the result does not depend
