@@ -128,7 +128,7 @@ check "EMULATED cuda: the run log says the fused call was refused" grep -q "conv
 
 # ---------------------------------------------------------------- failures named where they happen
 for call in cudaStreamDestroy "kernel launch"; do
-    env PNP_EMU_FAIL="$call" $EMU/pnp run $small --set backend=cuda --out "$TMP/fail" >"$TMP/fail.log" 2>&1
+    env PNP_EMU_FAIL="$call" $EMU/pnp run --force $small --set backend=cuda --out "$TMP/fail" >"$TMP/fail.log" 2>&1
     rc=$?
     case $call in
         cudaStreamDestroy) want="in cudaStreamDestroy" ;;
