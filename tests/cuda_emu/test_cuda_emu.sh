@@ -127,8 +127,8 @@ check "EMULATED cuda: the result file counts the unfused convolutions ($n)" test
 check "EMULATED cuda: the run log says the fused call was refused" grep -q "convolution plans ran unfused" "$TMP/refused.log"
 
 # ---------------------------------------------------------------- failures named where they happen
-for call in cudaStreamDestroy "kernel launch"; do
-    env PNP_EMU_FAIL="$call" $EMU/pnp run --force $small --set backend=cuda --out "$TMP/fail" >"$TMP/fail.log" 2>&1
+for call in cudaStreamDestroy "kernel launch"; do # (each into a folder of its own: a result is never replaced)
+    env PNP_EMU_FAIL="$call" $EMU/pnp run $small --set backend=cuda --out "$TMP/fail-${call// /_}" >"$TMP/fail.log" 2>&1
     rc=$?
     case $call in
         cudaStreamDestroy) want="in cudaStreamDestroy" ;;
