@@ -307,11 +307,13 @@ static void algo_choice(pnp_backend *be, pnp_backend *be16)
     const bool w = cpu_conv_isa_runs("avx512");
     const choice cases[] = {
         {"auto", 64, 64, 3, 1, 1, false, false, w ? 4 : 0, "avx512"},
-        {"", 512, 512, 3, 1, 1, false, false, w ? 4 : 0, "avx512"},
+        {"", 512, 512, 3, 1, 1, false, false, w ? 2 : 0, "avx512"}, /* wide: F(2,3), a third of the weights */
+        {"auto", 256, 256, 3, 1, 1, false, false, w ? 4 : 0, "avx512"},
         {"auto", 128, 128, 3, 1, 1, false, true, w ? 4 : 0, "avx512"}, /* bf16, shallow: fp32 F(4,3) */
         {"auto", 256, 256, 3, 1, 1, false, true, w ? 2 : 0, "avx512bf16"},
-        {"auto", 4, 64, 3, 1, 1, false, false, 0, "avx512"}, /* heads and tails stay direct */
-        {"auto", 64, 3, 3, 1, 1, false, true, 0, "avx512bf16"},
+        {"auto", 4, 64, 3, 1, 1, false, false, 0, "avx512"}, /* heads stay direct */
+        {"auto", 64, 3, 3, 1, 1, false, false, w ? 4 : 0, "avx512"}, /* tails do not */
+        {"auto", 64, 3, 3, 1, 1, false, true, w ? 4 : 0, "avx512"},
         {"auto", 64, 128, 2, 2, 0, false, false, 0, "avx512"},
         {"auto", 128, 64, 2, 2, 0, true, false, 0, "avx512"},
         {"auto", 64, 64, 3, 2, 1, false, false, 0, "avx512"},

@@ -121,10 +121,14 @@ int cpu_conv_winograd_m(const pnp_conv *cv) { return cv->wino_m; }
  * eligible); winograd2 / winograd4 (every layer that can, that tile, in the
  * backend's precision). Winograd can: 3x3, stride 1, padding 1, not
  * transposed, an AVX-512 micro-kernel (its transforms are AVX-512).
- * auto, for 3x3 layers of at least 16 channels in and out (the 3- and
- * 4-channel heads and tails stay direct: there the transforms outweigh the
- * GEMM), measured on DRUNet's layers (bench/results/2026-11-22-winograd-cpu.md):
- *   fp32: F(4x4,3x3), 2.3-3x faster than direct on every DRUNet level;
+ * auto, for 3x3 layers of at least 16 input channels (the heads, 3 or 4
+ * channels in, stay direct: there the input transform outweighs the GEMM;
+ * the tails, 64 -> 3, run Winograd 1.5x faster than direct), measured on
+ * DRUNet's and DnCNN's layers (bench/results/2026-12-01-winograd-cpu.md):
+ *   fp32: F(4x4,3x3) below 512 input channels (2.3-3x faster than direct);
+ *         F(2x2,3x3) from 512 on: its weights are 16/9 of the direct ones
+ *         instead of 36/9 (DRUNet's eight 512-channel layers: 134 MB instead
+ *         of 302 MB) for about 4% more time on DRUNet's whole forward;
  *   bf16: F(2x2,3x3) in bf16 from 256 input channels on; below that F(4x4,
  *         3x3) in fp32, faster there than bf16 F(2x2) (whose GEMM is too
  *         shallow, K = cin / 2 pairs, to pay for its transforms) and more
@@ -137,12 +141,12 @@ static const cpu_kernel *pick_algo(const cpu_kernel *kn, int cin, int cout, int 
     const char *algo = want && *want ? want : "auto";
     const bool can = k == 3 && stride == 1 && pad == 1 && !transposed && cpu_wino_runs(kn);
     const bool deep_bf16 = kn->bf16 && cin >= 256;
-    const int auto_m = deep_bf16 ? 2 : 4;
+    const int auto_m = deep_bf16 || cin >= 512 ? 2 : 4;
     const cpu_kernel *auto_kn = kn->bf16 && !deep_bf16 ? cpu_kernel_named("avx512") : kn;
     *m = 0;
     if (!strcmp(algo, "direct")) return kn;
     if (!strcmp(algo, "auto")) {
-        if (!can || cin < 16 || cout < 16) return kn;
+        if (!can || cin < 16) return kn;
         *m = auto_m;
         return auto_kn;
     }

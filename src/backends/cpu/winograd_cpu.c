@@ -30,8 +30,9 @@
  *   V: [T][K][NR]  the transformed inputs of one panel of NR tiles,
  *   M: [T][CB][NR] the GEMM results of CB output channels of that panel,
  * in the backend's per-thread scratch (announced at create through
- * cpu_reserve_scratch, so the memory plan counts it; 4 (K + CB) T NR bytes:
- * for DRUNet's 512 channels, F(4,3), NR 48: 3.7 MiB, F(2,3): 1.8 MiB).
+ * cpu_reserve_scratch, so the memory plan counts it; about 4 (K + CB) T NR
+ * bytes: with NR 48, the most for DRUNet under auto is 1.9 MiB (256 channels,
+ * F(4,3)); 512 channels take 1.7 MiB at F(2,3), 3.7 MiB at F(4,3) forced).
  *
  * Work split: tasks = (panel, group of output-channel blocks; groups only
  * when panels would leave threads idle), OpenMP dynamic. A task transforms
