@@ -12,7 +12,11 @@
 #     padded to a multiple of 8), pnp with PNP_CONV_ALGO=direct, auto (the
 #     default) and, in fp32, winograd4 (F(4,3) on every layer, the fastest
 #     and largest), fp32 and bf16, beside deepinv's DRUNet (PyTorch, fp32):
-#     median time, CPU time, util, pnp's weights, backend peak and max RSS.
+#     median time, CPU time, util, pnp's weights, backend peak and max RSS;
+#  3. PnP with a trained prior on a real photo, direct against Winograd: `pnp
+#     run` on bus_2048.png at 512 px (the reference problem's blurs and noise),
+#     FFDNet (kair-small, sigma 0.02), 10 iterations, PNP_CONV_ALGO=direct and
+#     auto, fp32 and bf16: PSNR per iteration and time per iteration.
 # The machine is shared: the load average is printed before every section,
 # and each pnp line carries util (CPU time over wall time x threads).
 #
@@ -81,6 +85,34 @@ for run in "fp32 direct" "fp32 auto" "fp32 winograd4" "bf16 direct" "bf16 auto";
     t=$(bench_kv "$ours" median_s)
     say "| pnp | $1 | $2 | $t | $(bench_kv "$ours" cpu_s) | $(bench_kv "$ours" util) | $(bench_ratio "$t_torch" "$t") | $(bench_mb "$(bench_kv "$ours" held_bytes)") | $(bench_mb "$(bench_kv "$ours" peak_bytes)") | $(bench_mb "$(bench_kv "$ours" rss_max_bytes)") | $load |"
 done
+say "" "load after: $(bench_load)" ""
+
+say "## 3. PnP with FFDNet on a real photo: direct vs Winograd" ""
+photo="${PNP_SHARED:-$(cd .. && pwd)/shared}/data/images/bus_2048.png"
+ffdnet="${PNP_SHARED:-$(cd .. && pwd)/shared}/data/weights/kair-small/ffdnet_color.h5"
+tmp=$(mktemp -d)
+say "$(basename "$photo") at 512 px, 8 blurs, noise 0.1, FFDNet (kair-small) at sigma 0.02, step 0.1, 10 iterations," \
+    "1 rank, $THREADS threads. PSNR after iterations 1, 5, 10 (/traces/psnr); s/iter: the last /traces/elapsed over 10." ""
+say "| precision | PNP_CONV_ALGO | PSNR dB (1 / 5 / 10) | final - direct's final dB | s/iter | load before |"
+say "| --- | --- | --- | --- | --- | --- |"
+for prec in fp32 bf16; do
+    first=""
+    for algo in direct auto; do
+        cmd="build/pnp run --set image=$photo --set image_size=512 --set max_iter=10 --set denoiser=ffdnet --set weights=$ffdnet --set denoiser_sigma=0.02 --set precision=$prec --threads $THREADS --out $tmp/$prec-$algo"
+        load=$(bench_load)
+        PNP_CONV_ALGO=$algo OMP_NUM_THREADS=$THREADS $cmd >"$tmp/$prec-$algo.log" 2>&1
+        cmds+=("PNP_CONV_ALGO=$algo OMP_NUM_THREADS=$THREADS $cmd")
+        raw+=("pnp run ($prec, $algo): $(tail -1 "$tmp/$prec-$algo.log")")
+        read -r p1 p5 p10 per < <($PYTHON -c "
+import h5py, sys
+t = h5py.File(sys.argv[1])['traces']
+p, e = t['psnr'][...], t['elapsed'][...]
+print('%.4f %.4f %.4f %.3f' % (p[0], p[4], p[9], e[-1] / len(e)))" "$tmp/$prec-$algo/default_row0.h5")
+        [ -n "$first" ] || first=$p10
+        say "| $prec | $algo | $p1 / $p5 / $p10 | $(awk -v a="$p10" -v b="$first" 'BEGIN {printf "%+.4f", a - b}') | $per | $load |"
+    done
+done
+rm -rf "$tmp"
 say "" "load after: $(bench_load)"
 
 mkdir -p "$(dirname "$RESULTS")"
