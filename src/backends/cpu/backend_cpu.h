@@ -39,6 +39,7 @@ void cpu_memory_id(pnp_backend *be, char *id, size_t len);
 int cpu_threads(pnp_backend *be);  /* the team of each of the backend's OpenMP regions (num_threads) */
 bool cpu_bf16(pnp_backend *be);    /* precision bf16: convolutions round weights and inputs to bfloat16 */
 void *cpu_alloc64(size_t bytes); /* 64-byte aligned host memory, dies when out of memory (free()) */
+static inline size_t cpu_round64(size_t bytes) { return (bytes + 63) / 64 * 64; } /* scratch pieces stay aligned */
 /* threads buffers (index: omp_get_thread_num()) of at least bytes each, 64-byte
  * aligned, contents undefined: the backend's per-thread scratch, grow-only
  * (kept until the backend is destroyed), counted in peak_bytes. Not reentrant:
@@ -114,8 +115,6 @@ void cpu_conv_destroy(pnp_conv *cv);
 const char *cpu_conv_kernel_name(const pnp_conv *cv);
 /* Its algorithm: 0 direct (im2col), else Winograd's output tile m (2 or 4). */
 int cpu_conv_winograd_m(const pnp_conv *cv);
-/* The bytes a layer holds (packed weights, bias): what peak_bytes counts for it. */
-size_t cpu_conv_packed_bytes(const pnp_conv *cv);
 void cpu_act_add(pnp_backend *be, const pnp_act *a, const pnp_act *b, pnp_act *y);
 void cpu_act_from_image(pnp_backend *be, const float *img, int n, int c, int h, int w, pnp_act *x);
 void cpu_act_concat_const(pnp_backend *be, const pnp_act *x, float value, pnp_act *y);

@@ -59,7 +59,7 @@
 #include "pnp/error.h"
 
 /* B tile budget per thread, cap on the pixels of one tile (bounds the segment
- * list when K is tiny), largest MR x NR of a kernel (the stack tile) */
+ * list when K is tiny) */
 enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096,
        PAIR_ROW = 256 /* longest B row pack_tile rounds to bf16 (NR + k - 1) */ };
 
@@ -86,8 +86,6 @@ struct pnp_conv {
 
 const char *cpu_conv_kernel_name(const pnp_conv *cv) { return cv->kern->name; }
 
-static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
 /* GEMM panels in one B tile: PANEL_BYTES of depth K, at most TILE_PIXELS
  * columns, at least one panel (a forward pass takes fewer for small images). */
 static int panels_per_tile(int K, int nr)
@@ -100,12 +98,12 @@ static int panels_per_tile(int K, int nr)
 /* Per thread: the B tile, its segments, its panels (pack_tile). */
 static size_t scratch_per_thread(int per_tile, int K, int nr)
 {
-    return round64(sizeof(float) * (size_t)per_tile * K * nr) + round64(sizeof(segment) * (size_t)per_tile * (nr + 1)) +
-           sizeof(cpu_panel) * (size_t)per_tile;
+    return cpu_round64(sizeof(float) * (size_t)per_tile * K * nr) +
+           cpu_round64(sizeof(segment) * (size_t)per_tile * (nr + 1)) + sizeof(cpu_panel) * (size_t)per_tile;
 }
 
-/* The packed weights and bias of a layer. */
-size_t cpu_conv_packed_bytes(const pnp_conv *cv)
+/* The packed weights and bias of a layer: what peak_bytes counts for it. */
+static size_t packed_bytes(const pnp_conv *cv)
 {
     if (cv->wino) return cpu_wino_packed_bytes(cv->wino);
     const size_t blocks = (size_t)(cv->rows + cv->kern->mr - 1) / cv->kern->mr;
@@ -185,7 +183,7 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
     const int blocks = (cv->rows + mr - 1) / mr, R = cv->rows, K = cv->K;
     cv->a = cpu_alloc64(sizeof(float) * blocks * K * mr);
     cv->bias = cpu_alloc64(sizeof(float) * blocks * mr);
-    cpu_count_bytes(be, cpu_conv_packed_bytes(cv), 0);
+    cpu_count_bytes(be, packed_bytes(cv), 0);
     cpu_reserve_scratch(be, scratch_per_thread(panels_per_tile(K, cv->kern->nr), K, cv->kern->nr));
     /* conv: A[r, q] = w[r, q] ([cout, cin k k]); transposed: A[(co k + ky) k +
      * kx, ci] = w[ci, co, ky, kx] = w[ci, r]. The units come in the order
@@ -204,7 +202,7 @@ void cpu_conv_destroy(pnp_conv *cv)
     if (cv->wino)
         cpu_wino_destroy(cv->wino);
     else {
-        cpu_count_bytes(cv->be, 0, cpu_conv_packed_bytes(cv));
+        cpu_count_bytes(cv->be, 0, packed_bytes(cv));
         free(cv->a);
         free(cv->bias);
     }
@@ -347,8 +345,8 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
     while ((long)N * tiles * groups < 4L * threads && groups < blocks) ++groups;
     const long tasks = (long)N * tiles * groups;
 
-    const size_t b_bytes = round64(sizeof(float) * (size_t)per_tile * K * nr);
-    const size_t s_bytes = round64(sizeof(segment) * (size_t)per_tile * (nr + 1));
+    const size_t b_bytes = cpu_round64(sizeof(float) * (size_t)per_tile * K * nr);
+    const size_t s_bytes = cpu_round64(sizeof(segment) * (size_t)per_tile * (nr + 1));
     void *const *scratch = cpu_thread_scratch(cv->be, threads, scratch_per_thread(per_tile, K, nr));
 
     const float *xs = x->data, *rs = residual ? residual->data : NULL;

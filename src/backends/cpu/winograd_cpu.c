@@ -83,8 +83,6 @@ struct cpu_wino {
     float zero[CPU_MAX_MR]; /* the GEMMs' bias (the layer's is added after the output transform) */
 };
 
-static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
-
 static size_t u_floats(const cpu_wino *wg) { return (size_t)wg->T * wg->blocks * wg->K * wg->kern->mr; }
 
 size_t cpu_wino_packed_bytes(const cpu_wino *wg)
@@ -99,8 +97,8 @@ size_t cpu_wino_packed_bytes(const cpu_wino *wg)
 enum { SKEW = 16 };
 static size_t v_ld(const cpu_wino *wg) { return (size_t)wg->K * wg->kern->nr + SKEW; }
 static size_t m_ld(const cpu_wino *wg) { return (size_t)wg->cb * wg->kern->nr + SKEW; }
-static size_t v_bytes(const cpu_wino *wg) { return round64(sizeof(float) * wg->T * v_ld(wg)); }
-static size_t m_bytes(const cpu_wino *wg) { return round64(sizeof(float) * wg->T * m_ld(wg)); }
+static size_t v_bytes(const cpu_wino *wg) { return cpu_round64(sizeof(float) * wg->T * v_ld(wg)); }
+static size_t m_bytes(const cpu_wino *wg) { return cpu_round64(sizeof(float) * wg->T * m_ld(wg)); }
 
 bool cpu_wino_runs(const cpu_kernel *kn)
 {
