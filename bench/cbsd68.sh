@@ -11,7 +11,7 @@
 #
 # Published means, CBSD68 (RGB PSNR) at sigma 15 / 25 / 50: CDnCNN-B 33.89 /
 # 31.23 / 27.92 dB (Zhang et al., DnCNN, TIP 2017, Table V), FFDNet 33.87 /
-# 31.21 / 27.96 dB (Zhang et al., FFDNet, TIP 2018; DPIR, TPAMI 2021, Table 3
+# 31.21 / 27.96 dB (Zhang et al., FFDNet, TIP 2018; the DPIR paper, TPAMI 2021,
 # repeats both rows; the SwinIR paper's Table 6 lists DnCNN 31.24 at 25).
 #
 #   bash bench/cbsd68.sh [--images N] [--sigmas "15 25 50"] [--drunet [FILE]]
