@@ -164,19 +164,34 @@ static int same_row_everywhere(const char *what, int rank, int size)
     return differ > 0;
 }
 
-/* The denoiser of a row: none, generated weights for a spec, or a weights file. */
-static pnp_denoiser *make_denoiser(const pnp_row *row, pnp_backend *be, setup_status *st)
+/* The weights of a row's denoiser: the row's file; for plain `drunet` without
+ * one, the official checkpoint where data/fetch.sh put it (or installed beside
+ * pnp), else pnp's own small trained DRUNet (weights/drunet_small.h5); a spec
+ * with widths (drunet:W0,W1,W2,W3[:NB]) or any other name without a file:
+ * generated weights (out ""). */
+static void denoiser_weights(const pnp_row *row, char *out, size_t len)
+{
+    snprintf(out, len, "%s", row->weights);
+    if (out[0] || strcmp(row->denoiser, "drunet") != 0) return;
+    const char *const candidates[] = {"data/drunet_color.pth", "weights/drunet_color.pth", "weights/drunet_small.h5"};
+    for (size_t k = 0; k < sizeof candidates / sizeof *candidates; ++k)
+        if (pnp_cli_find_data(candidates[k], out, len) == 0) return;
+    out[0] = '\0';
+}
+
+/* The denoiser of a row: none, a weights file (denoiser_weights), or generated weights. */
+static pnp_denoiser *make_denoiser(const pnp_row *row, const char *weights, pnp_backend *be, setup_status *st)
 {
     if (!strcmp(row->denoiser, "none")) return NULL;
     char arch[32], err[1024];
     pnp_state_dict sd = {0};
-    if (row->weights[0]) {
-        if (pnp_weights_load(row->weights, &sd, arch, sizeof arch, err, sizeof err)) {
+    if (weights[0]) {
+        if (pnp_weights_load(weights, &sd, arch, sizeof arch, err, sizeof err)) {
             setup_fail(st, "weights: %s", err);
             return NULL;
         }
         if (strncmp(row->denoiser, arch, strlen(arch)) != 0) {
-            setup_fail(st, "weights: %s holds a %s but the row's denoiser is '%s'", row->weights, arch,
+            setup_fail(st, "weights: %s holds a %s but the row's denoiser is '%s'", weights, arch,
                        row->denoiser);
             pnp_weights_free(&sd);
             return NULL;
@@ -190,7 +205,7 @@ static pnp_denoiser *make_denoiser(const pnp_row *row, pnp_backend *be, setup_st
     }
     pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
     pnp_weights_free(&sd);
-    if (!dn) setup_fail(st, "weights %s: %s", row->weights[0] ? row->weights : "(generated)", err);
+    if (!dn) setup_fail(st, "weights %s: %s", weights[0] ? weights : "(generated)", err);
     return dn;
 }
 
@@ -475,9 +490,11 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         setup_fail(&st, "%s: row %d: %s", cfg->path, row->index, err);
     pnp_backend *be = NULL;
     pnp_denoiser *dn = NULL;
+    char weights[4096];
+    denoiser_weights(row, weights, sizeof weights);
     if (!st.failed) {
         be = pnp_backend_create(row->backend, row->precision, threads, local_rank);
-        dn = make_denoiser(row, be, &st);
+        dn = make_denoiser(row, weights, be, &st);
     }
     pnp_result ck = {0};
     int failed = setup_agree(&st, rank, size);
@@ -508,10 +525,14 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                row->distribute_denoiser ? "tiled" : "whole image");
         if (row->distribute_denoiser) printf(" (patch %d, overlap %d)", row->patch_size, row->overlap);
         printf("\n");
-        if (dn && !row->weights[0])
+        if (dn && !weights[0])
             printf("  note: generated (untrained) %s weights: this run measures speed and memory, not image\n"
                    "        quality; give trained weights with --set weights=FILE (.pth or .h5)\n",
                    row->denoiser);
+        else if (dn && !row->weights[0])
+            printf("  note: denoiser drunet without weights: %s%s\n", weights,
+                   strstr(weights, "drunet_small") ? " (pnp's own small trained DRUNet; the official weights: "
+                                                     "bash data/fetch.sh)" : "");
         if (be->ops->host_memory && !strncmp(row->slurm_gres, "gpu", 3))
             printf("  note: the row asks for %s but runs on the cpu backend (backend %s%s)\n", row->slurm_gres,
                    row->backend, strcmp(row->backend, "auto") ? "" : ": no GPU visible to this pnp, or built without CUDA");
@@ -563,7 +584,10 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         r.failure = failure[0] ? pnp_strdup(failure) : NULL;
         r.backend = pnp_strdup(be->ops->name);
         r.communication = pnp_strdup(comm->ops->name);
-        r.denoiser = pnp_strdup(desc);
+        char described[8192]; /* the network, and where its weights came from */
+        snprintf(described, sizeof described, "%s; weights %s", desc,
+                 !dn ? "none" : weights[0] ? weights : "generated (pnp weights generate, seed 0)");
+        r.denoiser = pnp_strdup(described);
         r.source = pnp_strdup(p.source);
         r.total_time = total_time;
         r.unfused_convolutions = pnp_backend_unfused_convs(be);
