@@ -7,21 +7,21 @@
 #include "pnp_kernels.h"
 
 
-__global__ void spectrum_mul_kernel(float2 *v, const float2 *s, int c, size_t n, int conjugate, float scale)
+__global__ void spectrum_mul_kernel(float2 *v, const float2 *s, int c, int kc, size_t n, int conjugate, float scale)
 {
-    const size_t total = (size_t)c * n;
+    const size_t total = (size_t)c * n, sn = (size_t)kc * n; /* s: [kc, n]; kc 1 or c */
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const float2 a = v[i], k = s[i % n];
+        const float2 a = v[i], k = s[i % sn];
         const float ki = conjugate ? -k.y : k.y;
         v[i] = make_float2((a.x * k.x - a.y * ki) * scale, (a.x * ki + a.y * k.x) * scale);
     }
 }
 
-extern "C" int pnp_launch_spectrum_mul(float *v, const float *s, int c, size_t n, int conjugate, float scale,
+extern "C" int pnp_launch_spectrum_mul(float *v, const float *s, int c, int kc, size_t n, int conjugate, float scale,
                                        void *stream)
 {
     spectrum_mul_kernel<<<pnp_grid_size((size_t)c * n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
-        (float2 *)v, (const float2 *)s, c, n, conjugate, scale);
+        (float2 *)v, (const float2 *)s, c, kc, n, conjugate, scale);
     return (int)cudaGetLastError();
 }
 

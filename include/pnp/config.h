@@ -20,14 +20,21 @@ typedef struct {
 typedef struct {
     int index; /* position in the grid, from 0 */
 
+    char dataset[64];   /* highres_color_image | observed */
+
     /* dataset: highres_color_image */
-    char dataset[64];
     int image_size;     /* longer side of the ground truth */
     int num_operators;  /* blurs; angles linspace(0, 180, n) */
-    double noise_level; /* std of the Gaussian noise before clamping */
+    double noise_level; /* std of the Gaussian noise before clamping (observed: the data's, if known; 0: not given) */
     long long seed;     /* noise seed */
     char image[1024];   /* PNG path; empty: synthetic scene */
     int num_workers;    /* accepted for benchopt compatibility; unused */
+
+    /* dataset: observed (and noise_level above) */
+    char measurements[1024]; /* a glob (sorted), or one file holding all */
+    char psfs[1024];         /* the same for the PSFs: same count, same order */
+    char reference[1024];    /* optional ground truth of the measured region */
+    char boundary[16];       /* pad | circular */
 
     /* solver: PnP */
     char solver[64];
@@ -37,6 +44,7 @@ typedef struct {
     double step_size;
     char init_method[32];  /* zeros */
     int max_iter;          /* alias n_iter */
+    double tolerance;      /* stop when ||x_k - x_{k-1}|| / ||x_k|| < tolerance (0: never) */
     char backend[16];      /* cpu | cuda */
     char precision[16];    /* fp32 | bf16 */
 
@@ -52,6 +60,7 @@ typedef struct {
     char slurm_extra[512];
 
     pnp_mark marks[64]; /* where each parameter was set (index = table position) */
+    pnp_mark dataset_mark; /* where the row's dataset is named (line 0: the embedded default) */
 } pnp_row;
 
 typedef struct {
@@ -81,7 +90,8 @@ void pnp_config_free(pnp_config *cfg);
 #define PNP_SLURM_OPT_LEN 512
 int pnp_slurm_extra_options(const char *extra, char (*opts)[PNP_SLURM_OPT_LEN], int max, char *err, size_t errlen);
 
-/* "key=value key=value ..." for every parameter of the row, in table order. */
+/* "key=value key=value ..." for every parameter of the row (those of its
+ * dataset and every solver parameter), in table order. */
 void pnp_row_format(const pnp_row *row, char *buf, size_t len);
 
 /* Visit every parameter: name and its value as text (for HDF5 attributes). */

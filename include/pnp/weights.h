@@ -18,7 +18,8 @@ int pnp_weights_write_h5(const char *path, const pnp_state_dict *sd, const char 
 
 /* Any weights file: the project's HDF5 format or a PyTorch checkpoint (zip or
  * legacy .pth), told apart by their first bytes. arch receives "drunet",
- * "dncnn" or "ffdnet", recognised from the keys and shapes. 0, or -1 and err. */
+ * "dncnn" or "ffdnet" (colour or grey), recognised from the keys and shapes.
+ * 0, or -1 and err. */
 int pnp_weights_load(const char *path, pnp_state_dict *sd, char *arch, size_t archlen, char *err, size_t errlen);
 
 /* Fill every tensor of sd with deterministic values: element e of tensor number

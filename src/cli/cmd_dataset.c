@@ -46,12 +46,12 @@ int pnp_cmd_dataset(int argc, char **argv)
     else snprintf(out, sizeof out, "results/dataset_row%d.h5", row->index);
 
     pnp_problem p;
-    if (pnp_problem_build(row, &p, err, sizeof err)) {
+    if (pnp_problem_build(row, 0, 1, &p, err, sizeof err)) {
         fprintf(stderr, "pnp: %s\n", err);
         pnp_config_free(&cfg);
         return 2;
     }
-    const int H = p.truth.h, W = p.truth.w, n = p.n_ops, k = p.ksize;
+    const int H = p.truth.h, W = p.truth.w, n = p.n_ops, k = p.kh;
     printf("pnp dataset: row %d, %s %dx%d, %d operators (kernel %dx%d), noise %g, seed %lld\n", row->index,
            p.source, H, W, n, k, k, row->noise_level, row->seed);
 
@@ -60,7 +60,8 @@ int pnp_cmd_dataset(int argc, char **argv)
     float *x_dev = be->ops->alloc(be, bytes), *y_dev = be->ops->alloc(be, bytes);
     float *y = pnp_malloc(bytes);
     be->ops->upload(be, x_dev, p.truth.data, bytes);
-    pnp_blur *ops = be->ops->blur_create(be, 3, H, W, n, k, p.kernels);
+    const pnp_data_geometry geo = pnp_problem_geometry(&p);
+    pnp_data_term *dt = pnp_data_term_create(be, NULL, &geo, n, p.kernels);
 
     pnp_h5 h5;
     if (pnp_h5_create(&h5, out, err, sizeof err)) pnp_fatal("%s", err);
@@ -92,7 +93,7 @@ int pnp_cmd_dataset(int argc, char **argv)
     pnp_h5_attr_double(md, "noise_level", row->noise_level);
     pnp_h5_attr_int(md, "seed", row->seed);
     for (int i = 0; i < n; ++i) {
-        pnp_problem_measure(be, ops, i, i, row, &p, x_dev, y_dev);
+        pnp_problem_measurement(&p, row, be, dt, i, i, x_dev, y_dev);
         be->ops->download(be, y, y_dev, bytes);
         pnp_h5_write_f32_at(md, (hsize_t)i, y);
         printf("  measurement %d/%d: angle %.2f deg, PSNR vs truth %.2f dB\n", i + 1, n, p.angles[i],
@@ -103,7 +104,7 @@ int pnp_cmd_dataset(int argc, char **argv)
     if (pnp_h5_commit(&h5, err, sizeof err)) pnp_fatal("%s", err);
     printf("wrote %s\n", out);
 
-    be->ops->blur_destroy(ops);
+    pnp_data_term_destroy(dt);
     be->ops->free(be, x_dev);
     be->ops->free(be, y_dev);
     pnp_backend_destroy(be);

@@ -99,8 +99,10 @@ static int setup_agree(const setup_status *s, int rank, int size)
     return 1;
 }
 
-/* The denoiser of a row: none, generated weights for a spec, or a weights file. */
-static pnp_denoiser *make_denoiser(const pnp_row *row, pnp_backend *be, setup_status *st)
+/* The denoiser of a row for images of `channels`: none, generated weights for a
+ * spec, or a weights file. note: how a network of other channels is bridged. */
+static pnp_denoiser *make_denoiser(const pnp_row *row, pnp_backend *be, int channels, char *note, size_t notelen,
+                                   setup_status *st)
 {
     if (!strcmp(row->denoiser, "none")) return NULL;
     char arch[32], err[1024];
@@ -123,7 +125,7 @@ static pnp_denoiser *make_denoiser(const pnp_row *row, pnp_backend *be, setup_st
         }
         pnp_weights_randomize(&sd, 0); /* as `pnp weights generate SPEC OUT` */
     }
-    pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
+    pnp_denoiser *dn = pnp_denoiser_create_for(be, arch, &sd, channels, note, notelen, err, sizeof err);
     pnp_weights_free(&sd);
     if (!dn) setup_fail(st, "weights %s: %s", row->weights[0] ? row->weights : "(generated)", err);
     return dn;
@@ -185,12 +187,15 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     r->hosts = pnp_strdup(hosts);
     r->ranks = size;
     r->traced = r->iterations = it;
-    r->psnr = copy_doubles(tr->psnr, it);
+    r->psnr = isnan(tr->psnr_initial) ? NULL : copy_doubles(tr->psnr, it);
+    r->residual = copy_doubles(tr->residual, it);
+    r->change = copy_doubles(tr->change, it);
     r->elapsed = copy_doubles(tr->elapsed, it);
     memcpy(r->per_rank, per_rank, sizeof per_rank);
     r->planned_memory = owned_all[0], r->operators_owned = owned_all[1];
     r->windows_owned = owned_all[2], r->window_first = owned_all[3];
     r->initial_psnr = tr->psnr_initial;
+    r->initial_residual = tr->residual_initial;
     r->setup_time = tr->setup_time;
     r->windows = tr->windows_total, r->window_height = tr->win_h, r->window_width = tr->win_w;
     r->batch_size = tr->batch;
@@ -254,13 +259,16 @@ static int should_stop(void *user)
 }
 
 /* Rank 0 reads the checkpoint (a result file, include/pnp/result.h), checks it
- * against the run and broadcasts the state to every rank (x, the iteration
- * count and the traces so far; the rest of *c is rank 0's only). Returns 0, or
- * 1 on every rank when it failed (an agreement point, message printed). */
-static int checkpoint_load(const char *path, const pnp_row *row, const pnp_image *shape, int rank, int size,
-                           pnp_result *c, setup_status *st)
+ * against the run (x of the data term's geometry g: /reconstruction, or
+ * /reconstruction_extended for pad; a PSNR trace when the row has a truth) and broadcasts the state to every rank (x
+ * in c->reconstruction, the iteration count and the traces so far; the rest of
+ * *c is rank 0's only). Returns 0, or 1 on every rank when it failed (an
+ * agreement point, message printed). */
+static int checkpoint_load(const char *path, const pnp_row *row, const pnp_data_geometry *g, bool has_truth,
+                           int rank, int size, pnp_result *c, setup_status *st)
 {
-    int it = 0;
+    int it = 0, has_psnr = 0;
+    const bool pad = g->boundary == PNP_BOUNDARY_PAD;
     if (rank == 0) {
         char mine[8192], err[1024];
         pnp_row_format(row, mine, sizeof mine);
@@ -275,28 +283,48 @@ static int checkpoint_load(const char *path, const pnp_row *row, const pnp_image
                        c->ranks, size);
         else if (c->iterations >= row->max_iter)
             setup_fail(st, "--resume %s: %lld of %d iterations already done", path, c->iterations, row->max_iter);
-        else if (c->traced != c->iterations || isnan(c->initial_psnr) || isnan(c->setup_time))
-            setup_fail(st, "--resume %s: the traces hold %lld iterations of %lld, or initial_psnr/setup_time is "
-                       "missing: not a complete checkpoint", path, c->traced, c->iterations);
-        else if (c->height != shape->h || c->width != shape->w)
-            setup_fail(st, "--resume %s: /reconstruction is [3,%d,%d], this row's image is [3,%d,%d]", path,
-                       c->height, c->width, shape->h, shape->w);
+        else if (c->traced != c->iterations || !c->residual || !c->change || isnan(c->initial_residual) ||
+                 isnan(c->setup_time))
+            setup_fail(st, "--resume %s: the traces hold %lld iterations of %lld, or the data residual, relative "
+                       "change, initial_data_residual or setup_time is missing: not a complete checkpoint",
+                       path, c->traced, c->iterations);
+        else if (has_truth && !c->psnr)
+            setup_fail(st, "--resume %s: /traces/psnr: not found (this row has a ground truth)", path);
+        else if (pad && !c->extended)
+            setup_fail(st, "--resume %s: no /reconstruction_extended, which boundary pad resumes from", path);
+        else if (c->channels != g->c || (pad ? c->ext_height : c->height) != g->xh ||
+                 (pad ? c->ext_width : c->width) != g->xw)
+            setup_fail(st, "--resume %s: /%s is [%lld,%d,%d], this row's estimate is [%d,%d,%d]", path,
+                       pad ? "reconstruction_extended" : "reconstruction", c->channels,
+                       pad ? c->ext_height : c->height, pad ? c->ext_width : c->width, g->c, g->xh, g->xw);
+        if (!st->failed && pad) { /* the state is the extended x */
+            free(c->reconstruction);
+            c->reconstruction = c->extended;
+            c->extended = NULL;
+        }
         it = (int)c->iterations;
+        has_psnr = c->psnr != NULL;
     }
     if (setup_agree(st, rank, size)) return 1;
-    const size_t numel = pnp_image_numel(shape);
-    MPI_CHECK(MPI_Bcast(&it, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    const size_t numel = (size_t)g->c * g->xh * g->xw;
+    int head[2] = {it, has_psnr};
+    MPI_CHECK(MPI_Bcast(head, 2, MPI_INT, 0, MPI_COMM_WORLD));
+    it = head[0], has_psnr = head[1];
     if (rank != 0) {
         c->traced = c->iterations = it, c->ranks = size;
-        c->psnr = pnp_malloc(sizeof(double) * (it + 1));
+        if (has_psnr) c->psnr = pnp_malloc(sizeof(double) * (it + 1));
+        c->residual = pnp_malloc(sizeof(double) * (it + 1));
+        c->change = pnp_malloc(sizeof(double) * (it + 1));
         c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
         c->reconstruction = pnp_malloc(sizeof(float) * numel);
         for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) c->per_rank[i] = pnp_malloc(sizeof(double) * (it * size + 1));
     }
-    MPI_CHECK(MPI_Bcast(&c->initial_psnr, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    MPI_CHECK(MPI_Bcast(&c->setup_time, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    MPI_CHECK(MPI_Bcast(c->psnr, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    MPI_CHECK(MPI_Bcast(c->elapsed, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    double scalars[3] = {c->initial_psnr, c->initial_residual, c->setup_time};
+    MPI_CHECK(MPI_Bcast(scalars, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    c->initial_psnr = scalars[0], c->initial_residual = scalars[1], c->setup_time = scalars[2];
+    double *traces[4] = {c->psnr, c->residual, c->change, c->elapsed};
+    for (int i = 0; i < 4; ++i)
+        if (traces[i]) MPI_CHECK(MPI_Bcast(traces[i], it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     for (int i = 0; i < PNP_RESULT_PER_RANK; ++i)
         MPI_CHECK(MPI_Bcast(c->per_rank[i], it * size, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     for (size_t off = 0; off < numel; off += (size_t)1 << 30) {
@@ -311,12 +339,15 @@ static void checkpoint_to_trace(const pnp_result *c, int rank, int size, pnp_tra
 {
     double *dst[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
     for (int k = 0; k < c->iterations; ++k) {
-        tr->psnr[k] = c->psnr[k];
+        tr->psnr[k] = c->psnr ? c->psnr[k] : NAN;
+        tr->residual[k] = c->residual[k];
+        tr->change[k] = c->change[k];
         tr->elapsed[k] = c->elapsed[k];
         for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) dst[i][k] = c->per_rank[i][(size_t)k * size + rank];
     }
     tr->iterations = (int)c->iterations;
     tr->psnr_initial = c->initial_psnr;
+    tr->residual_initial = c->initial_residual;
     tr->setup_time = c->setup_time;
 }
 
@@ -349,20 +380,21 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     }
 
     pnp_problem p = {0};
-    char err[2048];
-    if (pnp_problem_build(row, &p, err, sizeof err)) setup_fail(&st, "%s", err);
-    else if (pnp_solver_check(row, p.truth.h, p.truth.w, err, sizeof err) ||
+    pnp_data_geometry geo = {0};
+    char err[2048], dn_note[512] = "";
+    if (pnp_problem_build(row, rank, size, &p, err, sizeof err)) setup_fail(&st, "%s", err);
+    else if ((geo = pnp_problem_geometry(&p), pnp_solver_check(row, geo.xh, geo.xw, err, sizeof err)) ||
              pnp_backend_check(row->backend, row->precision, err, sizeof err))
         setup_fail(&st, "%s: row %d: %s", cfg->path, row->index, err);
     pnp_backend *be = NULL;
     pnp_denoiser *dn = NULL;
     if (!st.failed) {
         be = pnp_backend_create(row->backend, row->precision, threads, local_rank);
-        dn = make_denoiser(row, be, &st);
+        dn = make_denoiser(row, be, p.c, dn_note, sizeof dn_note, &st);
     }
     pnp_result ck = {0};
     int failed = setup_agree(&st, rank, size);
-    if (!failed && resume) failed = checkpoint_load(resume, row, &p.truth, rank, size, &ck, &st);
+    if (!failed && resume) failed = checkpoint_load(resume, row, &geo, p.truth.data != NULL, rank, size, &ck, &st);
     if (failed) {
         pnp_result_free(&ck);
         pnp_denoiser_destroy(dn);
@@ -376,8 +408,15 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     const char *desc = dn ? pnp_denoiser_describe(dn) : "none";
     const int asked = row->ntasks_per_node * row->nodes;
     if (rank == 0) {
-        printf("pnp run: row %d of %s: %s %dx%d, %d operators, %s\n", row->index, cfg->path, p.source, p.truth.h,
-               p.truth.w, p.n_ops, desc);
+        printf("pnp run: row %d of %s: %s, %d channel%s %dx%d, %d operators (PSF %dx%d%s), boundary %s, %s\n",
+               row->index, cfg->path, p.source, p.c, p.c == 1 ? "" : "s", p.h, p.w, p.n_ops, p.kh, p.kw,
+               p.kc > 1 ? " per channel" : "", pnp_boundary_name(p.boundary), desc);
+        if (p.boundary == PNP_BOUNDARY_PAD)
+            printf("  boundary pad: x is %dx%d (the measured region at row %d, column %d), so no blur wraps "
+                   "around\n", geo.xh, geo.xw, geo.oy, geo.ox);
+        if (!p.truth.data) printf("  no reference: traces record the data residual and the relative change\n");
+        if (p.notes) printf("%s", p.notes);
+        if (dn_note[0]) printf("  note: %s\n", dn_note);
         printf("  %d rank%s (%d thread%s each), backend %s%s, physics %s, denoiser %s", size, size == 1 ? "" : "s",
                threads, threads == 1 ? "" : "s", be->ops->name, strcmp(row->precision, "bf16") ? "" : " (bf16)",
                row->distribute_physics ? "distributed" : "whole",
@@ -400,8 +439,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
 
     const int sharers = memory_sharers(be);
     pnp_comm *comm = make_comm(be, sharers, rank);
-    const size_t N = pnp_image_numel(&p.truth);
-    float *x = pnp_malloc(sizeof(float) * N), *y0 = rank == 0 ? pnp_calloc(N, sizeof(float)) : NULL; /* written by rank 0 */
+    const size_t N = (size_t)geo.c * geo.xh * geo.xw, NY = (size_t)p.c * p.h * p.w;
+    float *x = pnp_malloc(sizeof(float) * N), *y0 = rank == 0 ? pnp_calloc(NY, sizeof(float)) : NULL; /* written by rank 0 */
     pnp_trace tr;
     pnp_trace_alloc(&tr, row->max_iter);
     if (resume) {
@@ -413,7 +452,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     pnp_solver_args args = {be,      comm,           row,         &p,   dn, rank == 0 ? stdout : NULL,
                             resume ? ck.reconstruction : NULL, sharers, max_memory, should_stop, &stop};
     pnp_solve(&args, x, y0, &tr);
-    const int interrupted = tr.iterations < row->max_iter;
+    const int interrupted = tr.iterations < row->max_iter && !tr.converged;
     pnp_result_free(&ck);
     if (rank == 0 && tr.windows_total > 0)
         printf("  tiles: %d windows of %dx%d; rank 0 ran %d of them in batches of %d\n", tr.windows_total, tr.win_h,
@@ -424,17 +463,38 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     const double total_time = MPI_Wtime() - t_total;
     if (rank == 0) {
         r.status = pnp_strdup(interrupted ? "interrupted" : resume ? "resumed" : "finished");
+        r.stop_reason = pnp_strdup(tr.converged ? "tolerance"
+                                   : !interrupted ? "max_iter"
+                                   : stop.signal == STOP_TEST ? "test" : "signal");
         r.backend = pnp_strdup(be->ops->name);
         r.communication = pnp_strdup(comm->ops->name);
         r.denoiser = pnp_strdup(desc);
         r.source = pnp_strdup(p.source);
+        r.boundary = pnp_strdup(pnp_boundary_name(p.boundary));
         r.total_time = total_time;
-        const pnp_result_images img = {p.truth.h, p.truth.w, x,          p.truth.data, y0, p.angles[0],
-                                       p.n_ops,   p.ksize,   p.kernels};
+        /* the measured region of x (x itself for circular) */
+        float *region = x;
+        if (geo.boundary == PNP_BOUNDARY_PAD) {
+            region = pnp_malloc(sizeof(float) * NY);
+            for (int c = 0; c < geo.c; ++c)
+                for (int i = 0; i < geo.h; ++i)
+                    memcpy(region + ((size_t)c * geo.h + i) * geo.w,
+                           x + ((size_t)c * geo.xh + geo.oy + i) * geo.xw + geo.ox, sizeof(float) * geo.w);
+        }
+        const pnp_result_images img = {
+            .channels = p.c, .height = p.h, .width = p.w, .reconstruction = region, .ground_truth = p.truth.data,
+            .measurement = y0, .measurement_angle = p.angles ? p.angles[0] : NAN, .n_kernels = p.n_ops,
+            .kernel_channels = p.kc, .kernel_height = p.kh, .kernel_width = p.kw, .kernels = p.kernels,
+            .extended = region != x ? x : NULL, .ext_height = geo.xh, .ext_width = geo.xw, .region_row = geo.oy,
+            .region_col = geo.ox};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
         pnp_result_free(&r);
-        const double final = tr.iterations ? tr.psnr[tr.iterations - 1] : tr.psnr_initial;
-        printf("wrote %s: PSNR %.3f dB after %d iterations, %.2f s\n", path, final, tr.iterations, total_time);
+        if (region != x) free(region);
+        const int last = tr.iterations - 1;
+        printf("wrote %s: ", path);
+        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", last >= 0 ? tr.psnr[last] : tr.psnr_initial);
+        printf("data residual %.6g after %d iterations%s, %.2f s\n", last >= 0 ? tr.residual[last] : tr.residual_initial,
+               tr.iterations, tr.converged ? " (relative change below the tolerance)" : "", total_time);
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);

@@ -371,7 +371,7 @@ int main(void)
     const size_t numel = (size_t)C * H * W, bytes = numel * sizeof(float);
     float *x = pnp_malloc(bytes), *ref = pnp_malloc(bytes), *got = pnp_malloc(bytes);
     for (size_t e = 0; e < numel; ++e) x[e] = (float)((e * 2654435761u) % 1000) / 1000.0f;
-    pnp_blur *bc = cpu->ops->blur_create(cpu, C, H, W, n, k, kern), *bg = gpu->ops->blur_create(gpu, C, H, W, n, k, kern);
+    pnp_blur *bc = cpu->ops->blur_create(cpu, C, H, W, n, 1, k, k, kern), *bg = gpu->ops->blur_create(gpu, C, H, W, n, 1, k, k, kern);
     float *xd = gpu->ops->alloc(gpu, bytes), *yd = gpu->ops->alloc(gpu, bytes);
     gpu->ops->upload(gpu, xd, x, bytes);
     for (int i = 0; i < n; ++i)

@@ -35,22 +35,24 @@ static void cuda_sync(pnp_backend *be) { CUDA_CHECK(cudaStreamSynchronize(((cuda
 
 struct pnp_blur {
     pnp_backend *be;
-    int c, h, w, n, wc;
-    float *spectra; /* [n, h, wc, 2] device */
+    int c, h, w, n, kc, wc; /* kc: kernels per operator (1 or c) */
+    float *spectra; /* [n, kc, h, wc, 2] device */
     float *work;    /* [c, h, wc, 2] device */
-    float *gram;    /* [h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
+    float *gram;    /* [kc, h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
     float *data;    /* [c, h, wc, 2] B = sum conj(H_i) rfft(y_i) */
     cufftHandle fwd, inv;
     size_t plan_bytes; /* cuFFT's own work areas of fwd and inv (counted in the peak) */
 };
 
-static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, int k, const float *kernels)
+static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, int kc, int kh, int kw,
+                                  const float *kernels)
 {
+    if (kc != 1 && kc != c) pnp_fatal("cuda blur: %d kernels per operator for %d channels (1 or %d)", kc, c, c);
     cuda_ctx *cx = be->ctx;
     pnp_blur *op = pnp_calloc(1, sizeof *op);
-    *op = (pnp_blur){.be = be, .c = c, .h = h, .w = w, .n = n, .wc = w / 2 + 1};
+    *op = (pnp_blur){.be = be, .c = c, .h = h, .w = w, .n = n, .kc = kc, .wc = w / 2 + 1};
     const size_t spec = (size_t)h * op->wc, plane = (size_t)h * w;
-    op->spectra = be->ops->alloc(be, spec * n * 2 * sizeof(float));
+    op->spectra = be->ops->alloc(be, spec * n * kc * 2 * sizeof(float));
     op->work = be->ops->alloc(be, spec * c * 2 * sizeof(float));
 
     int dims[2] = {h, w};
@@ -72,8 +74,8 @@ static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, i
     cuda_count_bytes(cx, ws_one, 0);
     float *pad = pnp_malloc(sizeof(float) * plane);
     float *pad_dev = be->ops->alloc(be, sizeof(float) * plane);
-    for (int i = 0; i < n; ++i) {
-        pnp_wrap_kernel(kernels + (size_t)i * k * k, k, h, w, pad);
+    for (int i = 0; i < n * kc; ++i) {
+        pnp_wrap_kernel(kernels + (size_t)i * kh * kw, kh, kw, h, w, pad);
         be->ops->upload(be, pad_dev, pad, sizeof(float) * plane);
         CUFFT_CHECK(cufftExecR2C(one, pad_dev, (cufftComplex *)(op->spectra + 2 * spec * i)));
     }
@@ -92,7 +94,7 @@ static void cuda_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool 
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     /* cuFFT's C2R may overwrite its input; R2C input is const-safe here */
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->work));
-    CUDA_CHECK(pnp_launch_spectrum_mul(op->work, op->spectra + 2 * spec * i, op->c, spec, adjoint,
+    CUDA_CHECK(pnp_launch_spectrum_mul(op->work, op->spectra + 2 * spec * op->kc * i, op->c, op->kc, spec, adjoint,
                                        1.0f / (float)plane, cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, y));
 }
@@ -103,11 +105,12 @@ static void cuda_blur_add_data(pnp_blur *op, int i, const float *y)
     cuda_ctx *cx = op->be->ctx;
     const size_t spec = (size_t)op->h * op->wc;
     if (!op->gram) {
-        op->gram = op->be->ops->alloc(op->be, spec * sizeof(float));
+        op->gram = op->be->ops->alloc(op->be, spec * op->kc * sizeof(float));
         op->data = op->be->ops->alloc(op->be, spec * op->c * 2 * sizeof(float));
     }
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)y, (cufftComplex *)op->work));
-    CUDA_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * i, op->work, op->c, spec, cx->stream));
+    CUDA_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * op->kc * i, op->work, op->c, op->kc,
+                                   spec, cx->stream));
 }
 
 static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
@@ -119,7 +122,7 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
         return;
     }
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->work));
-    CUDA_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, spec, 1.0f / (float)plane,
+    CUDA_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, op->kc, spec, 1.0f / (float)plane,
                                             cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, g));
 }
@@ -163,8 +166,9 @@ static void cuda_clamp01(pnp_backend *be, float *x, size_t n)
     CUDA_CHECK(pnp_launch_clamp01(x, n, ((cuda_ctx *)be->ctx)->stream));
 }
 
-/* Fixed chunks of 64K elements per block, summed on the host in block order. */
-static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+/* Fixed chunks of 64K elements per block, summed on the host in block order.
+ * squares: sum (a-b)^2, else sum a*b. */
+static double block_sum(pnp_backend *be, const float *a, const float *b, size_t n, bool squares)
 {
     cuda_ctx *c = be->ctx;
     const size_t chunk = 65536;
@@ -178,7 +182,8 @@ static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, 
         c->partial_host = pnp_malloc(blocks * sizeof(double));
         c->partial_count = blocks;
     }
-    CUDA_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    if (squares) CUDA_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    else CUDA_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
     CUDA_CHECK(cudaMemcpyAsync(c->partial_host, c->partial, blocks * sizeof(double), cudaMemcpyDeviceToHost,
                                c->stream));
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -186,6 +191,13 @@ static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, 
     for (unsigned k = 0; k < blocks; ++k) s += c->partial_host[k];
     return s;
 }
+
+static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+{
+    return block_sum(be, a, b, n, true);
+}
+
+static double cuda_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
 
 static size_t cuda_free_bytes(pnp_backend *be)
 {
@@ -312,6 +324,7 @@ static const pnp_backend_ops CUDA_OPS = {
     .add_scaled = cuda_add_scaled,
     .clamp01 = cuda_clamp01,
     .sum_sq_diff = cuda_sum_sq_diff,
+    .dot = cuda_dot,
     .free_bytes = cuda_free_bytes,
     .workspace_bytes = cuda_workspace_bytes,
     .memory_id = cuda_memory_id,
