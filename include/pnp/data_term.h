@@ -76,6 +76,10 @@ pnp_data_geometry pnp_data_geometry_of(pnp_boundary boundary, int c, int h, int 
 
 typedef struct pnp_data_term pnp_data_term;
 
+/* The operators rank `rank` of `size` owns: {i : i mod size == rank} when the
+ * physics is distributed, else all of them. Returns the count; ids [n_ops]. */
+int pnp_data_term_owned(bool distributed, int rank, int size, int n_ops, int *ids);
+
 /* n operators (this rank's) with kernels [n, kc, kh, kw] (host; each should sum
  * to 1). comm: sum the gradient over the ranks (collective calls), or NULL. */
 pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_data_geometry *g, int n,

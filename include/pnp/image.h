@@ -30,6 +30,19 @@ int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen);
  * complete: a failed write never leaves a partial file. 0, or -1 and err. */
 int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen);
 
+/* v clamped to [0,1] on the 8- or 16-bit grid: round(v * 255) or round(v * 65535),
+ * ties to even (what pnp's integer writers store). */
+uint8_t pnp_to_u8(float v);
+uint16_t pnp_to_u16(float v);
+
+/* The temporary-name protocol of every image writer (PNG here, the formats of
+ * include/pnp/imgfile.h): pnp_output_begin makes a temporary path beside
+ * `path` (registered with pnp_error_set_tempfile, so pnp_fatal removes it);
+ * pnp_output_commit renames it onto `path` when ok, else removes it.
+ * 0, or -1 and err. */
+int pnp_output_begin(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen);
+int pnp_output_commit(const char *tmp, const char *path, int ok, char *err, size_t errlen);
+
 /* Bicubic resize exactly as torch.nn.functional.interpolate(mode='bicubic',
  * align_corners=False, size=(out_h, out_w)): A = -0.75, source coordinate
  * (dst + 0.5) * in/out - 0.5, border taps clamped to the edge. No clamping of values. */

@@ -6,12 +6,14 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fftw3.h>
+#include <fitsio.h>
 #include <mpi.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <tiffio.h>
 #include <time.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -416,8 +418,13 @@ void pnp_h5_provenance(hid_t file, const pnp_config *cfg, const pnp_row *row, co
     MPI_Get_library_version(mpi, &len);
     char *nl = strchr(mpi, '\n');
     if (nl) *nl = '\0';
-    snprintf(buf, sizeof buf, "hdf5 %u.%u.%u; %s; libyaml %s; libpng %s; mpi: %s", maj, min, rel, fftwf_version,
-             yaml_get_version_string(), png_get_libpng_ver(NULL), mpi);
+    float fits_version = 0;
+    fits_get_version(&fits_version);
+    char tiff_version[64];
+    snprintf(tiff_version, sizeof tiff_version, "%s", TIFFGetVersion());
+    tiff_version[strcspn(tiff_version, "\n")] = '\0';
+    snprintf(buf, sizeof buf, "hdf5 %u.%u.%u; %s; libyaml %s; libpng %s; %s; cfitsio %.3g; mpi: %s", maj, min, rel,
+             fftwf_version, yaml_get_version_string(), png_get_libpng_ver(NULL), tiff_version, fits_version, mpi);
     pnp_h5_attr_str(file, "library_versions", buf);
 
     pnp_h5_attr_str(file, "config_file", cfg->path);

@@ -46,6 +46,14 @@ pnp_data_geometry pnp_data_geometry_of(pnp_boundary boundary, int c, int h, int 
     return g;
 }
 
+int pnp_data_term_owned(bool distributed, int rank, int size, int n_ops, int *ids)
+{
+    int k = 0;
+    for (int i = 0; i < n_ops; ++i)
+        if (!distributed || i % size == rank) ids[k++] = i;
+    return k;
+}
+
 static size_t x_numel(const pnp_data_term *dt) { return (size_t)dt->g.c * dt->g.xh * dt->g.xw; }
 static size_t y_numel(const pnp_data_term *dt) { return (size_t)dt->g.c * dt->g.h * dt->g.w; }
 

@@ -8,18 +8,11 @@
 
 #include "pnp/blur.h"
 #include "pnp/error.h"
+#include "observed.h"
 
 /* CBSD_0010.png, the benchmark's photo, is 481 high x 321 wide: the synthetic
  * scene takes the same shape so the default run tiles like the benchmark. */
 enum { BENCH_H = 481, BENCH_W = 321 };
-
-int pnp_problem_owned(const pnp_row *row, int rank, int size, int n_ops, int *ids)
-{
-    int k = 0;
-    for (int i = 0; i < n_ops; ++i)
-        if (!row->distribute_physics || i % size == rank) ids[k++] = i;
-    return k;
-}
 
 static int synthetic_build(const pnp_row *row, pnp_problem *p, char *err, size_t errlen)
 {
@@ -71,12 +64,8 @@ static int synthetic_build(const pnp_row *row, pnp_problem *p, char *err, size_t
 int pnp_problem_build(const pnp_row *row, int rank, int size, pnp_problem *p, char *err, size_t errlen)
 {
     *p = (pnp_problem){0};
-    (void)rank, (void)size;
-    if (!strcmp(row->dataset, "observed")) {
-        snprintf(err, errlen, "dataset 'observed': reading measurements from files is not built yet");
-        return -1;
-    }
-    const int rc = synthetic_build(row, p, err, errlen);
+    const int rc = !strcmp(row->dataset, "observed") ? pnp_observed_build(row, rank, size, p, err, errlen)
+                                                     : synthetic_build(row, p, err, errlen);
     if (rc) pnp_problem_free(p);
     return rc;
 }

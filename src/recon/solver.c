@@ -205,7 +205,7 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
 
     /* this rank's operators, measurements and data term */
     int *ids = pnp_malloc(sizeof(int) * (p->n_ops > 0 ? p->n_ops : 1));
-    const int n_own = pnp_problem_owned(row, a->comm->rank, a->comm->size, p->n_ops, ids);
+    const int n_own = pnp_data_term_owned(row->distribute_physics, a->comm->rank, a->comm->size, p->n_ops, ids);
     tr->ops_owned = n_own;
     const size_t kk = (size_t)p->kc * p->kh * p->kw;
     float *kernels = pnp_malloc(sizeof(float) * kk * (n_own > 0 ? n_own : 1));
