@@ -28,6 +28,13 @@ extern "C" {
 int pnp_launch_spectrum_mul(float *v, const float *s, int c, int kc, size_t n, int conjugate, float scale,
                             void *stream);
 
+/* acc[ch, t] += conj(s[ch', t]) * v[ch, t] * scale (s as above): the adjoints'
+ * sum of blur_normal_window. */
+int pnp_launch_spectrum_conj_mul_add(float *acc, const float *v, const float *s, int c, int kc, size_t n, float scale,
+                                     void *stream);
+/* x [c, h, w]: zero every pixel outside rows y0 .. y0+rows-1, columns x0 .. x0+cols-1. */
+int pnp_launch_mask_window(float *x, int c, int h, int w, int y0, int x0, int rows, int cols, void *stream);
+
 /* y[e] <- clamp(y[e] + sigma * N(seed, stream_id, offset + e), 0, 1), e < n (include/pnp/philox.h). */
 int pnp_launch_add_noise_clamp(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset, float sigma,
                                void *stream);

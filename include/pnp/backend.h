@@ -63,6 +63,13 @@ typedef struct {
      * (zero when no operator was added). g may alias x. */
     void (*blur_add_data)(pnp_blur *op, int i, const float *y_dev);
     void (*blur_gradient)(pnp_blur *op, const float *x_dev, float *g_dev);
+    /* g [c,h,w] = sum_i A_i^T P A_i x over all n operators, P keeping rows
+     * y0 .. y0+rows-1 and columns x0 .. x0+cols-1 of every channel and zeroing
+     * the rest: the normal operator of "crop to a window after a circular
+     * convolution" (the data term's boundary pad). One forward FFT of x, per
+     * operator one inverse and one forward FFT, one inverse FFT at the end.
+     * g may alias x. */
+    void (*blur_normal_window)(pnp_blur *op, const float *x_dev, float *g_dev, int y0, int x0, int rows, int cols);
 
     /* ---- vector ops on float32 buffers of n elements ---- */
     void (*zero)(pnp_backend *be, void *dev, size_t bytes);

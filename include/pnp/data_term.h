@@ -24,9 +24,11 @@
  *             every tap of a measured pixel stays inside the extended domain, so
  *             wrap-around never touches the data (A_i is the "valid" part of a
  *             linear convolution of x). A_i^T = the circular adjoint of the
- *             zero-embedded image. The gradient sum_i A_i^T (crop(k_i * x)) - b
- *             costs two FFT pairs per owned operator (backend blur_apply, the
- *             crop and embedding by gather_windows / scatter_windows).
+ *             zero-embedded image (backend blur_apply; the crop and embedding by
+ *             gather_windows / scatter_windows). The gradient
+ *             sum_i A_i^T A_i x - b, b = sum_i A_i^T y_i, is the backend's masked
+ *             normal operator blur_normal_window: one forward and one inverse
+ *             FFT per owned operator (and one pair for x).
  *
  * Ranks: made with a communicator, pnp_data_term_gradient returns the gradient
  * of the WHOLE sum over every rank's operators (an all-reduce: collective);
@@ -45,9 +47,9 @@
  *    S and B all-reduced once at ready() (a backend op exposing the two
  *    buffers), the gradient above needs no per-iteration communication, and
  *    pnp_data_term_gradient keeps its contract (the whole sum).
- *  - pad: conjugate gradients need the normal operator sum_i A_i^T A_i x, which
- *    is what the pad gradient computes before subtracting b (pnp_data_term_apply
- *    gives each A_i and A_i^T). */
+ *  - pad: conjugate gradients need the normal operator sum_i A_i^T A_i x: the
+ *    backend's blur_normal_window, which the pad gradient calls before
+ *    subtracting b (pnp_data_term_apply gives each A_i and A_i^T). */
 #ifndef PNP_DATA_TERM_H
 #define PNP_DATA_TERM_H
 
@@ -92,7 +94,7 @@ void pnp_data_term_add(pnp_data_term *dt, int l, const float *y_dev);
 /* After the last add, before gradient/value: sums b and c over the ranks (collective with a comm). */
 void pnp_data_term_ready(pnp_data_term *dt);
 
-/* g_dev [c, xh, xw] = grad f(x_dev) (g must not alias x). Collective with a comm. */
+/* g_dev [c, xh, xw] = grad f(x_dev) (g may alias x). Collective with a comm. */
 void pnp_data_term_gradient(pnp_data_term *dt, const float *x_dev, float *g_dev);
 /* f(x) = 1/2 sum_i ||A_i x - y_i||^2 (every rank's operators with a comm), from x
  * and g = the gradient at x as pnp_data_term_gradient returned it. No communication. */

@@ -4,7 +4,7 @@
  * Buffers (backend memory): the blur operators on the domain of x [c, xh, xw]
  * (spectra, and for circular S and B), b [c, xh, xw] = sum_i A_i^T y_i (for the
  * value; pad also subtracts it in the gradient), and for pad two scratch
- * images, one on each domain: ext [c, xh, xw] and crop [c, h, w]. */
+ * images of A_i / A_i^T, one on each domain: ext [c, xh, xw] and crop [c, h, w]. */
 #include "pnp/data_term.h"
 
 #include <stdlib.h>
@@ -60,7 +60,7 @@ static size_t y_numel(const pnp_data_term *dt) { return (size_t)dt->g.c * dt->g.
 pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_data_geometry *g, int n,
                                     const float *kernels)
 {
-    if (!be->ops->blur_gradient || !be->ops->gather_windows || !be->ops->dot)
+    if (!be->ops->blur_gradient || !be->ops->blur_normal_window || !be->ops->gather_windows || !be->ops->dot)
         pnp_fatal("backend '%s' has no data-term operations yet", be->ops->name);
     if (g->kc != 1 && g->kc != g->c) pnp_fatal("data term: %d PSFs per operator for %d channels", g->kc, g->c);
     pnp_data_term *dt = pnp_calloc(1, sizeof *dt);
@@ -172,14 +172,11 @@ void pnp_data_term_gradient(pnp_data_term *dt, const float *x, float *g)
         if (dt->comm) dt->comm->ops->allreduce_sum(dt->comm, g, n);
         return;
     }
-    /* pad: sum_i A_i^T A_i x over the ranks, minus b (already every rank's) */
-    if (g == x) pnp_fatal("data term: the pad gradient cannot overwrite x");
-    o->zero(be, g, sizeof(float) * n);
-    for (int l = 0; l < dt->n; ++l) {
-        pnp_data_term_apply(dt, l, x, dt->crop, false);
-        pnp_data_term_apply(dt, l, dt->crop, dt->ext, true);
-        o->add_scaled(be, g, g, 1.0f, dt->ext, n);
-    }
+    /* pad: sum_i A_i^T A_i x (the backend's masked normal operator: one FFT pair
+     * per operator) over the ranks, minus b (already every rank's) */
+    const pnp_data_geometry *geo = &dt->g;
+    if (dt->blur) o->blur_normal_window(dt->blur, x, g, geo->oy, geo->ox, geo->h, geo->w);
+    else o->zero(be, g, sizeof(float) * n);
     if (dt->comm) dt->comm->ops->allreduce_sum(dt->comm, g, n);
     o->add_scaled(be, g, g, -1.0f, dt->b, n);
 }

@@ -36,6 +36,7 @@ struct pnp_blur {
     fftwf_plan fwd, inv;       /* batched over the c channels */
     float *gram;               /* [kc, h, wc] S = sum |H_i|^2 of the added operators (NULL: none yet) */
     fftwf_complex *data;       /* [c, h, wc] B = sum conj(H_i) rfft(y_i) */
+    fftwf_complex *xspec, *acc; /* [c, h, wc] each: blur_normal_window's rfft(x) and sum (NULL until used) */
 };
 
 /* Bytes an operator set holds: spectra, work, real, and once data is added gram and data. */
@@ -44,6 +45,7 @@ static size_t blur_bytes(const pnp_blur *op)
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     size_t b = sizeof(fftwf_complex) * spec * ((size_t)op->n * op->kc + op->c) + sizeof(float) * plane * op->c;
     if (op->gram) b += sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c;
+    if (op->xspec) b += 2 * sizeof(fftwf_complex) * spec * op->c;
     return b;
 }
 
@@ -164,12 +166,67 @@ static void cpu_blur_gradient(pnp_blur *op, const float *x, float *g)
     memcpy(g, op->real, sizeof(float) * plane * op->c);
 }
 
+/* g = sum_i A_i^T P A_i x, P the window mask: X = rfft(x) once; per operator
+ * v = irfft(H_i X) / N masked, acc += conj(H_i) rfft(v); g = irfft(acc) / N. */
+static void cpu_blur_normal_window(pnp_blur *op, const float *x, float *g, int y0, int x0, int rows, int cols)
+{
+    if (y0 < 0 || x0 < 0 || rows < 0 || cols < 0 || y0 + rows > op->h || x0 + cols > op->w)
+        pnp_fatal("cpu blur: window %dx%d at (%d,%d) outside %dx%d", rows, cols, y0, x0, op->h, op->w);
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    if (!op->xspec) {
+        op->xspec = fftwf_alloc_complex(spec * op->c);
+        op->acc = fftwf_alloc_complex(spec * op->c);
+        if (!op->xspec || !op->acc) pnp_fatal("cpu blur: out of memory for %dx%d spectra", op->h, op->w);
+        cpu_count_bytes(op->be, 2 * sizeof(fftwf_complex) * spec * op->c, 0);
+    }
+    memcpy(op->real, x, sizeof(float) * plane * op->c);
+    fftwf_execute(op->fwd);
+    memcpy(op->xspec, op->work, sizeof(fftwf_complex) * spec * op->c);
+    memset(op->acc, 0, sizeof(fftwf_complex) * spec * op->c);
+    const float scale = 1.0f / (float)plane;
+    const int threads = cpu_threads(op->be);
+    for (int i = 0; i < op->n; ++i) {
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch)
+            for (size_t t = 0; t < spec; ++t) { /* work = H_i X / N */
+                const fftwf_complex *s = spectrum_of(op, i, ch), *v = op->xspec + spec * ch + t;
+                op->work[spec * ch + t][0] = ((*v)[0] * s[t][0] - (*v)[1] * s[t][1]) * scale;
+                op->work[spec * ch + t][1] = ((*v)[0] * s[t][1] + (*v)[1] * s[t][0]) * scale;
+            }
+        fftwf_execute(op->inv);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch) /* zero outside the window */
+            for (int r = 0; r < op->h; ++r) {
+                float *row = op->real + plane * ch + (size_t)r * op->w;
+                if (r < y0 || r >= y0 + rows) {
+                    memset(row, 0, sizeof(float) * op->w);
+                } else {
+                    memset(row, 0, sizeof(float) * x0);
+                    memset(row + x0 + cols, 0, sizeof(float) * (op->w - x0 - cols));
+                }
+            }
+        fftwf_execute(op->fwd);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch)
+            for (size_t t = 0; t < spec; ++t) { /* acc += conj(H_i) V */
+                const fftwf_complex *s = spectrum_of(op, i, ch), *v = op->work + spec * ch + t;
+                op->acc[spec * ch + t][0] += s[t][0] * (*v)[0] + s[t][1] * (*v)[1];
+                op->acc[spec * ch + t][1] += s[t][0] * (*v)[1] - s[t][1] * (*v)[0];
+            }
+    }
+    for (size_t t = 0; t < spec * op->c; ++t) op->work[t][0] = op->acc[t][0] * scale, op->work[t][1] = op->acc[t][1] * scale;
+    fftwf_execute(op->inv);
+    memcpy(g, op->real, sizeof(float) * plane * op->c);
+}
+
 static void cpu_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
     cpu_count_bytes(op->be, 0, blur_bytes(op));
     free(op->gram);
     fftwf_free(op->data);
+    fftwf_free(op->xspec);
+    fftwf_free(op->acc);
     fftwf_destroy_plan(op->fwd);
     fftwf_destroy_plan(op->inv);
     fftwf_free(op->spectra);
@@ -310,6 +367,7 @@ static const pnp_backend_ops CPU_OPS = {
     .add_noise_clamp = cpu_add_noise_clamp,
     .blur_add_data = cpu_blur_add_data,
     .blur_gradient = cpu_blur_gradient,
+    .blur_normal_window = cpu_blur_normal_window,
     .zero = cpu_zero,
     .add_scaled = cpu_add_scaled,
     .clamp01 = cpu_clamp01,

@@ -40,6 +40,7 @@ struct pnp_blur {
     float *work;    /* [c, h, wc, 2] device */
     float *gram;    /* [kc, h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
     float *data;    /* [c, h, wc, 2] B = sum conj(H_i) rfft(y_i) */
+    float *xspec, *acc, *real; /* blur_normal_window: [c, h, wc, 2] twice, [c, h, w] (NULL until used) */
     cufftHandle fwd, inv;
     size_t plan_bytes; /* cuFFT's own work areas of fwd and inv (counted in the peak) */
 };
@@ -127,6 +128,36 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, g));
 }
 
+/* g = sum_i A_i^T P A_i x (include/pnp/backend.h), as the CPU backend: X = rfft(x)
+ * once; per operator v = irfft(H_i X) / N masked, acc += conj(H_i) rfft(v) / N;
+ * g = irfft(acc) (C2R overwrites acc, which the next call zeroes). */
+static void cuda_blur_normal_window(pnp_blur *op, const float *x, float *g, int y0, int x0, int rows, int cols)
+{
+    if (y0 < 0 || x0 < 0 || rows < 0 || cols < 0 || y0 + rows > op->h || x0 + cols > op->w)
+        pnp_fatal("cuda blur: window %dx%d at (%d,%d) outside %dx%d", rows, cols, y0, x0, op->h, op->w);
+    cuda_ctx *cx = op->be->ctx;
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    const size_t spec_bytes = spec * op->c * 2 * sizeof(float);
+    if (!op->xspec) {
+        op->xspec = op->be->ops->alloc(op->be, spec_bytes);
+        op->acc = op->be->ops->alloc(op->be, spec_bytes);
+        op->real = op->be->ops->alloc(op->be, plane * op->c * sizeof(float));
+    }
+    const float scale = 1.0f / (float)plane;
+    CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->xspec));
+    CUDA_CHECK(cudaMemsetAsync(op->acc, 0, spec_bytes, cx->stream));
+    for (int i = 0; i < op->n; ++i) {
+        const float *s = op->spectra + 2 * spec * op->kc * i;
+        CUDA_CHECK(cudaMemcpyAsync(op->work, op->xspec, spec_bytes, cudaMemcpyDeviceToDevice, cx->stream));
+        CUDA_CHECK(pnp_launch_spectrum_mul(op->work, s, op->c, op->kc, spec, 0, scale, cx->stream));
+        CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, op->real));
+        CUDA_CHECK(pnp_launch_mask_window(op->real, op->c, op->h, op->w, y0, x0, rows, cols, cx->stream));
+        CUFFT_CHECK(cufftExecR2C(op->fwd, op->real, (cufftComplex *)op->work));
+        CUDA_CHECK(pnp_launch_spectrum_conj_mul_add(op->acc, op->work, s, op->c, op->kc, spec, scale, cx->stream));
+    }
+    CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->acc, g));
+}
+
 static void cuda_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
@@ -134,6 +165,9 @@ static void cuda_blur_destroy(pnp_blur *op)
     CUDA_CHECK(cudaStreamSynchronize(((cuda_ctx *)op->be->ctx)->stream));
     op->be->ops->free(op->be, op->gram);
     op->be->ops->free(op->be, op->data);
+    op->be->ops->free(op->be, op->xspec);
+    op->be->ops->free(op->be, op->acc);
+    op->be->ops->free(op->be, op->real);
     cufftDestroy(op->fwd);
     cufftDestroy(op->inv);
     cuda_count_bytes(op->be->ctx, 0, op->plan_bytes);
@@ -320,6 +354,7 @@ static const pnp_backend_ops CUDA_OPS = {
     .add_noise_clamp = cuda_add_noise_clamp,
     .blur_add_data = cuda_blur_add_data,
     .blur_gradient = cuda_blur_gradient,
+    .blur_normal_window = cuda_blur_normal_window,
     .zero = cuda_zero,
     .add_scaled = cuda_add_scaled,
     .clamp01 = cuda_clamp01,
