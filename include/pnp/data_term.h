@@ -87,7 +87,6 @@ int pnp_data_term_owned(bool distributed, int rank, int size, int n_ops, int *id
 pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_data_geometry *g, int n,
                                     const float *kernels);
 void pnp_data_term_destroy(pnp_data_term *dt);
-const pnp_data_geometry *pnp_data_term_geometry(const pnp_data_term *dt);
 
 /* y_dev [c, h, w]: the measurement of operator l (< n); it may be freed afterwards. */
 void pnp_data_term_add(pnp_data_term *dt, int l, const float *y_dev);

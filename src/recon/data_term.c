@@ -88,8 +88,6 @@ void pnp_data_term_destroy(pnp_data_term *dt)
     free(dt);
 }
 
-const pnp_data_geometry *pnp_data_term_geometry(const pnp_data_term *dt) { return &dt->g; }
-
 void pnp_data_term_crop(pnp_data_term *dt, const float *img, float *crop)
 {
     const pnp_data_geometry *g = &dt->g;

@@ -109,7 +109,8 @@ int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, c
     }
     p->c = ms.c, p->h = ms.h, p->w = ms.w;
     p->n_ops = ms.n, p->kc = ps.c, p->kh = ps.h, p->kw = ps.w;
-    snprintf(p->source, sizeof p->source, "observed %s (%d image%s)", row->measurements, ms.n, ms.n == 1 ? "" : "s");
+    snprintf(p->source, sizeof p->source, "observed %s (%d image%s, %s %s)", row->measurements, ms.n,
+             ms.n == 1 ? "" : "s", ms.info[0].format, ms.info[0].type);
 
     const size_t kk = (size_t)p->kc * p->kh * p->kw, numel = (size_t)p->c * p->h * p->w;
     p->kernels = pnp_malloc(sizeof(float) * kk * p->n_ops);
