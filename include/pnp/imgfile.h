@@ -87,7 +87,7 @@ void pnp_image_set_name(const pnp_image_set *s, int k, char *buf, size_t len);
  *   NumPy float32 [c, h, w]
  * pnp_image_file_write picks the format from the extension (.png, .tif/.tiff,
  * .fits/.fit/.fts, .npy); bits 0 is the format's default (PNG 16, TIFF 32).
- * (The temporary-name protocol: pnp_output_begin / pnp_output_commit, image.h.) */
+ * (The temporary-name protocol: pnp_output_begin / pnp_output_commit, include/pnp/files.h.) */
 int pnp_png_write_bits(const char *path, const pnp_image *im, int bits, char *err, size_t errlen);
 int pnp_tiff_write(const char *path, const pnp_image *im, int bits, char *err, size_t errlen);
 int pnp_fits_write(const char *path, const pnp_image *im, char *err, size_t errlen);

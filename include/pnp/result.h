@@ -11,8 +11,10 @@
  *                     grid_row) and
  *                     content "reconstruction"
  *                     status "finished" | "interrupted" (a checkpoint) | "resumed"
+ *                            | "failed" (the iterate turned non-finite: NaN)
+ *                     failure (only with status "failed": why, which iteration)
  *                     stop_reason "max_iter" | "tolerance" (the relative change
- *                       fell below the row's tolerance) | "signal" | "test"
+ *                       fell below the row's tolerance) | "signal" | "test" | "failed"
  *                     iterations, total_time, setup_time (s),
  *                     final_data_residual, initial_data_residual (f(x) after the
  *                       last iteration and of x_0: 1/2 sum_i ||A_i x - y_i||^2),
@@ -22,7 +24,9 @@
  *                     communication ("mpi" | "nccl"), denoiser (one line),
  *                     source (where the data came from),
  *                     windows, window_height, window_width, batch_size (the
- *                     tiling; windows 0: the denoiser saw the whole image)
+ *                     tiling; windows 0: the denoiser saw the whole image),
+ *                     unfused_convolutions (rank 0's layers that ran unfused
+ *                     because cuDNN refused the fused call; 0 on the CPU)
  *   /reconstruction   float32 [C,H,W]  x after `iterations` iterations, the
  *                                      measured region; attrs layout="CHW", psnr
  *                                      (with a reference)
@@ -72,10 +76,12 @@ extern const char *const pnp_result_image_names[PNP_RESULT_IMAGES]; /* "ground_t
 typedef struct {
     /* root attributes */
     char *status, *stop_reason, *backend, *communication, *denoiser, *source, *hosts, *boundary;
+    char *failure;                            /* why, with status "failed"; else NULL */
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
     long long grid_row_index, ranks, iterations, channels;
     double initial_psnr, final_psnr, initial_residual, final_residual, total_time, setup_time;
     long long windows, window_height, window_width, batch_size;
+    long long unfused_convolutions; /* rank 0's convolutions that ran unfused (cuDNN refused the fused call) */
     /* /traces */
     long long traced;                         /* rows of the per-iteration traces */
     double *psnr, *residual, *change, *elapsed; /* [traced] (psnr NULL without a reference) */

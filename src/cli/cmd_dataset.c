@@ -3,7 +3,10 @@
  * when known, provenance). The synthetic benchmark's measurements are
  * generated; an `observed` row's are read and checked (the same checks as
  * `pnp run`'s setup), so a folder of files becomes one HDF5 file that the
- * observed dataset reads back. */
+ * observed dataset reads back.
+ * Written under a temporary name (include/pnp/files.h): an error, a full disk
+ * or a signal leaves no file behind; whether OUT can be written is checked
+ * before the problem is built. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -30,24 +33,27 @@ static const char *USAGE =
     "  --row K           grid row to build (default 0)\n"
     "  --set KEY=VALUE   override a parameter, e.g. --set image=photo.png\n"
     "  --out FILE        output file (default results/dataset_row<K>.h5)\n"
-    "  --threads N       CPU threads (default: all cores)\n"
+    "  --threads N       CPU threads (default: the CPUs this process may use)\n"
     "  -h, --help        this text\n";
 
 int pnp_cmd_dataset(int argc, char **argv)
 {
     pnp_cli_opts o;
     if (pnp_cli_parse(argc, argv, USAGE, &o)) return 0;
+    if (o.row < 0) o.row = 0;
     pnp_config cfg;
     pnp_cli_load_config(&o, &cfg);
-    const pnp_row *row = &cfg.rows[o.row < 0 ? 0 : o.row];
+    const pnp_row *row = &cfg.rows[o.row];
 
     char err[2048], out[4096];
     if (o.out) snprintf(out, sizeof out, "%s", o.out);
     else snprintf(out, sizeof out, "results/dataset_row%d.h5", row->index);
-
+    /* before any work: the threads, that the output can be written, the problem */
+    const int threads = pnp_cli_threads(o.threads, 1, err, sizeof err);
+    const int bad_out = threads >= 0 && pnp_output_check(out, err, sizeof err);
     pnp_problem p;
-    if (pnp_problem_build(row, 0, 1, &p, err, sizeof err)) { /* every check before anything is written */
-        fprintf(stderr, "pnp: %s\n", err);
+    if (threads < 0 || bad_out || pnp_problem_build(row, 0, 1, &p, err, sizeof err)) { /* every check first */
+        fprintf(stderr, "pnp: %s%s\n", bad_out ? "--out: " : "", err);
         pnp_config_free(&cfg);
         return 2;
     }
@@ -57,7 +63,7 @@ int pnp_cmd_dataset(int argc, char **argv)
     if (!p.observed) printf(", noise %g, seed %lld", row->noise_level, row->seed);
     printf("\n%s", p.notes ? p.notes : "");
 
-    pnp_backend *be = pnp_backend_create(row->backend, "fp32", o.threads, 0); /* no layers: precision unused */
+    pnp_backend *be = pnp_backend_create(row->backend, "fp32", threads, 0); /* no layers: precision unused */
     const size_t numel = (size_t)p.c * p.h * p.w, bytes = numel * sizeof(float);
     float *x_dev = NULL, *y_dev = be->ops->alloc(be, bytes);
     float *y = pnp_malloc(bytes);

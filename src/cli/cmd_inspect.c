@@ -40,7 +40,8 @@ static const char *USAGE =
     "iteration is /traces/elapsed at the last iteration divided by the iterations.\n"
     "Peak memory: each rank's high-water mark, the max over iterations; planned\n"
     "memory: what each rank's setup planned to hold at most.\n"
-    "Status: the file's 'status' attribute (finished, interrupted or resumed).\n"
+    "Status: the file's 'status' attribute (finished, interrupted, resumed, or\n"
+    "failed: the iterate turned non-finite, with the reason below it).\n"
     "\n"
     "A file that is missing, not HDF5, or not a pnp result (no /traces, a missing\n"
     "attribute or trace) stops the command with status 2, naming the file and the\n"
@@ -131,6 +132,7 @@ static void print_file(const summary *s)
     const double mib = 1024.0 * 1024.0;
     printf("%s\n", s->path);
     printf("  %-18s%s\n", "status", s->r.status);
+    if (s->r.failure) printf("  %-18s%s\n", "failure", s->r.failure);
     printf("  %-18s%lld of %s\n", "grid row", s->r.grid_row_index, or_dash(s->r.config_file));
     if (s->r.grid_row) printf("  %-18s%s\n", "parameters", s->r.grid_row);
     printf("  %-18s%lld (backend %s, communication %s, hosts %s", "ranks", s->r.ranks, s->r.backend,
@@ -241,12 +243,13 @@ static void print_json(const summary *s, int n)
     printf("[\n");
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
-        const char *skeys[] = {"file", "status", "grid_row", "config_file", "backend", "communication",
+        const char *skeys[] = {"file", "status", "failure", "grid_row", "config_file", "backend", "communication",
                                "denoiser", "hosts", "slurm_job_id", "stop_reason", "boundary"};
-        const char *svals[] = {f->path, f->r.status, f->r.grid_row, f->r.config_file, f->r.backend, f->r.communication,
-                               f->r.denoiser, f->r.hosts, f->r.slurm_job_id, f->r.stop_reason, f->r.boundary};
+        const char *svals[] = {f->path, f->r.status, f->r.failure, f->r.grid_row, f->r.config_file, f->r.backend,
+                               f->r.communication, f->r.denoiser, f->r.hosts, f->r.slurm_job_id, f->r.stop_reason,
+                               f->r.boundary};
         printf("  {\n");
-        for (int k = 0; k < 11; ++k) {
+        for (int k = 0; k < 12; ++k) {
             printf("    \"%s\": ", skeys[k]);
             json_str(svals[k]);
             printf(",\n");

@@ -7,6 +7,7 @@
 
 #include "pnp/cli.h"
 #include "pnp/error.h"
+#include "pnp/h5io.h"
 #include "pnp/version.h"
 
 static const char *MAIN_USAGE =
@@ -62,6 +63,8 @@ static int cmd_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    pnp_h5_init(); /* HDF5 prints nothing itself: pnp reports its first error */
+    pnp_error_remove_tempfile_on_signals();
     if (argc < 2) {
         fputs(MAIN_USAGE, stderr);
         return 2;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "pnp/error.h"
+#include "pnp/files.h"
 #include "pnp/imgfile.h"
 
 static int fits_fail(char *err, size_t errlen, const char *path, const char *what, int status)
@@ -83,7 +84,7 @@ int pnp_fits_load(const char *path, int first, int count, pnp_file_info *info, f
 
 int pnp_fits_write(const char *path, const pnp_image *im, char *err, size_t errlen)
 {
-    char tmp[4200];
+    char tmp[4400];
     if (pnp_output_begin(path, tmp, sizeof tmp, err, errlen)) return -1;
     unlink(tmp); /* cfitsio will not overwrite */
     fitsfile *ff = NULL;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "pnp/error.h"
+#include "pnp/files.h"
 #include "pnp/imgfile.h"
 
 typedef struct {
@@ -202,7 +203,7 @@ int pnp_npy_load(const char *path, int first, int count, pnp_file_info *info, fl
 
 int pnp_npy_write(const char *path, const pnp_image *im, char *err, size_t errlen)
 {
-    char tmp[4200], head[256];
+    char tmp[4400], head[256];
     if (pnp_output_begin(path, tmp, sizeof tmp, err, errlen)) return -1;
     int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d, %d), }", im->c,
                      im->h, im->w);

@@ -77,6 +77,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_str(f, "content", "reconstruction");
     pnp_h5_attr_str(f, "status", r->status);
     pnp_h5_attr_str(f, "stop_reason", r->stop_reason);
+    if (r->failure) pnp_h5_attr_str(f, "failure", r->failure);
     pnp_h5_attr_int(f, "iterations", it);
     if (r->psnr) {
         pnp_h5_attr_double(f, "final_psnr", final_psnr);
@@ -95,6 +96,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_int(f, "window_height", r->window_height);
     pnp_h5_attr_int(f, "window_width", r->window_width);
     pnp_h5_attr_int(f, "batch_size", r->batch_size);
+    pnp_h5_attr_int(f, "unfused_convolutions", r->unfused_convolutions);
 
     hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], C, H, W, img->reconstruction);
     if (r->psnr) pnp_h5_attr_double(d, "psnr", final_psnr);
@@ -188,13 +190,13 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
 {
     /* the first two strings, the first three integers and the first number are required */
     const char *str_keys[] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
-                              "slurm_job_id", "source", "stop_reason", "boundary"};
+                              "slurm_job_id", "source", "stop_reason", "boundary", "failure"};
     char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
-                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary};
+                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->failure};
     const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
-                              "batch_size", "channels"};
+                              "batch_size", "channels", "unfused_convolutions"};
     long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
-                            &r->window_width, &r->batch_size, &r->channels};
+                            &r->window_width, &r->batch_size, &r->channels, &r->unfused_convolutions};
     const char *num_keys[] = {"total_time", "final_psnr", "initial_psnr", "setup_time", "final_data_residual",
                               "initial_data_residual"};
     double *num_dst[] = {&r->total_time, &r->final_psnr, &r->initial_psnr, &r->setup_time, &r->final_residual,
@@ -358,7 +360,7 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
 void pnp_result_free(pnp_result *r)
 {
     char *strings[] = {r->status, r->stop_reason, r->backend, r->communication, r->denoiser, r->source, r->hosts,
-                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id};
+                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->failure};
     for (size_t k = 0; k < sizeof strings / sizeof *strings; ++k) free(strings[k]);
     free(r->psnr), free(r->residual), free(r->change), free(r->elapsed), free(r->planned_memory);
     free(r->operators_owned), free(r->windows_owned), free(r->window_first);

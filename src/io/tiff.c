@@ -12,6 +12,7 @@
 #include <tiffio.h>
 
 #include "pnp/error.h"
+#include "pnp/files.h"
 #include "pnp/imgfile.h"
 
 static char tiff_message[512]; /* libtiff's last error (the handler below) */
@@ -182,7 +183,7 @@ int pnp_tiff_write(const char *path, const pnp_image *im, int bits, char *err, s
         snprintf(err, errlen, "%s: TIFF takes 8, 16 or 32 (float) bits, not %d", path, bits);
         return -1;
     }
-    char tmp[4200];
+    char tmp[4400];
     if (pnp_output_begin(path, tmp, sizeof tmp, err, errlen)) return -1;
     quiet_libtiff();
     TIFF *t = TIFFOpen(tmp, "w");

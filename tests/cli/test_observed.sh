@@ -16,6 +16,8 @@
 #    report show the residual;
 #  - pnp export to PNG (16-bit default, --bits 8), TIFF, FITS, NumPy, read back
 #    by independent readers;
+#  - on the emulated CUDA backend (build-emu/pnp), per-channel PSFs with both
+#    boundaries equal the CPU's (1e-5);
 #  - every bad input: exit 2, a message naming the file and what is wrong,
 #    nothing written.
 # (The forward operator against numpy's direct convolution and the adjoint
@@ -126,6 +128,23 @@ PNP_STOP_AFTER=2 "$PNP" run "$TMP/obs.yml" "${A[@]}" "${small[@]}" --out "$TMP/s
 $PY $C same "$TMP/u/obs_row0.h5" "$TMP/s/obs_row0.h5" 0 "pad: interrupted after 2 iterations and resumed = uninterrupted" ||
     status=1
 
+# the CUDA backend on its emulation (build-emu/pnp, made by `make test`): one PSF per channel, both
+# boundaries, no denoiser (the data term alone: blur_normal_window, per-channel spectra, dot) = cpu
+EMU="${PNP_EMU_BIN:-build-emu/pnp}"
+if [ -x "$EMU" ]; then
+    PC=(--set "measurements=$D/C/rgb16_*.tif" --set "psfs=$D/C/psfs.npy" --set "reference=$D/C/truth.fits"
+        --set denoiser=none --set max_iter=3 --set step_size=0.3)
+    for b in pad circular; do
+        "$PNP" run "$TMP/obs.yml" "${PC[@]}" --set boundary=$b --out "$TMP/e_cpu_$b" >"$TMP/e_cpu_$b.log" 2>&1
+        "$EMU" run "$TMP/obs.yml" "${PC[@]}" --set boundary=$b --set backend=cuda --out "$TMP/e_cuda_$b" \
+            >"$TMP/e_cuda_$b.log" 2>&1
+        $PY $C same "$TMP/e_cpu_$b/obs_row0.h5" "$TMP/e_cuda_$b/obs_row0.h5" 1e-5 \
+            "EMULATED cuda, one PSF per channel, boundary $b, no denoiser = cpu" || status=1
+    done
+else
+    echo "skip - observed data on the emulated cuda backend: no $EMU (make cuda-emu)"
+fi
+
 # ---------------------------------------------------------------- no reference, grey, inspect, report
 N=(--set "measurements=$B/png16_*.png" --set "psfs=$B/psfs.npy")
 "$PNP" run "$TMP/obs.yml" "${N[@]}" --set denoiser=drunet_gray:8,16,32,64:1 --set max_iter=3 --out "$TMP/n" \
@@ -182,7 +201,8 @@ check "export --extended of a run without one: exit 2" bash -c "[ $? -eq 2 ] && 
 
 # ---------------------------------------------------------------- bad inputs
 X="$D/bad"
-refused() { # refused "what" "message (grep -E)" --set ...: exit 2, the message, no result written
+refused() { # refused "what" "message (grep -E)" --set ...: exit 2, the message, no file written (the --out
+            # folder itself is made at setup, when pnp run checks that it can write there)
     local what=$1 msg=$2
     shift 2
     rm -rf "$TMP/bad_out"
@@ -190,7 +210,7 @@ refused() { # refused "what" "message (grep -E)" --set ...: exit 2, the message,
         >"$TMP/bad.log" 2>&1
     local rc=$?
     check "bad input, $what: exit 2, '$msg', nothing written" \
-        bash -c "[ $rc -eq 2 ] && grep -qE -- \"$msg\" '$TMP/bad.log' && [ ! -e '$TMP/bad_out' ]"
+        bash -c "[ $rc -eq 2 ] && grep -qE -- \"$msg\" '$TMP/bad.log' && [ -z \"\$(find '$TMP/bad_out' -type f 2>/dev/null)\" ]"
     [ $rc -eq 2 ] || sed 's/^/#   /' "$TMP/bad.log" | tail -3
 }
 "$PNP" run "$TMP/obs.yml" --set "measurements=$X/y.npy" --set "psfs=$X/psf.npy" --out "$TMP/good" >/dev/null 2>&1
@@ -230,7 +250,8 @@ refused "a truncated PSF file" "trunc.npy: truncated" --set "psfs=$X/trunc.npy"
 timeout 120 $MPI -n 2 "$PNP" run "$TMP/obs.yml" --set "measurements=$X/y.npy" --set "psfs=$X/psf.npy" \
     --set "reference=$X/ref_nan.npy" --out "$TMP/bad2" >"$TMP/bad2.log" 2>&1
 check "a bad input on 2 ranks: exit 2 on every rank, one message, nothing written" \
-    bash -c "[ $? -eq 2 ] && [ \$(grep -c 'ref_nan.npy: pixel' '$TMP/bad2.log') -eq 1 ] && [ ! -e '$TMP/bad2' ]"
+    bash -c "[ $? -eq 2 ] && [ \$(grep -c 'ref_nan.npy: pixel' '$TMP/bad2.log') -eq 1 ] &&
+             [ -z \"\$(find '$TMP/bad2' -type f 2>/dev/null)\" ]"
 "$PNP" dataset "$TMP/obs.yml" --set "measurements=$X/y_nan.npy" --set "psfs=$X/psf.npy" --out "$TMP/bad.h5" \
     >"$TMP/bad.log" 2>&1
 check "pnp dataset refuses the same, nothing written" \

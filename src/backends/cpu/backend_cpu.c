@@ -5,6 +5,7 @@
  * FFTW plans use FFTW_ESTIMATE: the plan (and so the rounding) is the same on
  * every rank and every run, which keeps multi-rank results bit-reproducible. */
 #include <fftw3.h>
+#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -261,10 +262,17 @@ static void cpu_add_scaled(pnp_backend *be, float *z, const float *x, float a, c
     for (size_t e = 0; e < n; ++e) z[e] = x[e] + a * y[e];
 }
 
-static void cpu_clamp01(pnp_backend *be, float *x, size_t n)
+/* kernels/solver.cu's clamp01_kernel does the same */
+static bool cpu_clamp01(pnp_backend *be, float *x, size_t n)
 {
-#pragma omp parallel for schedule(static) num_threads(cpu_threads(be))
-    for (size_t e = 0; e < n; ++e) x[e] = x[e] < 0.f ? 0.f : (x[e] > 1.f ? 1.f : x[e]);
+    int nonfinite = 0;
+#pragma omp parallel for schedule(static) reduction(| : nonfinite) num_threads(cpu_threads(be))
+    for (size_t e = 0; e < n; ++e) {
+        const float v = x[e];
+        nonfinite |= !isfinite(v);
+        x[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : (v == v ? v : 0.f));
+    }
+    return nonfinite != 0;
 }
 
 /* Summed in fixed blocks, then the blocks in order: the result does not depend
