@@ -207,11 +207,14 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
     r->channels = 3; /* files of earlier versions were colour */
     for (size_t k = 0; k < sizeof int_keys / sizeof *int_keys; ++k)
         if ((rc = pnp_h5_read_attr_int(f, int_keys[k], int_dst[k], err, errlen)) < 0 || (rc && k < 3)) return -1;
+    int absent = 0; /* of final_psnr (bit 0) and final_data_residual (bit 1) */
     for (size_t k = 0; k < sizeof num_keys / sizeof *num_keys; ++k) {
         *num_dst[k] = NAN;
         if ((rc = pnp_h5_read_attr_double(f, num_keys[k], num_dst[k], err, errlen)) < 0 || (rc && k < 1)) return -1;
+        if (rc && k == 1) absent |= 1;
+        if (rc && k == 4) absent |= 2;
     }
-    if (isnan(r->final_psnr) && isnan(r->final_residual)) {
+    if (absent == 3) {
         snprintf(err, errlen, "%s: root attribute 'final_psnr' or 'final_data_residual': not found", path);
         return -1;
     }
