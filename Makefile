@@ -20,7 +20,7 @@ CUDA ?= 0
 BUILD ?= build
 CC := mpicc
 NVCC ?= nvcc
-PKGS := yaml-0.1 libpng fftw3f hdf5
+PKGS := yaml-0.1 libpng fftw3f hdf5 libtiff-4 cfitsio
 
 OPT ?= -O2 -g
 CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \

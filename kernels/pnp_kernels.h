@@ -24,25 +24,39 @@ static inline unsigned pnp_grid_size(size_t n, unsigned block, unsigned cap)
 extern "C" {
 #endif
 
-/* v[ch, t] <- v[ch, t] * s[t] (or * conj(s[t])) * scale, for c channels of
- * n complex values (interleaved re, im). v: [c, n, 2], s: [n, 2]. */
-int pnp_launch_spectrum_mul(float *v, const float *s, int c, size_t n, int conjugate, float scale, void *stream);
+/* v[ch, t] <- v[ch, t] * s[ch', t] (or * conj) * scale, for c channels of
+ * n complex values (interleaved re, im). v: [c, n, 2], s: [kc, n, 2] with kc 1
+ * (ch' = 0, one spectrum for every channel) or c (ch' = ch). */
+int pnp_launch_spectrum_mul(float *v, const float *s, int c, int kc, size_t n, int conjugate, float scale,
+                            void *stream);
+
+/* acc[ch, t] += conj(s[ch', t]) * v[ch, t] * scale (s as above): the adjoints'
+ * sum of blur_normal_window. */
+int pnp_launch_spectrum_conj_mul_add(float *acc, const float *v, const float *s, int c, int kc, size_t n, float scale,
+                                     void *stream);
+/* x [c, h, w]: zero every pixel outside rows y0 .. y0+rows-1, columns x0 .. x0+cols-1. */
+int pnp_launch_mask_window(float *x, int c, int h, int w, int y0, int x0, int rows, int cols, void *stream);
 
 /* y[e] <- clamp(y[e] + sigma * N(seed, stream_id, offset + e), 0, 1), e < n (include/pnp/philox.h). */
 int pnp_launch_add_noise_clamp(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset, float sigma,
                                void *stream);
 
-/* Data term of the gradient (kernels/solver.cu): gram [n] += |s|^2 and
- * data [c, n, 2] += conj(s) * v; then v <- (gram * v - data) * scale. */
-int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v, int c, size_t n, void *stream);
-int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, size_t n, float scale,
-                                 void *stream);
+/* Data term of the gradient (kernels/solver.cu), s and gram with kc (1 or c)
+ * channels as above: gram [kc, n] += |s|^2 and data [c, n, 2] += conj(s) * v;
+ * then v <- (gram * v - data) * scale. */
+int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v, int c, int kc, size_t n,
+                        void *stream);
+int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, int kc, size_t n,
+                                 float scale, void *stream);
 int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream); /* z = x + a y */
 /* x = clamp(x, 0, 1) with a NaN to 0; *nonfinite (device) = 1 when a NaN or an infinity was met. */
 int pnp_launch_clamp01(float *x, size_t n, int *nonfinite, void *stream);
 /* partial[b] (double, `blocks` of them) = sum of (a - b)^2 over [b*chunk, (b+1)*chunk) ∩ [0, n). */
 int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
                            void *stream);
+/* The same with a * b for (a - b)^2. */
+int pnp_launch_dot(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
+                   void *stream);
 /* Windows (include/pnp/backend.h gather_windows / scatter_windows) with their
  * parameters in device int arrays: starts [y0[n], x0[n]]; rect [sy, sx, dy, dx, rows, cols] x [n]. */
 int pnp_launch_gather_windows(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,

@@ -10,13 +10,17 @@
 #include "pnp_kernels.h"
 
 
-/* gram[t] += |s[t]|^2; data[ch, t] += conj(s[t]) * v[ch, t] (complex interleaved). */
-__global__ void add_data_kernel(float *gram, float2 *data, const float2 *s, const float2 *v, int c, size_t n)
+/* gram[k, t] += |s[k, t]|^2 (k < kc); data[ch, t] += conj(s[ch', t]) * v[ch, t]
+ * (complex interleaved; ch' = ch when kc == c, else 0). */
+__global__ void add_data_kernel(float *gram, float2 *data, const float2 *s, const float2 *v, int c, int kc, size_t n)
 {
     for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < n; t += (size_t)gridDim.x * blockDim.x) {
-        const float2 k = s[t];
-        gram[t] += k.x * k.x + k.y * k.y;
+        for (int q = 0; q < kc; ++q) {
+            const float2 k = s[(size_t)q * n + t];
+            gram[(size_t)q * n + t] += k.x * k.x + k.y * k.y;
+        }
         for (int ch = 0; ch < c; ++ch) {
+            const float2 k = s[(size_t)(kc > 1 ? ch : 0) * n + t];
             const float2 a = v[(size_t)ch * n + t];
             float2 b = data[(size_t)ch * n + t];
             b.x += k.x * a.x + k.y * a.y;
@@ -26,30 +30,30 @@ __global__ void add_data_kernel(float *gram, float2 *data, const float2 *s, cons
     }
 }
 
-extern "C" int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v, int c, size_t n,
+extern "C" int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v, int c, int kc, size_t n,
                                    void *stream)
 {
     add_data_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(gram, (float2 *)data, (const float2 *)s,
-                                                                         (const float2 *)v, c, n);
+                                                                         (const float2 *)v, c, kc, n);
     return (int)cudaGetLastError();
 }
 
-/* v[ch, t] <- (gram[t] v[ch, t] - data[ch, t]) * scale */
-__global__ void gradient_kernel(float2 *v, const float *gram, const float2 *data, int c, size_t n, float scale)
+/* v[ch, t] <- (gram[ch', t] v[ch, t] - data[ch, t]) * scale */
+__global__ void gradient_kernel(float2 *v, const float *gram, const float2 *data, int c, int kc, size_t n, float scale)
 {
-    const size_t total = (size_t)c * n;
+    const size_t total = (size_t)c * n, gn = (size_t)kc * n;
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        const float g = gram[i % n];
+        const float g = gram[i % gn];
         const float2 a = v[i], b = data[i];
         v[i] = make_float2((g * a.x - b.x) * scale, (g * a.y - b.y) * scale);
     }
 }
 
-extern "C" int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, size_t n,
+extern "C" int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, int kc, size_t n,
                                             float scale, void *stream)
 {
     gradient_kernel<<<pnp_grid_size((size_t)c * n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
-        (float2 *)v, gram, (const float2 *)data, c, n, scale);
+        (float2 *)v, gram, (const float2 *)data, c, kc, n, scale);
     return (int)cudaGetLastError();
 }
 
@@ -83,15 +87,16 @@ extern "C" int pnp_launch_clamp01(float *x, size_t n, int *nonfinite, void *stre
     return (int)cudaGetLastError();
 }
 
-/* partial[b] = sum over block b's fixed range [b*chunk, (b+1)*chunk) of (a-b)^2, in double. */
-__global__ void sum_sq_diff_kernel(const float *a, const float *b, size_t n, size_t chunk, double *partial)
+/* partial[b] = sum over block b's fixed range [b*chunk, (b+1)*chunk) of (a-b)^2
+ * (squares) or a*b, in double. */
+__global__ void block_sum_kernel(const float *a, const float *b, size_t n, size_t chunk, int squares, double *partial)
 {
     __shared__ double acc[256];
     double s = 0;
     const size_t lo = blockIdx.x * chunk, hi = lo + chunk < n ? lo + chunk : n;
     for (size_t e = lo + threadIdx.x; e < hi; e += blockDim.x) {
-        const double d = (double)a[e] - (double)b[e];
-        s += d * d;
+        const double d = squares ? (double)a[e] - (double)b[e] : 0;
+        s += squares ? d * d : (double)a[e] * (double)b[e];
     }
     acc[threadIdx.x] = s;
     __syncthreads();
@@ -105,10 +110,16 @@ __global__ void sum_sq_diff_kernel(const float *a, const float *b, size_t n, siz
 extern "C" int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chunk, double *partial,
                                       unsigned blocks, void *stream)
 {
-    sum_sq_diff_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, partial);
+    block_sum_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, 1, partial);
     return (int)cudaGetLastError();
 }
 
+extern "C" int pnp_launch_dot(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
+                              void *stream)
+{
+    block_sum_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, 0, partial);
+    return (int)cudaGetLastError();
+}
 
 /* win [n, c, wh, ww]; grid.y = window; starts = [y0[n], x0[n]] */
 __global__ void gather_kernel(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,

@@ -39,9 +39,13 @@ typedef struct {
     size_t (*peak_bytes)(pnp_backend *be); /* high-water mark of alloc */
     void (*sync)(pnp_backend *be);         /* wait for queued work (timers read after it) */
 
-    /* n blur operators on [c, h, w] images: circular convolution with centred
-     * kernels [n, k, k] (host), by FFT. y = A_i x or y = A_i^T x. */
-    pnp_blur *(*blur_create)(pnp_backend *be, int c, int h, int w, int n, int k, const float *kernels);
+    /* n blur operators on [c, h, w] images: circular convolution by FFT with
+     * kernels [n, kc, kh, kw] (host; kc 1: one kernel for every channel, kc c:
+     * one per channel), any kh x kw (odd or even; larger than the image wraps),
+     * centred at (kh/2, kw/2) as pnp_wrap_kernel places them (backend_util.h).
+     * y = A_i x or y = A_i^T x (y may alias x). */
+    pnp_blur *(*blur_create)(pnp_backend *be, int c, int h, int w, int n, int kc, int kh, int kw,
+                             const float *kernels);
     void (*blur_apply)(pnp_blur *op, int i, const float *x_dev, float *y_dev, bool adjoint);
     void (*blur_destroy)(pnp_blur *op);
 
@@ -53,12 +57,19 @@ typedef struct {
     /* The data-term gradient of the operators a rank owns, with one forward and
      * one inverse FFT per call whatever their number:
      *   sum_i A_i^T (A_i x - y_i) = irfft(S * rfft(x) - B),
-     *   S = sum_i |H_i|^2,  B = sum_i conj(H_i) * rfft(y_i).
+     *   S = sum_i |H_i|^2 ([kc, h, w/2+1]),  B = sum_i conj(H_i) * rfft(y_i) ([c, h, w/2+1]).
      * blur_add_data(op, i, y) adds operator i with measurement y [c,h,w] to S and B
      * (y can be freed afterwards); blur_gradient(op, x, g) writes g [c,h,w]
      * (zero when no operator was added). g may alias x. */
     void (*blur_add_data)(pnp_blur *op, int i, const float *y_dev);
     void (*blur_gradient)(pnp_blur *op, const float *x_dev, float *g_dev);
+    /* g [c,h,w] = sum_i A_i^T P A_i x over all n operators, P keeping rows
+     * y0 .. y0+rows-1 and columns x0 .. x0+cols-1 of every channel and zeroing
+     * the rest: the normal operator of "crop to a window after a circular
+     * convolution" (the data term's boundary pad). One forward FFT of x, per
+     * operator one inverse and one forward FFT, one inverse FFT at the end.
+     * g may alias x. */
+    void (*blur_normal_window)(pnp_blur *op, const float *x_dev, float *g_dev, int y0, int x0, int rows, int cols);
 
     /* ---- vector ops on float32 buffers of n elements ---- */
     void (*zero)(pnp_backend *be, void *dev, size_t bytes);
@@ -68,6 +79,9 @@ typedef struct {
      * any value was not finite (NaN or an infinity), for the caller to refuse it */
     bool (*clamp01)(pnp_backend *be, float *x_dev, size_t n);
     double (*sum_sq_diff)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n); /* sum (a-b)^2 */
+    double (*dot)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n);         /* sum a*b */
+    /* (both in double, summed in fixed blocks then in block order: the same
+     * result whatever the thread count or launch) */
     /* Bytes the backend could still allocate (host: MemAvailable, or less when the
      * process's cgroup caps it; GPU: free device memory). */
     size_t (*free_bytes)(pnp_backend *be);

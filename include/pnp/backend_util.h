@@ -36,11 +36,13 @@ PNP_HOSTDEV int pnp_reflect_index(int p, int pad, int n)
 void pnp_conv_check_shapes(int cin, int cout, int k, int stride, int pad, bool transposed, const pnp_act *x,
                            const pnp_act *y, const pnp_act *residual);
 
-/* Place a centred k x k kernel on an h x w grid for circular convolution:
- * its centre (k/2, k/2) goes to pixel (0, 0), taps wrap modulo the grid (and
- * add up when the kernel is larger than the image). out: [h, w], overwritten.
- * Every backend's blur_create transforms this. */
-void pnp_wrap_kernel(const float *kernel, int k, int h, int w, float *out);
+/* Place a kh x kw kernel on an h x w grid for circular convolution: its
+ * centre (kh/2, kw/2) (integer division: the middle pixel of an odd side, the
+ * one after the middle of an even side) goes to pixel (0, 0), taps wrap modulo
+ * the grid (and add up when the kernel is larger than the image). out: [h, w],
+ * overwritten. Every backend's blur_create transforms this, so
+ * y[p] = sum_{a,b} k[a, b] x[p - (a - kh/2, b - kw/2)] (true convolution). */
+void pnp_wrap_kernel(const float *kernel, int kh, int kw, int h, int w, float *out);
 #endif
 
 #endif

@@ -54,5 +54,6 @@ int pnp_cmd_weights(int argc, char **argv);
 int pnp_cmd_denoise(int argc, char **argv);
 int pnp_cmd_inspect(int argc, char **argv);
 int pnp_cmd_report(int argc, char **argv);
+int pnp_cmd_export(int argc, char **argv);
 
 #endif

@@ -20,14 +20,21 @@ typedef struct {
 typedef struct {
     int index; /* position in the grid, from 0 */
 
+    char dataset[64];   /* highres_color_image | observed */
+
     /* dataset: highres_color_image */
-    char dataset[64];
     int image_size;     /* longer side of the ground truth */
     int num_operators;  /* blurs; angles linspace(0, 180, n) */
-    double noise_level; /* std of the Gaussian noise before clamping */
+    double noise_level; /* std of the Gaussian noise before clamping (observed: the data's, if known; 0: not given) */
     long long seed;     /* noise seed */
     char image[1024];   /* PNG path; empty: synthetic scene */
     int num_workers;    /* accepted for benchopt compatibility; unused */
+
+    /* dataset: observed (and noise_level above) */
+    char measurements[1024]; /* a glob (sorted), or one file holding all */
+    char psfs[1024];         /* the same for the PSFs: same count, same order */
+    char reference[1024];    /* optional ground truth of the measured region */
+    char boundary[16];       /* pad | circular */
 
     /* solver: PnP */
     char solver[64];
@@ -37,6 +44,7 @@ typedef struct {
     double step_size;
     char init_method[32];  /* zeros */
     int max_iter;          /* alias n_iter */
+    double tolerance;      /* stop when ||x_k - x_{k-1}|| / ||x_k|| < tolerance (0: never) */
     char backend[16];      /* auto | cpu | cuda */
     bool force_cpu;        /* the benchmark's torchrun rows: backend cpu */
     char precision[16];    /* fp32 | bf16 */
@@ -57,6 +65,7 @@ typedef struct {
     char slurm_extra[512];
 
     pnp_mark marks[64]; /* where each parameter was set (index = table position) */
+    pnp_mark dataset_mark; /* where the row's dataset is named (line 0: the embedded default) */
 } pnp_row;
 
 typedef struct {
@@ -88,10 +97,12 @@ int pnp_config_read_text(const char *path, char **text, char *err, size_t errlen
 int pnp_config_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen);
 
 /* A denoiser name: "drunet" (widths 64,128,256,512, 4 blocks per level),
- * "drunet:W0,W1,W2,W3" or "drunet:W0,W1,W2,W3:NB" (NB 1..16), "dncnn", "ffdnet"
- * or "none". The one grammar of these names: the loader refuses a row with any
- * other (nets/denoiser.c builds from it). arch receives "drunet", "dncnn",
- * "ffdnet" or "none"; widths and blocks DRUNet's (the defaults otherwise).
+ * "drunet:W0,W1,W2,W3" or "drunet:W0,W1,W2,W3:NB" (NB 1..16), "dncnn", "ffdnet",
+ * their grey versions "drunet_gray[:W0,W1,W2,W3[:NB]]", "dncnn_gray",
+ * "ffdnet_gray", or "none". The one grammar of these names: the loader refuses a
+ * row with any other (nets/denoiser.c builds from it). arch receives "drunet",
+ * "dncnn", "ffdnet" (with "_gray" appended for a grey version) or "none";
+ * widths and blocks DRUNet's (the defaults otherwise).
  * 0, or -1 with the reason in err. */
 int pnp_denoiser_spec_parse(const char *spec, char *arch, size_t archlen, int widths[4], int *blocks, char *err,
                             size_t errlen);
@@ -133,7 +144,8 @@ typedef struct {
 /* 0, or -1 with "FILE:LINE:COL: message" in err. */
 int pnp_parallel_config_load(const char *path, pnp_parallel_config *pc, char *err, size_t errlen);
 
-/* "key=value key=value ..." for every parameter of the row, in table order. */
+/* "key=value key=value ..." for every parameter of the row (those of its
+ * dataset and every solver parameter), in table order. */
 void pnp_row_format(const pnp_row *row, char *buf, size_t len);
 
 /* Visit every parameter: name and its value as text (for HDF5 attributes). */

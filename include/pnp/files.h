@@ -32,4 +32,13 @@ int pnp_output_check(const char *path, char *err, size_t errlen);
  * longer run left behind. 0, or -1 when the name does not fit in len. */
 int pnp_temp_path(const char *final_path, char *tmp, size_t len);
 
+/* The protocol of every writer of a whole file at once (PNG, TIFF, FITS, NumPy,
+ * include/pnp/image.h and imgfile.h): pnp_output_begin puts this process's
+ * temporary name for `path` in tmp (pnp_temp_path) and registers it with
+ * pnp_error_set_tempfile (a fatal error or a signal removes it); the writer
+ * fills tmp; pnp_output_commit renames it onto `path` when ok, else removes it,
+ * and clears the registration. 0, or -1 and err. */
+int pnp_output_begin(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen);
+int pnp_output_commit(const char *tmp, const char *path, int ok, char *err, size_t errlen);
+
 #endif

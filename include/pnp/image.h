@@ -43,6 +43,11 @@ int pnp_png_read_fit(const char *path, int longer, pnp_image *out, int *src_h, i
  * complete: a failed write never leaves a partial file. 0, or -1 and err. */
 int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen);
 
+/* v clamped to [0,1] on the 8- or 16-bit grid: round(v * 255) or round(v * 65535),
+ * ties to even (what pnp's integer writers store). */
+uint8_t pnp_to_u8(float v);
+uint16_t pnp_to_u16(float v);
+
 /* Bicubic resize exactly as torch.nn.functional.interpolate(mode='bicubic',
  * align_corners=False, size=(out_h, out_w)): A = -0.75, source coordinate
  * (dst + 0.5) * in/out - 0.5, border taps clamped to the edge. No clamping of values. */

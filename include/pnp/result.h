@@ -13,20 +13,35 @@
  *                     status "finished" | "interrupted" (a checkpoint) | "resumed"
  *                            | "failed" (the iterate turned non-finite: NaN)
  *                     failure (only with status "failed": why, which iteration)
- *                     iterations, final_psnr, initial_psnr (dB; PSNR of x_0),
- *                     total_time, setup_time (s), communication ("mpi" | "nccl"),
- *                     denoiser (one line), source (the ground truth's origin),
+ *                     stop_reason "max_iter" | "tolerance" (the relative change
+ *                       fell below the row's tolerance) | "signal" | "test" | "failed"
+ *                     iterations, total_time, setup_time (s),
+ *                     final_data_residual, initial_data_residual (f(x) after the
+ *                       last iteration and of x_0: 1/2 sum_i ||A_i x - y_i||^2),
+ *                     final_psnr, initial_psnr (dB; only with a ground truth or
+ *                       reference: PSNR of the measured region),
+ *                     channels (1 or 3), boundary ("circular" | "pad"),
+ *                     communication ("mpi" | "nccl"), denoiser (one line),
+ *                     source (where the data came from),
  *                     windows, window_height, window_width, batch_size (the
  *                     tiling; windows 0: the denoiser saw the whole image),
  *                     unfused_convolutions (rank 0's layers that ran unfused
  *                     because cuDNN refused the fused call; 0 on the CPU)
- *   /reconstruction   float32 [3,H,W]  x after `iterations` iterations;
- *                                      attrs layout="CHW", psnr
- *   /ground_truth     float32 [3,H,W]  attr layout="CHW"
- *   /measurement      float32 [3,H,W]  y_0; attrs layout="CHW", operator=0, angle_deg
- *   /kernels          float32 [n,k,k]  the blur operators' kernels
- *   /traces/psnr, /traces/elapsed               float64 [iterations]  dB, s since
- *                                               the first iteration began
+ *   /reconstruction   float32 [C,H,W]  x after `iterations` iterations, the
+ *                                      measured region; attrs layout="CHW", psnr
+ *                                      (with a reference)
+ *   /reconstruction_extended  float32 [C,H+kh-1,W+kw-1]  boundary pad only: the
+ *                                      whole estimate, of which /reconstruction is
+ *                                      rows region_row.., columns region_col..
+ *                                      (attributes; layout="CHW")
+ *   /ground_truth     float32 [C,H,W]  attr layout="CHW" (when there is one)
+ *   /measurement      float32 [C,H,W]  y_0; attrs layout="CHW", operator=0,
+ *                                      angle_deg (synthetic blurs)
+ *   /kernels          float32 [n,kh,kw], or [n,C,kh,kw] with one PSF per channel
+ *   /traces/data_residual, /traces/relative_change   float64 [iterations]  f(x)
+ *                                      after each iteration; ||x_k - x_{k-1}|| / ||x_k||
+ *   /traces/psnr      float64 [iterations]  dB (with a ground truth or reference)
+ *   /traces/elapsed   float64 [iterations]  s since the first iteration began
  *   /traces/gradient_time, denoise_time, comm_time
  *                                               float64 [iterations, ranks]  s
  *   /traces/peak_memory                         float64 [iterations, ranks]  bytes
@@ -36,7 +51,9 @@
  *   resolved parameter)
  * Every trace dataset has a "units" attribute. Images are chunked and
  * deflate-compressed. A checkpoint is simply a result with status
- * "interrupted": x and the traces so far are the state of the iteration. */
+ * "interrupted": x (the extended one for pad) and the traces so far are the
+ * state of the iteration. Files of earlier versions (always [3,H,W] with a
+ * ground truth, no data_residual) read back with the new fields absent. */
 #ifndef PNP_RESULT_H
 #define PNP_RESULT_H
 
@@ -49,53 +66,62 @@ enum { PNP_RESULT_GRADIENT_TIME, PNP_RESULT_DENOISE_TIME, PNP_RESULT_COMM_TIME, 
        PNP_RESULT_PER_RANK };
 extern const char *const pnp_result_per_rank_names[PNP_RESULT_PER_RANK]; /* "gradient_time", ... */
 
-/* The [3,H,W] images, in the order a viewer shows them. */
-enum { PNP_RESULT_GROUND_TRUTH, PNP_RESULT_MEASUREMENT, PNP_RESULT_RECONSTRUCTION, PNP_RESULT_IMAGES };
+/* The image datasets, in the order a viewer shows them. */
+enum { PNP_RESULT_GROUND_TRUTH, PNP_RESULT_MEASUREMENT, PNP_RESULT_RECONSTRUCTION, PNP_RESULT_RECONSTRUCTION_EXTENDED,
+       PNP_RESULT_IMAGES };
 extern const char *const pnp_result_image_names[PNP_RESULT_IMAGES]; /* "ground_truth", "measurement", ... */
 
 /* A run as its result file holds it, every rank's records side by side. Read
  * back, absent optional strings are NULL, numbers NaN, arrays NULL. */
 typedef struct {
     /* root attributes */
-    char *status, *backend, *communication, *denoiser, *source, *hosts;
+    char *status, *stop_reason, *backend, *communication, *denoiser, *source, *hosts, *boundary;
     char *failure;                            /* why, with status "failed"; else NULL */
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
-    long long grid_row_index, ranks, iterations;
-    double initial_psnr, final_psnr, total_time, setup_time;
+    long long grid_row_index, ranks, iterations, channels;
+    double initial_psnr, final_psnr, initial_residual, final_residual, total_time, setup_time;
     long long windows, window_height, window_width, batch_size;
     long long unfused_convolutions; /* rank 0's convolutions that ran unfused (cuDNN refused the fused call) */
     /* /traces */
     long long traced;                         /* rows of the per-iteration traces */
-    double *psnr, *elapsed;                   /* [traced] */
+    double *psnr, *residual, *change, *elapsed; /* [traced] (psnr NULL without a reference) */
     double *per_rank[PNP_RESULT_PER_RANK];    /* [traced, ranks] */
     double *planned_memory;                   /* [ranks] */
     double *operators_owned, *windows_owned, *window_first; /* [ranks] (int64 in the file) */
     int has_image[PNP_RESULT_IMAGES];        /* read: which image datasets the file holds */
-    /* /reconstruction, read only when asked (PNP_RESULT_READ_IMAGE) */
-    int height, width;
-    float *reconstruction;                    /* [3, height, width] */
+    /* images, read only when asked (PNP_RESULT_READ_IMAGE) */
+    int height, width;                        /* /reconstruction [channels, height, width] */
+    float *reconstruction;
+    int ext_height, ext_width, region_row, region_col; /* /reconstruction_extended, when the file has it */
+    float *extended;                          /* [channels, ext_height, ext_width] or NULL */
 } pnp_result;
 
-/* The images a result holds besides the reconstruction (host, [3,H,W] each). */
+/* The images a result holds (host). */
 typedef struct {
-    int height, width;
-    const float *reconstruction, *ground_truth, *measurement;
-    double measurement_angle;  /* operator 0's angle, degrees */
-    int n_kernels, kernel_size;
-    const float *kernels;      /* [n_kernels, kernel_size, kernel_size] */
+    int channels, height, width;
+    const float *reconstruction;              /* [C,H,W] the measured region */
+    const float *ground_truth;                /* [C,H,W] or NULL */
+    const float *measurement;                 /* [C,H,W] y_0 */
+    double measurement_angle;                 /* operator 0's angle, degrees (NaN: not a synthetic blur) */
+    int n_kernels, kernel_channels, kernel_height, kernel_width;
+    const float *kernels;                     /* [n, kernel_channels, kh, kw] */
+    const float *extended;                    /* [C, ext_height, ext_width] (boundary pad) or NULL */
+    int ext_height, ext_width, region_row, region_col;
 } pnp_result_images;
 
-/* Write r (status, iterations = r->traced, every trace above) and the images to
- * PATH with cfg/row's provenance. final_psnr is the last traced PSNR (or the
- * initial one without iterations). 0, or -1 with the message in err. */
+/* Write r (status, stop_reason, iterations = r->traced, every trace above;
+ * psnr NULL: no reference) and the images to PATH with cfg/row's provenance.
+ * The final PSNR and residual are the last traced ones (or the initial ones
+ * without iterations). 0, or -1 with the message in err. */
 int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row, const pnp_result *r,
                      const pnp_result_images *img, char *err, size_t errlen);
 
 enum { PNP_RESULT_READ_SUMMARY = 0, PNP_RESULT_READ_IMAGE = 1 };
 /* Read PATH's attributes and traces (and with PNP_RESULT_READ_IMAGE the
- * reconstruction). Required: status, backend, grid_row_index, ranks,
- * iterations, final_psnr, total_time, the six per-iteration traces with
- * consistent shapes; the rest is optional. 0, or -1 with "PATH: what" in err
+ * reconstruction, and the extended one when present). Required: status,
+ * backend, grid_row_index, ranks, iterations, total_time, /traces/elapsed, the
+ * four per-rank traces and /traces/psnr or /traces/data_residual (with final_psnr
+ * or final_data_residual), all of consistent shapes; the rest is optional. 0, or -1 with "PATH: what" in err
  * (no such file, a folder, not HDF5, not a pnp result, "/traces/psnr: not
  * found (/traces holds: ...)", a wrong shape or type). Never aborts; HDF5's
  * error printing is off meanwhile. Free with pnp_result_free (also after -1). */

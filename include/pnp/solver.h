@@ -1,10 +1,19 @@
 /* solver.h - the PnP iteration of DESIGN section 1 over the ranks of a run:
  *   x <- clamp( D( x - step_size * grad f(x), denoiser_sigma ), 0, 1 ),  x_0 = 0,
- * f(x) = 1/2 sum_i ||A_i x - y_i||^2. The solver sees only the backend ops
+ * f(x) = 1/2 sum_i ||A_i x - y_i||^2 (the data term, include/pnp/data_term.h:
+ * x lives on its domain, the measured region for boundary circular, the
+ * extended one for pad). The solver sees only the data term, the backend ops
  * (never a device API) and the communication interface (never MPI itself).
  *
- * distribute_physics: rank r owns operators {i : i mod P == r}, generates only
- *   their measurements, and its partial gradient is all-reduced.
+ * Per iteration it records f(x_k) (the data residual, from the gradient at x_k
+ * the next step needs anyway: no extra work but one gradient at the end), the
+ * relative change ||x_k - x_{k-1}|| / ||x_k|| over the whole x, and the PSNR of
+ * the measured region against the ground truth or reference when there is one.
+ * tolerance > 0 stops the run once the relative change falls below it, on
+ * every rank at the same iteration.
+ *
+ * distribute_physics: rank r owns operators {i : i mod P == r}, generates (or
+ *   reads) only their measurements, and the data term all-reduces the gradient.
  * distribute_denoiser: the image is cut into windows (include/pnp/tiling.h);
  *   rank r denoises its slab of windows in batches of max_batch_size (0: all of
  *   them), halved while they would not fit in this rank's share of the memory
@@ -25,9 +34,13 @@
 /* Per-iteration records. Times are wall seconds, synchronised with the backend. */
 typedef struct {
     int iterations;       /* iterations done */
-    double psnr_initial;  /* PSNR of x_0 */
+    int converged;        /* the run stopped because the relative change fell below tolerance */
+    double psnr_initial;  /* PSNR of x_0 (NaN without a reference) */
+    double residual_initial; /* f(x_0) */
     double setup_time;    /* operators, measurements, data term, denoiser buffers */
-    double *psnr;         /* [max_iter] after each iteration */
+    double *psnr;         /* [max_iter] after each iteration (NaN without a reference) */
+    double *residual;     /* [max_iter] f(x) after each iteration */
+    double *change;       /* [max_iter] ||x_k - x_{k-1}|| / ||x_k|| */
     double *elapsed;      /* [max_iter] seconds since the first iteration began */
     double *grad_time;    /* [max_iter] this rank: gradient and step, without communication */
     double *denoise_time; /* [max_iter] this rank: windows, denoiser, scatter, clamp */
@@ -50,7 +63,7 @@ typedef struct {
     const pnp_problem *p;
     pnp_denoiser *dn;     /* NULL: no prior (projected gradient descent) */
     FILE *progress;       /* one line per iteration (rank 0), or NULL */
-    /* Resume: x after tr->iterations iterations (host [3,H,W]), or NULL to start from x_0 = 0. */
+    /* Resume: x after tr->iterations iterations (host [c, xh, xw]), or NULL to start from x_0 = 0. */
     const float *x_resume;
     /* Memory: ranks of this node drawing on the same memory as this one (>= 1;
      * backend op memory_id), and a cap on what this rank's backend may hold
@@ -64,7 +77,9 @@ typedef struct {
      * run. NULL: never. */
     int (*stop_requested)(void *user);
     /* The setup's agreement point, on every rank once setup is done (before any
-     * communication of the run): failure is this rank's reason it cannot run
+     * communication of the run but the data term's own, which every rank makes
+     * whatever happened: the reductions of pnp_data_term_ready and of the gradient
+     * at x_0): failure is this rank's reason it cannot run
      * (the memory plan over --max-memory) or NULL. Nonzero when any rank failed
      * or wants to stop: pnp_solve then returns -1 at once on every rank. NULL:
      * a failure is fatal. */
@@ -76,8 +91,8 @@ typedef struct {
     void *user;
 } pnp_solver_args;
 
-/* Check what the solver will need of the row for an image of h x w (tiling
- * parameters against the image). 0, or -1 with a message in err. */
+/* Check what the solver will need of the row for an estimate x of h x w (tiling
+ * parameters against it). 0, or -1 with a message in err. */
 int pnp_solver_check(const pnp_row *row, int h, int w, char *err, size_t errlen);
 
 /* Zeroed records for max_iter iterations (a resume fills the first ones). */
@@ -85,11 +100,11 @@ void pnp_trace_alloc(pnp_trace *tr, int max_iter);
 void pnp_trace_free(pnp_trace *tr);
 
 /* Run iterations tr->iterations .. row->max_iter - 1 (all of them from a fresh
- * pnp_trace_alloc; with a_resume, the rest), or fewer when should_stop says so.
- * x_out: host [3,H,W], the reconstruction (equal on every rank). measurement0:
- * host [3,H,W] filled with y_0 on the rank that owns operator 0, or NULL.
- * Returns 0, or -1 when setup_agree stopped it before the first iteration
- * (x_out untouched). */
+ * pnp_trace_alloc; with a_resume, the rest), or fewer when should_stop says so
+ * or the tolerance is reached. x_out: host [c, xh, xw], the estimate on the data
+ * term's domain (equal on every rank). measurement0: host [c, h, w] filled with
+ * y_0 on the rank that owns operator 0, or NULL. Returns 0, or -1 when
+ * setup_agree stopped it before the first iteration (x_out untouched). */
 int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr);
 
 #endif

@@ -179,8 +179,11 @@ static void denoiser_weights(const pnp_row *row, char *out, size_t len)
     out[0] = '\0';
 }
 
-/* The denoiser of a row: none, a weights file (denoiser_weights), or generated weights. */
-static pnp_denoiser *make_denoiser(const pnp_row *row, const char *weights, pnp_backend *be, setup_status *st)
+/* The denoiser of a row for images of `channels`: none, a weights file
+ * (denoiser_weights), or generated weights for a spec. note: how a network of
+ * other channels is bridged. */
+static pnp_denoiser *make_denoiser(const pnp_row *row, const char *weights, pnp_backend *be, int channels, char *note,
+                                   size_t notelen, setup_status *st)
 {
     if (!strcmp(row->denoiser, "none")) return NULL;
     char arch[32], err[1024];
@@ -203,7 +206,7 @@ static pnp_denoiser *make_denoiser(const pnp_row *row, const char *weights, pnp_
         }
         pnp_weights_randomize(&sd, 0); /* as `pnp weights generate SPEC OUT` */
     }
-    pnp_denoiser *dn = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
+    pnp_denoiser *dn = pnp_denoiser_create_for(be, arch, &sd, channels, note, notelen, err, sizeof err);
     pnp_weights_free(&sd);
     if (!dn) setup_fail(st, "weights %s: %s", weights[0] ? weights : "(generated)", err);
     return dn;
@@ -265,12 +268,15 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     r->hosts = pnp_strdup(hosts);
     r->ranks = size;
     r->traced = r->iterations = it;
-    r->psnr = copy_doubles(tr->psnr, it);
+    r->psnr = isnan(tr->psnr_initial) ? NULL : copy_doubles(tr->psnr, it);
+    r->residual = copy_doubles(tr->residual, it);
+    r->change = copy_doubles(tr->change, it);
     r->elapsed = copy_doubles(tr->elapsed, it);
     memcpy(r->per_rank, per_rank, sizeof per_rank);
     r->planned_memory = owned_all[0], r->operators_owned = owned_all[1];
     r->windows_owned = owned_all[2], r->window_first = owned_all[3];
     r->initial_psnr = tr->psnr_initial;
+    r->initial_residual = tr->residual_initial;
     r->setup_time = tr->setup_time;
     r->windows = tr->windows_total, r->window_height = tr->win_h, r->window_width = tr->win_w;
     r->batch_size = tr->batch;
@@ -367,13 +373,16 @@ static int should_stop(void *user)
 }
 
 /* Rank 0 reads the checkpoint (a result file, include/pnp/result.h), checks it
- * against the run and broadcasts the state to every rank (x, the iteration
- * count and the traces so far; the rest of *c is rank 0's only). Returns 0, or
- * 1 on every rank when it failed (an agreement point, message printed). */
-static int checkpoint_load(const char *path, const pnp_row *row, const pnp_image *shape, int rank, int size,
-                           pnp_result *c, setup_status *st)
+ * against the run (x of the data term's geometry g: /reconstruction, or
+ * /reconstruction_extended for pad; a PSNR trace when the row has a truth) and broadcasts the state to every rank (x
+ * in c->reconstruction, the iteration count and the traces so far; the rest of
+ * *c is rank 0's only). Returns 0, or 1 on every rank when it failed (an
+ * agreement point, message printed). */
+static int checkpoint_load(const char *path, const pnp_row *row, const pnp_data_geometry *g, bool has_truth,
+                           int rank, int size, pnp_result *c, setup_status *st)
 {
-    int it = 0;
+    int it = 0, has_psnr = 0;
+    const bool pad = g->boundary == PNP_BOUNDARY_PAD;
     if (rank == 0) {
         char mine[8192], err[1024];
         pnp_row_format(row, mine, sizeof mine);
@@ -388,28 +397,48 @@ static int checkpoint_load(const char *path, const pnp_row *row, const pnp_image
                        c->ranks, size);
         else if (c->iterations >= row->max_iter)
             setup_fail(st, "--resume %s: %lld of %d iterations already done", path, c->iterations, row->max_iter);
-        else if (c->traced != c->iterations || isnan(c->initial_psnr) || isnan(c->setup_time))
-            setup_fail(st, "--resume %s: the traces hold %lld iterations of %lld, or initial_psnr/setup_time is "
-                       "missing: not a complete checkpoint", path, c->traced, c->iterations);
-        else if (c->height != shape->h || c->width != shape->w)
-            setup_fail(st, "--resume %s: /reconstruction is [3,%d,%d], this row's image is [3,%d,%d]", path,
-                       c->height, c->width, shape->h, shape->w);
+        else if (c->traced != c->iterations || !c->residual || !c->change || isnan(c->initial_residual) ||
+                 isnan(c->setup_time))
+            setup_fail(st, "--resume %s: the traces hold %lld iterations of %lld, or the data residual, relative "
+                       "change, initial_data_residual or setup_time is missing: not a complete checkpoint",
+                       path, c->traced, c->iterations);
+        else if (has_truth && !c->psnr)
+            setup_fail(st, "--resume %s: /traces/psnr: not found (this row has a ground truth)", path);
+        else if (pad && !c->extended)
+            setup_fail(st, "--resume %s: no /reconstruction_extended, which boundary pad resumes from", path);
+        else if (c->channels != g->c || (pad ? c->ext_height : c->height) != g->xh ||
+                 (pad ? c->ext_width : c->width) != g->xw)
+            setup_fail(st, "--resume %s: /%s is [%lld,%d,%d], this row's estimate is [%d,%d,%d]", path,
+                       pad ? "reconstruction_extended" : "reconstruction", c->channels,
+                       pad ? c->ext_height : c->height, pad ? c->ext_width : c->width, g->c, g->xh, g->xw);
+        if (!st->failed && pad) { /* the state is the extended x */
+            free(c->reconstruction);
+            c->reconstruction = c->extended;
+            c->extended = NULL;
+        }
         it = (int)c->iterations;
+        has_psnr = c->psnr != NULL;
     }
     if (setup_agree(st, rank, size)) return 1;
-    const size_t numel = pnp_image_numel(shape);
-    MPI_CHECK(MPI_Bcast(&it, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    const size_t numel = (size_t)g->c * g->xh * g->xw;
+    int head[2] = {it, has_psnr};
+    MPI_CHECK(MPI_Bcast(head, 2, MPI_INT, 0, MPI_COMM_WORLD));
+    it = head[0], has_psnr = head[1];
     if (rank != 0) {
         c->traced = c->iterations = it, c->ranks = size;
-        c->psnr = pnp_malloc(sizeof(double) * (it + 1));
+        if (has_psnr) c->psnr = pnp_malloc(sizeof(double) * (it + 1));
+        c->residual = pnp_malloc(sizeof(double) * (it + 1));
+        c->change = pnp_malloc(sizeof(double) * (it + 1));
         c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
         c->reconstruction = pnp_malloc(sizeof(float) * numel);
         for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) c->per_rank[i] = pnp_malloc(sizeof(double) * (it * size + 1));
     }
-    MPI_CHECK(MPI_Bcast(&c->initial_psnr, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    MPI_CHECK(MPI_Bcast(&c->setup_time, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    MPI_CHECK(MPI_Bcast(c->psnr, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    MPI_CHECK(MPI_Bcast(c->elapsed, it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    double scalars[3] = {c->initial_psnr, c->initial_residual, c->setup_time};
+    MPI_CHECK(MPI_Bcast(scalars, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    c->initial_psnr = scalars[0], c->initial_residual = scalars[1], c->setup_time = scalars[2];
+    double *traces[4] = {c->psnr, c->residual, c->change, c->elapsed};
+    for (int i = 0; i < 4; ++i)
+        if (traces[i]) MPI_CHECK(MPI_Bcast(traces[i], it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     for (int i = 0; i < PNP_RESULT_PER_RANK; ++i)
         MPI_CHECK(MPI_Bcast(c->per_rank[i], it * size, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     for (size_t off = 0; off < numel; off += (size_t)1 << 30) {
@@ -424,12 +453,15 @@ static void checkpoint_to_trace(const pnp_result *c, int rank, int size, pnp_tra
 {
     double *dst[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
     for (int k = 0; k < c->iterations; ++k) {
-        tr->psnr[k] = c->psnr[k];
+        tr->psnr[k] = c->psnr ? c->psnr[k] : NAN;
+        tr->residual[k] = c->residual[k];
+        tr->change[k] = c->change[k];
         tr->elapsed[k] = c->elapsed[k];
         for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) dst[i][k] = c->per_rank[i][(size_t)k * size + rank];
     }
     tr->iterations = (int)c->iterations;
     tr->psnr_initial = c->initial_psnr;
+    tr->residual_initial = c->initial_residual;
     tr->setup_time = c->setup_time;
 }
 
@@ -480,12 +512,14 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
 
     pnp_cli_result_path(o->config, o->out, row->index, path, sizeof path);
     pnp_problem p = {0};
+    pnp_data_geometry geo = {0};
+    char dn_note[512] = "";
     if (st.failed) {
         /* nothing more to find */
     } else if (rank == 0 && pnp_output_check(path, err, sizeof err)) /* before any work: the result must be writable */
         setup_fail(&st, "--out %s: %s", o->out ? o->out : "results", err);
-    else if (pnp_problem_build(row, &p, err, sizeof err)) setup_fail(&st, "%s", err);
-    else if (pnp_solver_check(row, p.truth.h, p.truth.w, err, sizeof err) ||
+    else if (pnp_problem_build(row, rank, size, &p, err, sizeof err)) setup_fail(&st, "%s", err);
+    else if ((geo = pnp_problem_geometry(&p), pnp_solver_check(row, geo.xh, geo.xw, err, sizeof err)) ||
              pnp_backend_check(row->backend, row->precision, err, sizeof err))
         setup_fail(&st, "%s: row %d: %s", cfg->path, row->index, err);
     pnp_backend *be = NULL;
@@ -494,18 +528,19 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     denoiser_weights(row, weights, sizeof weights);
     if (!st.failed) {
         be = pnp_backend_create(row->backend, row->precision, threads, local_rank);
-        dn = make_denoiser(row, weights, be, &st);
+        dn = make_denoiser(row, weights, be, p.c, dn_note, sizeof dn_note, &st);
     }
     pnp_result ck = {0};
     int failed = setup_agree(&st, rank, size);
     if (!failed) { /* the same row and problem on every rank, before anything depends on it */
         char what[9000], text[8192];
         pnp_row_format(row, text, sizeof text);
-        snprintf(what, sizeof what, "row=%d %s image=%dx%d operators=%d kernel=%d resume=%s", row->index, text,
-                 p.truth.h, p.truth.w, p.n_ops, p.ksize, resume ? "yes" : "no");
+        snprintf(what, sizeof what, "row=%d %s image=%dx%dx%d operators=%d psf=%dx%dx%d boundary=%s resume=%s",
+                 row->index, text, p.c, p.h, p.w, p.n_ops, p.kc, p.kh, p.kw, pnp_boundary_name(p.boundary),
+                 resume ? "yes" : "no");
         failed = same_row_everywhere(what, rank, size);
     }
-    if (!failed && resume) failed = checkpoint_load(resume, row, &p.truth, rank, size, &ck, &st);
+    if (!failed && resume) failed = checkpoint_load(resume, row, &geo, p.truth.data != NULL, rank, size, &ck, &st);
     if (failed) {
         pnp_result_free(&ck);
         pnp_denoiser_destroy(dn);
@@ -517,8 +552,15 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     const char *desc = dn ? pnp_denoiser_describe(dn) : "none";
     const int asked = row->ntasks_per_node * row->nodes;
     if (rank == 0) {
-        printf("pnp run: row %d of %s: %s %dx%d, %d operators, %s\n", row->index, cfg->path, p.source, p.truth.h,
-               p.truth.w, p.n_ops, desc);
+        printf("pnp run: row %d of %s: %s, %d channel%s %dx%d, %d operators (PSF %dx%d%s), boundary %s, %s\n",
+               row->index, cfg->path, p.source, p.c, p.c == 1 ? "" : "s", p.h, p.w, p.n_ops, p.kh, p.kw,
+               p.kc > 1 ? " per channel" : "", pnp_boundary_name(p.boundary), desc);
+        if (p.boundary == PNP_BOUNDARY_PAD)
+            printf("  boundary pad: x is %dx%d (the measured region at row %d, column %d), so no blur wraps "
+                   "around\n", geo.xh, geo.xw, geo.oy, geo.ox);
+        if (!p.truth.data) printf("  no reference: traces record the data residual and the relative change\n");
+        if (p.notes) printf("%s", p.notes);
+        if (dn_note[0]) printf("  note: %s\n", dn_note);
         printf("  %d rank%s (%d thread%s each), backend %s%s, physics %s, denoiser %s", size, size == 1 ? "" : "s",
                threads, threads == 1 ? "" : "s", be->ops->name, strcmp(row->precision, "bf16") ? "" : " (bf16)",
                row->distribute_physics ? "distributed" : "whole",
@@ -545,8 +587,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
 
     const int sharers = memory_sharers(be);
     pnp_comm *comm = make_comm(be, sharers, rank);
-    const size_t N = pnp_image_numel(&p.truth);
-    float *x = pnp_malloc(sizeof(float) * N), *y0 = rank == 0 ? pnp_calloc(N, sizeof(float)) : NULL; /* written by rank 0 */
+    const size_t N = (size_t)geo.c * geo.xh * geo.xw, NY = (size_t)p.c * p.h * p.w;
+    float *x = pnp_malloc(sizeof(float) * N), *y0 = rank == 0 ? pnp_calloc(NY, sizeof(float)) : NULL; /* written by rank 0 */
     pnp_trace tr;
     pnp_trace_alloc(&tr, row->max_iter);
     if (resume) {
@@ -559,7 +601,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                             resume ? ck.reconstruction : NULL, sharers, max_memory, stop_requested,
                             solver_setup_agree, should_stop, &stop};
     const int started = pnp_solve(&args, x, y0, &tr) == 0;
-    const int interrupted = started && !stop.diverged && tr.iterations < row->max_iter;
+    const int interrupted = started && !stop.diverged && !tr.converged && tr.iterations < row->max_iter;
     pnp_result_free(&ck);
     if (started && rank == 0 && tr.windows_total > 0)
         printf("  tiles: %d windows of %dx%d; rank 0 ran %d of them in batches of %d\n", tr.windows_total, tr.win_h,
@@ -582,6 +624,10 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     if (started && rank == 0) {
         r.status = pnp_strdup(stop.diverged ? "failed" : interrupted ? "interrupted" : resume ? "resumed" : "finished");
         r.failure = failure[0] ? pnp_strdup(failure) : NULL;
+        r.stop_reason = pnp_strdup(tr.converged ? "tolerance"
+                                   : stop.diverged ? "failed"
+                                   : !interrupted ? "max_iter"
+                                   : stop.signal == STOP_TEST ? "test" : "signal");
         r.backend = pnp_strdup(be->ops->name);
         r.communication = pnp_strdup(comm->ops->name);
         char described[8192]; /* the network, and where its weights came from */
@@ -589,15 +635,33 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                  !dn ? "none" : weights[0] ? weights : "generated (pnp weights generate, seed 0)");
         r.denoiser = pnp_strdup(described);
         r.source = pnp_strdup(p.source);
+        r.boundary = pnp_strdup(pnp_boundary_name(p.boundary));
         r.total_time = total_time;
         r.unfused_convolutions = pnp_backend_unfused_convs(be);
-        const pnp_result_images img = {p.truth.h, p.truth.w, x,          p.truth.data, y0, p.angles[0],
-                                       p.n_ops,   p.ksize,   p.kernels};
+        /* the measured region of x (x itself for circular) */
+        float *region = x;
+        if (geo.boundary == PNP_BOUNDARY_PAD) {
+            region = pnp_malloc(sizeof(float) * NY);
+            for (int c = 0; c < geo.c; ++c)
+                for (int i = 0; i < geo.h; ++i)
+                    memcpy(region + ((size_t)c * geo.h + i) * geo.w,
+                           x + ((size_t)c * geo.xh + geo.oy + i) * geo.xw + geo.ox, sizeof(float) * geo.w);
+        }
+        const pnp_result_images img = {
+            .channels = p.c, .height = p.h, .width = p.w, .reconstruction = region, .ground_truth = p.truth.data,
+            .measurement = y0, .measurement_angle = p.angles ? p.angles[0] : NAN, .n_kernels = p.n_ops,
+            .kernel_channels = p.kc, .kernel_height = p.kh, .kernel_width = p.kw, .kernels = p.kernels,
+            .extended = region != x ? x : NULL, .ext_height = geo.xh, .ext_width = geo.xw, .region_row = geo.oy,
+            .region_col = geo.ox};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
         write_status_file(outcome, rank);
         pnp_result_free(&r);
-        const double final = tr.iterations ? tr.psnr[tr.iterations - 1] : tr.psnr_initial;
-        printf("wrote %s: PSNR %.3f dB after %d iterations, %.2f s\n", path, final, tr.iterations, total_time);
+        if (region != x) free(region);
+        const int last = tr.iterations - 1;
+        printf("wrote %s: ", path);
+        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", last >= 0 ? tr.psnr[last] : tr.psnr_initial);
+        printf("data residual %.6g after %d iterations%s, %.2f s\n", last >= 0 ? tr.residual[last] : tr.residual_initial,
+               tr.iterations, tr.converged ? " (relative change below the tolerance)" : "", total_time);
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);

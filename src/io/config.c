@@ -24,57 +24,69 @@
 
 typedef enum { T_INT, T_FLOAT, T_BOOL, T_STRING } ptype;
 typedef enum { SEC_DATASET, SEC_SOLVER } psection;
+/* Which datasets a dataset parameter belongs to (a mask; solver parameters: ANY). */
+enum { DS_HIGHRES = 1, DS_OBSERVED = 2, DS_ANY = 3 };
 
 typedef struct {
     const char *name;
     const char *alias; /* accepted other spelling, or NULL */
     psection section;
+    int datasets;      /* DS_* mask */
     ptype type;
     size_t offset, size; /* size: capacity for strings */
     const char *def;     /* default, as YAML text */
     double min;          /* numeric lower bound (inclusive) */
 } param;
 
-#define P(nm, al, sec, ty, field, def, mn)                                                   \
-    { nm, al, sec, ty, offsetof(pnp_row, field), sizeof(((pnp_row *)0)->field), def, mn }
+#define P(nm, al, sec, ds, ty, field, def, mn)                                               \
+    { nm, al, sec, ds, ty, offsetof(pnp_row, field), sizeof(((pnp_row *)0)->field), def, mn }
+#define D(nm, ds, ty, field, def, mn) P(nm, NULL, SEC_DATASET, ds, ty, field, def, mn)
+#define S(nm, al, ty, field, def, mn) P(nm, al, SEC_SOLVER, DS_ANY, ty, field, def, mn)
 
+/* noise_level appears twice: one entry per dataset (its default differs), one field. */
 static const param PARAMS[] = {
-    P("image_size", NULL, SEC_DATASET, T_INT, image_size, "2048", 8),
-    P("num_operators", NULL, SEC_DATASET, T_INT, num_operators, "8", 1),
-    P("noise_level", NULL, SEC_DATASET, T_FLOAT, noise_level, "0.1", 0),
-    P("seed", NULL, SEC_DATASET, T_INT, seed, "42", 0),
-    P("image", NULL, SEC_DATASET, T_STRING, image, "", 0),
-    P("num_workers", NULL, SEC_DATASET, T_INT, num_workers, "0", 0),
-    P("denoiser", NULL, SEC_SOLVER, T_STRING, denoiser, "drunet", 0),
-    P("weights", NULL, SEC_SOLVER, T_STRING, weights, "", 0),
-    P("denoiser_sigma", NULL, SEC_SOLVER, T_FLOAT, denoiser_sigma, "0.005", 0),
-    P("step_size", NULL, SEC_SOLVER, T_FLOAT, step_size, "0.1", 0),
-    P("init_method", NULL, SEC_SOLVER, T_STRING, init_method, "zeros", 0),
-    P("max_iter", "n_iter", SEC_SOLVER, T_INT, max_iter, "10", 0),
-    P("backend", NULL, SEC_SOLVER, T_STRING, backend, "auto", 0),
-    P("force_cpu", NULL, SEC_SOLVER, T_BOOL, force_cpu, "false", 0),
-    P("precision", NULL, SEC_SOLVER, T_STRING, precision, "fp32", 0),
-    P("slurm_gres", NULL, SEC_SOLVER, T_STRING, slurm_gres, "", 0),
-    P("slurm_ntasks_per_node", NULL, SEC_SOLVER, T_INT, ntasks_per_node, "1", -1e300),
-    P("slurm_nodes", NULL, SEC_SOLVER, T_INT, nodes, "1", -1e300),
-    P("distribute_physics", NULL, SEC_SOLVER, T_BOOL, distribute_physics, "false", 0),
-    P("distribute_denoiser", NULL, SEC_SOLVER, T_BOOL, distribute_denoiser, "false", 0),
-    P("patch_size", NULL, SEC_SOLVER, T_INT, patch_size, "0", -1e300),
-    P("overlap", "receptive_field_size", SEC_SOLVER, T_INT, overlap, "0", -1e300),
-    P("max_batch_size", NULL, SEC_SOLVER, T_INT, max_batch_size, "0", 0),
-    P("slurm_time", NULL, SEC_SOLVER, T_STRING, slurm_time, "", 0),
-    P("slurm_partition", NULL, SEC_SOLVER, T_STRING, slurm_partition, "", 0),
-    P("slurm_account", NULL, SEC_SOLVER, T_STRING, slurm_account, "", 0),
-    P("slurm_cpus_per_task", NULL, SEC_SOLVER, T_INT, slurm_cpus_per_task, "0", 0),
-    P("slurm_extra", NULL, SEC_SOLVER, T_STRING, slurm_extra, "", 0),
-    P("torchrun_nproc_per_node", NULL, SEC_SOLVER, T_INT, torchrun_nproc_per_node, "1", 1),
-    P("OMP_NUM_THREADS", NULL, SEC_SOLVER, T_INT, omp_num_threads, "0", 0),
-    P("MKL_NUM_THREADS", NULL, SEC_SOLVER, T_INT, mkl_num_threads, "0", 0),
-    P("name_prefix", NULL, SEC_SOLVER, T_STRING, name_prefix, "pnp", 0),
+    D("image_size", DS_HIGHRES, T_INT, image_size, "2048", 8),
+    D("num_operators", DS_HIGHRES, T_INT, num_operators, "8", 1),
+    D("noise_level", DS_HIGHRES, T_FLOAT, noise_level, "0.1", 0),
+    D("seed", DS_HIGHRES, T_INT, seed, "42", 0),
+    D("image", DS_HIGHRES, T_STRING, image, "", 0),
+    D("num_workers", DS_HIGHRES, T_INT, num_workers, "0", 0),
+    D("measurements", DS_OBSERVED, T_STRING, measurements, "", 0),
+    D("psfs", DS_OBSERVED, T_STRING, psfs, "", 0),
+    D("reference", DS_OBSERVED, T_STRING, reference, "", 0),
+    D("boundary", DS_OBSERVED, T_STRING, boundary, "pad", 0),
+    D("noise_level", DS_OBSERVED, T_FLOAT, noise_level, "0", 0),
+    S("denoiser", NULL, T_STRING, denoiser, "drunet", 0),
+    S("weights", NULL, T_STRING, weights, "", 0),
+    S("denoiser_sigma", NULL, T_FLOAT, denoiser_sigma, "0.005", 0),
+    S("step_size", NULL, T_FLOAT, step_size, "0.1", 0),
+    S("init_method", NULL, T_STRING, init_method, "zeros", 0),
+    S("max_iter", "n_iter", T_INT, max_iter, "10", 0),
+    S("tolerance", NULL, T_FLOAT, tolerance, "0", 0),
+    S("backend", NULL, T_STRING, backend, "auto", 0),
+    S("force_cpu", NULL, T_BOOL, force_cpu, "false", 0),
+    S("precision", NULL, T_STRING, precision, "fp32", 0),
+    S("slurm_gres", NULL, T_STRING, slurm_gres, "", 0),
+    S("slurm_ntasks_per_node", NULL, T_INT, ntasks_per_node, "1", -1e300),
+    S("slurm_nodes", NULL, T_INT, nodes, "1", -1e300),
+    S("distribute_physics", NULL, T_BOOL, distribute_physics, "false", 0),
+    S("distribute_denoiser", NULL, T_BOOL, distribute_denoiser, "false", 0),
+    S("patch_size", NULL, T_INT, patch_size, "0", -1e300),
+    S("overlap", "receptive_field_size", T_INT, overlap, "0", -1e300),
+    S("max_batch_size", NULL, T_INT, max_batch_size, "0", 0),
+    S("slurm_time", NULL, T_STRING, slurm_time, "", 0),
+    S("slurm_partition", NULL, T_STRING, slurm_partition, "", 0),
+    S("slurm_account", NULL, T_STRING, slurm_account, "", 0),
+    S("slurm_cpus_per_task", NULL, T_INT, slurm_cpus_per_task, "0", 0),
+    S("slurm_extra", NULL, T_STRING, slurm_extra, "", 0),
+    S("torchrun_nproc_per_node", NULL, T_INT, torchrun_nproc_per_node, "1", 1),
+    S("OMP_NUM_THREADS", NULL, T_INT, omp_num_threads, "0", 0),
+    S("MKL_NUM_THREADS", NULL, T_INT, mkl_num_threads, "0", 0),
+    S("name_prefix", NULL, T_STRING, name_prefix, "pnp", 0),
 };
 #define NPARAMS ((int)(sizeof PARAMS / sizeof PARAMS[0]))
 
-static const char *const DATASETS[] = {"highres_color_image"};
+static const char *const DATASETS[] = {"highres_color_image", "observed"};
 static const char *const SOLVERS[] = {"PnP"};
 static const char *const OBJECTIVES[] = {"psnr", "reconstruction_objective"};
 /* benchopt run options allowed at top level; recorded verbatim, not used */
@@ -88,10 +100,17 @@ static const char *type_name(ptype t)
     return t == T_INT ? "integer" : t == T_FLOAT ? "number" : t == T_BOOL ? "boolean" : "string";
 }
 
-static const param *find_param(const char *key, psection sec, int *index)
+/* DS_* of a dataset name (0: unknown). */
+static int dataset_mask(const char *name)
+{
+    return !strcmp(name, "highres_color_image") ? DS_HIGHRES : !strcmp(name, "observed") ? DS_OBSERVED : 0;
+}
+
+/* The parameter `key` of section sec that belongs to one of the datasets in ds. */
+static const param *find_param(const char *key, psection sec, int ds, int *index)
 {
     for (int i = 0; i < NPARAMS; ++i)
-        if (PARAMS[i].section == sec &&
+        if (PARAMS[i].section == sec && (PARAMS[i].datasets & ds) &&
             (strcmp(PARAMS[i].name, key) == 0 || (PARAMS[i].alias && strcmp(PARAMS[i].alias, key) == 0))) {
             *index = i;
             return &PARAMS[i];
@@ -386,10 +405,11 @@ static int parse_block(ctx *c, yaml_document_t *d, yaml_node_t *map, psection se
         for (char *save = NULL, *tok = strtok_r(keys, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             trim(tok);
             int pi;
-            if (!find_param(tok, sec, &pi)) {
+            const int ds = sec == SEC_DATASET ? dataset_mask(owner) : DS_ANY;
+            if (!find_param(tok, sec, ds, &pi)) {
                 char known[2048] = "";
                 for (int i = 0; i < NPARAMS; ++i)
-                    if (PARAMS[i].section == sec) {
+                    if (PARAMS[i].section == sec && (PARAMS[i].datasets & ds)) {
                         strcat(known, known[0] ? ", " : "");
                         strcat(known, PARAMS[i].name);
                     }
@@ -511,7 +531,10 @@ static int parse_entries(ctx *c, yaml_document_t *d, yaml_node_t *n, psection se
         }
         const char *name = (char *)nn->data.scalar.value;
         if (!one_of(name, known, nknown)) {
-            rc = fail(c, node_mark(nn), "unknown %s '%s' (known: %s)", what, name, known[0]);
+            char list[256] = "";
+            for (int k = 0; k < nknown; ++k)
+                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "", known[k]);
+            rc = fail(c, node_mark(nn), "unknown %s '%s' (known: %s)", what, name, list);
             break;
         }
         entry *e = &(*out)[(*count)++];
@@ -596,6 +619,19 @@ static int validate_row(ctx *c, pnp_row *r)
     if (strcmp(r->precision, "fp32") && strcmp(r->precision, "bf16"))
         return fail(c, MARK("precision"), "row %d: precision must be 'fp32' or 'bf16', got '%s'", r->index,
                     r->precision);
+    if (!strcmp(r->dataset, "observed")) {
+        if (!r->measurements[0])
+            return fail(c, r->dataset_mark,
+                        "row %d: dataset 'observed' needs 'measurements' (a glob such as data/blurred_*.png, or one "
+                        "file holding all)", r->index);
+        if (!r->psfs[0])
+            return fail(c, r->dataset_mark,
+                        "row %d: dataset 'observed' needs 'psfs' (a glob or one file, as many PSFs as measurements)",
+                        r->index);
+        if (strcmp(r->boundary, "pad") && strcmp(r->boundary, "circular"))
+            return fail(c, MARK("boundary"), "row %d: boundary must be 'pad' or 'circular', got '%s'", r->index,
+                        r->boundary);
+    }
     char arch[32], why[512];
     int widths[4], blocks;
     if (pnp_denoiser_spec_parse(r->denoiser, arch, sizeof arch, widths, &blocks, why, sizeof why))
@@ -612,31 +648,36 @@ int pnp_denoiser_spec_parse(const char *spec, char *arch, size_t archlen, int wi
     static const int DRUNET_WIDTHS[4] = {64, 128, 256, 512};
     memcpy(widths, DRUNET_WIDTHS, sizeof DRUNET_WIDTHS);
     *blocks = 4;
-    if (!strncmp(spec, "drunet", 6) && (spec[6] == '\0' || spec[6] == ':')) {
+    const int gray = !strncmp(spec, "drunet_gray", 11);
+    const char *base = gray ? "drunet_gray" : "drunet", *opt = spec + strlen(base); /* ":W0,..." or "" */
+    if (!strncmp(spec, base, strlen(base)) && (opt[0] == '\0' || opt[0] == ':')) {
         int used = 0, nb = 4, got = 0;
-        if (spec[6] == ':') { /* W0,W1,W2,W3 and an optional :NB, nothing after them */
-            got = sscanf(spec + 7, "%d,%d,%d,%d%n", &widths[0], &widths[1], &widths[2], &widths[3], &used);
-            if (got == 4 && spec[7 + used] == ':') {
+        if (opt[0] == ':') { /* W0,W1,W2,W3 and an optional :NB, nothing after them */
+            got = sscanf(opt + 1, "%d,%d,%d,%d%n", &widths[0], &widths[1], &widths[2], &widths[3], &used);
+            if (got == 4 && opt[1 + used] == ':') {
                 int more = 0;
-                got = sscanf(spec + 8 + used, "%d%n", &nb, &more) == 1 ? 5 : 0;
+                got = sscanf(opt + 2 + used, "%d%n", &nb, &more) == 1 ? 5 : 0;
                 used += 1 + more;
             }
         }
-        if (spec[6] == ':' && (got < 4 || spec[7 + used] != '\0' || widths[0] < 1 || widths[1] < 1 ||
-                               widths[2] < 1 || widths[3] < 1 || nb < 1 || nb > 16)) {
-            snprintf(err, errlen, "denoiser '%s': expected drunet:W0,W1,W2,W3[:NB] with positive widths (NB 1..16)",
-                     spec);
+        if (opt[0] == ':' && (got < 4 || opt[1 + used] != '\0' || widths[0] < 1 || widths[1] < 1 ||
+                              widths[2] < 1 || widths[3] < 1 || nb < 1 || nb > 16)) {
+            snprintf(err, errlen, "denoiser '%s': expected %s:W0,W1,W2,W3[:NB] with positive widths (NB 1..16)",
+                     spec, base);
             return -1;
         }
         *blocks = nb;
-        snprintf(arch, archlen, "drunet");
+        snprintf(arch, archlen, "%s", base);
         return 0;
     }
-    if (!strcmp(spec, "dncnn") || !strcmp(spec, "ffdnet") || !strcmp(spec, "none")) {
+    if (!strcmp(spec, "dncnn") || !strcmp(spec, "ffdnet") || !strcmp(spec, "dncnn_gray") ||
+        !strcmp(spec, "ffdnet_gray") || !strcmp(spec, "none")) {
         snprintf(arch, archlen, "%s", spec);
         return 0;
     }
-    snprintf(err, errlen, "unknown denoiser '%s' (known: drunet, drunet:W0,W1,W2,W3[:NB], dncnn, ffdnet, none)", spec);
+    snprintf(err, errlen,
+             "unknown denoiser '%s' (known: drunet, drunet:W0,W1,W2,W3[:NB], dncnn, ffdnet, their grey versions "
+             "drunet_gray[:W0,W1,W2,W3[:NB]], dncnn_gray, ffdnet_gray, and none)", spec);
     return -1;
 }
 
@@ -791,14 +832,19 @@ static int validate_slurm(ctx *c, const pnp_row *r)
 
 /* ------------------------------------------------------------ driver */
 
-static void row_defaults(pnp_row *r)
+/* A row of the named dataset with every default. */
+static void row_defaults(pnp_row *r, const char *dataset, pnp_mark dataset_mark)
 {
     ctx c = {"<defaults>", NULL, 0};
     char err[256];
     c.err = err;
     c.errlen = sizeof err;
     memset(r, 0, sizeof *r);
+    snprintf(r->dataset, sizeof r->dataset, "%s", dataset);
+    r->dataset_mark = dataset_mark;
+    const int ds = dataset_mask(dataset);
     for (int i = 0; i < NPARAMS; ++i) {
+        if (!(PARAMS[i].datasets & ds)) continue;
         pnp_mark none = {0, 0};
         scalar s = resolve_plain(PARAMS[i].def, none);
         if (PARAMS[i].type == T_STRING) s.type = S_STRING;
@@ -819,13 +865,21 @@ static int apply_override(ctx *c, pnp_config *cfg, const char *kv)
     memcpy(key, kv, (size_t)(eq - kv));
     key[eq - kv] = '\0';
     trim(key);
-    int pi;
-    if (!find_param(key, SEC_DATASET, &pi) && !find_param(key, SEC_SOLVER, &pi))
+    int pi, applied = 0;
+    if (!find_param(key, SEC_DATASET, DS_ANY, &pi) && !find_param(key, SEC_SOLVER, DS_ANY, &pi))
         return fail(&oc, none, "unknown key '%s'%s", key, slurm_hint(key));
-    scalar s = resolve_plain(eq + 1, none);
-    if (PARAMS[pi].type == T_STRING && s.type != S_NULL) s.type = S_STRING; /* a path like 123 stays text */
-    for (int r = 0; r < cfg->n_rows; ++r)
+    for (int r = 0; r < cfg->n_rows; ++r) { /* a dataset key goes to the rows whose dataset has it */
+        if (!find_param(key, SEC_DATASET, dataset_mask(cfg->rows[r].dataset), &pi) &&
+            !find_param(key, SEC_SOLVER, DS_ANY, &pi))
+            continue;
+        scalar s = resolve_plain(eq + 1, none);
+        if (PARAMS[pi].type == T_STRING && s.type != S_NULL) s.type = S_STRING; /* a path like 123 stays text */
         if (set_param(&oc, &cfg->rows[r], pi, &s)) return -1;
+        ++applied;
+    }
+    if (!applied)
+        return fail(&oc, none, "key '%s' is not a parameter of the dataset%s of this grid (%s)", key,
+                    cfg->n_rows > 1 ? "s" : "", cfg->n_rows ? cfg->rows[0].dataset : "none");
     return 0;
 }
 
@@ -884,9 +938,8 @@ static int load_doc(ctx *c, yaml_document_t *doc, pnp_config *cfg, const char *c
                     for (int j = 0; j < nsv && rc == 0; ++j)
                         for (long long b = 0; b < block_size(&sv[j].params) && rc == 0; ++b) {
                             pnp_row *r = &cfg->rows[cfg->n_rows];
-                            row_defaults(r);
+                            row_defaults(r, ds[i].name, ds[i].mark);
                             r->index = cfg->n_rows++;
-                            snprintf(r->dataset, sizeof r->dataset, "%s", ds[i].name);
                             snprintf(r->solver, sizeof r->solver, "%s", sv[j].name);
                             rc = apply_combo(c, &ds[i].params, a, r);
                             if (rc == 0) rc = apply_combo(c, &sv[j].params, b, r);
@@ -1169,7 +1222,9 @@ void pnp_row_visit(const pnp_row *row, pnp_row_visit_fn fn, void *user)
 {
     fn(user, "dataset", "string", row->dataset);
     fn(user, "solver", "string", row->solver);
+    const int ds = dataset_mask(row->dataset);
     for (int i = 0; i < NPARAMS; ++i) {
+        if (!(PARAMS[i].datasets & ds)) continue;
         char v[1100];
         value_text(row, &PARAMS[i], v, sizeof v);
         fn(user, PARAMS[i].name, type_name(PARAMS[i].type), v);

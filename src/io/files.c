@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pnp/error.h"
+
 int pnp_make_parent_dirs(const char *path, char *err, size_t errlen)
 {
     char buf[4096];
@@ -127,4 +129,26 @@ int pnp_output_check(const char *path, char *err, size_t errlen)
     close(fd);
     unlink(tmp);
     return 0;
+}
+
+int pnp_output_begin(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+    if (pnp_temp_path(path, tmp, tmplen)) {
+        snprintf(err, errlen, "%s: output path too long", path);
+        return -1;
+    }
+    pnp_error_set_tempfile(tmp); /* before it exists: a signal meanwhile removes it too */
+    return 0;
+}
+
+int pnp_output_commit(const char *tmp, const char *path, int ok, char *err, size_t errlen)
+{
+    int rc = ok ? 0 : -1;
+    if (rc == 0 && rename(tmp, path) != 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        rc = -1;
+    }
+    if (rc) unlink(tmp);
+    pnp_error_set_tempfile(NULL);
+    return rc;
 }

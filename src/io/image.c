@@ -14,6 +14,7 @@
 #include "pnp/error.h"
 #include "pnp/files.h"
 #include "pnp/host.h"
+#include "pnp/imgfile.h"
 #include "pnp/philox.h"
 
 pnp_image pnp_image_alloc(int c, int h, int w)
@@ -37,15 +38,103 @@ int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen)
     return pnp_png_read_fit(path, 0, out, NULL, NULL, err, errlen);
 }
 
-/* v clamped to [0, 1] on the 8-bit grid: round(v * 255), ties to even. */
-static unsigned char to_u8(float v)
+/* The observed dataset's reader (include/pnp/imgfile.h): grey stays grey,
+ * 8 or 16 bits, alpha refused. */
+int pnp_png_load(const char *path, int first, int count, pnp_file_info *info, float *out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    unsigned char sig[8];
+    if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        fclose(f);
+        snprintf(err, errlen, "%s: not a PNG file", path);
+        return -1;
+    }
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop pi = png ? png_create_info_struct(png) : NULL;
+    if (!png || !pi) {
+        fclose(f);
+        snprintf(err, errlen, "%s: libpng could not start", path);
+        return -1;
+    }
+    unsigned char *volatile buf = NULL;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(png_jmpbuf(png))) {
+        free(buf);
+        free(rows);
+        png_destroy_read_struct(&png, &pi, NULL);
+        fclose(f);
+        snprintf(err, errlen, "%s: corrupt or truncated PNG", path);
+        return -1;
+    }
+    png_init_io(png, f);
+    png_set_sig_bytes(png, 8);
+    png_read_info(png, pi);
+    const int color = png_get_color_type(png, pi), depth = png_get_bit_depth(png, pi);
+    const char *why = NULL;
+    if (color & PNG_COLOR_MASK_ALPHA) why = "has an alpha channel";
+    else if (png_get_valid(png, pi, PNG_INFO_tRNS)) why = "has a transparency chunk (tRNS), i.e. alpha";
+    if (why) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        fclose(f);
+        snprintf(err, errlen, "%s: %s; pnp takes grey or RGB images without alpha (save it without transparency)",
+                 path, why);
+        return -1;
+    }
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16) png_set_swap(png); /* host (little-endian) uint16 */
+    png_read_update_info(png, pi);
+    const int w = (int)png_get_image_width(png, pi), h = (int)png_get_image_height(png, pi);
+    const int c = png_get_channels(png, pi), bytes = png_get_bit_depth(png, pi) == 16 ? 2 : 1;
+    *info = (pnp_file_info){1, c, h, w, c == 1 ? 2 : 3, "", "PNG"};
+    snprintf(info->type, sizeof info->type, "%s", bytes == 2 ? "uint16" : "uint8");
+    if (count == 0 || first != 0 || count != 1) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        fclose(f);
+        if (count == 0) return 0;
+        snprintf(err, errlen, "%s: holds one image; image %d asked", path, first + count - 1);
+        return -1;
+    }
+    const size_t rowbytes = png_get_rowbytes(png, pi);
+    if (rowbytes != (size_t)w * c * bytes) longjmp(png_jmpbuf(png), 1);
+    buf = pnp_malloc(rowbytes * h);
+    rows = pnp_malloc(sizeof(png_bytep) * h);
+    for (int y = 0; y < h; ++y) rows[y] = buf + rowbytes * y;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    const size_t plane = (size_t)h * w;
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            for (int ch = 0; ch < c; ++ch) {
+                const size_t k = ((size_t)y * w + x) * c + ch;
+                out[ch * plane + (size_t)y * w + x] =
+                    bytes == 2 ? (float)((const uint16_t *)buf)[k] / 65535.0f : (float)buf[k] / 255.0f;
+            }
+    free(buf);
+    free(rows);
+    png_destroy_read_struct(&png, &pi, NULL);
+    fclose(f);
+    return 0;
+}
+
+uint8_t pnp_to_u8(float v)
 {
     v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
     return (unsigned char)lrintf(v * 255.0f);
 }
 
-/* Encode im into the open file f; 0 or -1 (message in err). */
-static int png_encode(FILE *f, const char *path, const pnp_image *im, char *err, size_t errlen)
+uint16_t pnp_to_u16(float v)
+{
+    v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
+    return (uint16_t)lrintf(v * 65535.0f);
+}
+
+/* Encode im into the open file f with 8 or 16 bits per sample; 0 or -1 (message in err). */
+static int png_encode(FILE *f, const char *path, const pnp_image *im, int bits, char *err, size_t errlen)
 {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -57,15 +146,24 @@ static int png_encode(FILE *f, const char *path, const pnp_image *im, char *err,
         return -1;
     }
     png_init_io(png, f);
-    png_set_IHDR(png, info, im->w, im->h, 8, im->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+    png_set_IHDR(png, info, im->w, im->h, bits, im->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    row = pnp_malloc((size_t)im->w * im->c);
+    const int bytes = bits / 8;
+    row = pnp_malloc((size_t)im->w * im->c * bytes);
     const size_t plane = (size_t)im->h * im->w;
     for (int y = 0; y < im->h; ++y) {
         for (int x = 0; x < im->w; ++x)
-            for (int c = 0; c < im->c; ++c)
-                row[(size_t)x * im->c + c] = to_u8(im->data[c * plane + (size_t)y * im->w + x]);
+            for (int c = 0; c < im->c; ++c) {
+                const float v = im->data[c * plane + (size_t)y * im->w + x];
+                const size_t k = (size_t)x * im->c + c;
+                if (bytes == 1) {
+                    row[k] = pnp_to_u8(v);
+                } else { /* PNG is big-endian */
+                    const uint16_t q = pnp_to_u16(v);
+                    row[2 * k] = (unsigned char)(q >> 8), row[2 * k + 1] = (unsigned char)(q & 0xff);
+                }
+            }
         png_write_row(png, row);
     }
     png_write_end(png, NULL);
@@ -74,36 +172,34 @@ static int png_encode(FILE *f, const char *path, const pnp_image *im, char *err,
     return 0;
 }
 
-int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen)
+int pnp_png_write_bits(const char *path, const pnp_image *im, int bits, char *err, size_t errlen)
 {
     if (im->c != 3 && im->c != 1) {
         snprintf(err, errlen, "%s: can only write 1 or 3 channels, got %d", path, im->c);
         return -1;
     }
-    char tmp[4400];
-    if (pnp_temp_path(path, tmp, sizeof tmp)) {
-        snprintf(err, errlen, "%s: output path too long", path);
+    if (bits != 8 && bits != 16) {
+        snprintf(err, errlen, "%s: PNG takes 8 or 16 bits, not %d", path, bits);
         return -1;
     }
-    pnp_error_set_tempfile(tmp); /* before it exists: a signal meanwhile removes it too */
+    char tmp[4400];
+    if (pnp_output_begin(path, tmp, sizeof tmp, err, errlen)) return -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot create file: %s", path, strerror(errno));
-        pnp_error_set_tempfile(NULL);
-        return -1;
+        return pnp_output_commit(tmp, path, 0, err, errlen);
     }
-    int rc = png_encode(f, path, im, err, errlen);
+    int rc = png_encode(f, path, im, bits, err, errlen);
     if (fclose(f) != 0 && rc == 0) {
         snprintf(err, errlen, "%s: write failed (disk full?)", path);
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        rc = -1;
-    }
-    if (rc) unlink(tmp);
-    pnp_error_set_tempfile(NULL);
-    return rc;
+    return pnp_output_commit(tmp, path, rc == 0, err, errlen);
+}
+
+int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen)
+{
+    return pnp_png_write_bits(path, im, 8, err, errlen);
 }
 
 /* ------------------------------------------------------------- resize */
@@ -421,7 +517,7 @@ void pnp_clamp01(float *x, size_t n)
 
 void pnp_quantize8(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; ++i) x[i] = (float)to_u8(x[i]) / 255.0f;
+    for (size_t i = 0; i < n; ++i) x[i] = (float)pnp_to_u8(x[i]) / 255.0f;
 }
 
 double pnp_psnr(const float *x, const float *ref, size_t n)

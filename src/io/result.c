@@ -18,7 +18,8 @@
 
 const char *const pnp_result_per_rank_names[PNP_RESULT_PER_RANK] = {"gradient_time", "denoise_time", "comm_time",
                                                                     "peak_memory"};
-const char *const pnp_result_image_names[PNP_RESULT_IMAGES] = {"ground_truth", "measurement", "reconstruction"};
+const char *const pnp_result_image_names[PNP_RESULT_IMAGES] = {"ground_truth", "measurement", "reconstruction",
+                                                                 "reconstruction_extended"};
 static const char *const PER_RANK_UNITS[PNP_RESULT_PER_RANK] = {"s", "s", "s", "bytes"};
 static const char *const OWNED_NAMES[3] = {"operators_owned", "windows_owned", "window_first"};
 
@@ -52,10 +53,10 @@ static void write_i64(hid_t loc, const char *name, long long n, const double *v)
     free(iv);
 }
 
-/* A [3,H,W] image with layout="CHW"; returns the open dataset (for more attributes). */
-static hid_t write_image(hid_t loc, const char *name, const pnp_result_images *img, const float *data)
+/* A [C,h,w] image with layout="CHW"; returns the open dataset (for more attributes). */
+static hid_t write_image(hid_t loc, const char *name, int c, int h, int w, const float *data)
 {
-    hsize_t dims[3] = {3, (hsize_t)img->height, (hsize_t)img->width};
+    hsize_t dims[3] = {(hsize_t)c, (hsize_t)h, (hsize_t)w};
     hid_t d = pnp_h5_create_f32(loc, name, 3, dims);
     H5_CHECK(H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
     pnp_h5_attr_str(d, "layout", "CHW");
@@ -66,19 +67,28 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
                      const pnp_result_images *img, char *err, size_t errlen)
 {
     const long long it = r->traced, ranks = r->ranks;
-    const double final_psnr = it > 0 ? r->psnr[it - 1] : r->initial_psnr;
+    const double final_psnr = r->psnr && it > 0 ? r->psnr[it - 1] : r->initial_psnr;
+    const double final_residual = it > 0 ? r->residual[it - 1] : r->initial_residual;
+    const int C = img->channels, H = img->height, W = img->width;
     pnp_h5 h5;
     if (pnp_h5_create(&h5, path, err, errlen)) return -1;
     hid_t f = h5.file;
     pnp_h5_provenance(f, cfg, row, r->backend, (int)ranks, r->hosts);
     pnp_h5_attr_str(f, "content", "reconstruction");
     pnp_h5_attr_str(f, "status", r->status);
+    pnp_h5_attr_str(f, "stop_reason", r->stop_reason);
     if (r->failure) pnp_h5_attr_str(f, "failure", r->failure);
     pnp_h5_attr_int(f, "iterations", it);
-    pnp_h5_attr_double(f, "final_psnr", final_psnr);
-    pnp_h5_attr_double(f, "initial_psnr", r->initial_psnr);
+    if (r->psnr) {
+        pnp_h5_attr_double(f, "final_psnr", final_psnr);
+        pnp_h5_attr_double(f, "initial_psnr", r->initial_psnr);
+    }
+    pnp_h5_attr_double(f, "final_data_residual", final_residual);
+    pnp_h5_attr_double(f, "initial_data_residual", r->initial_residual);
     pnp_h5_attr_double(f, "total_time", r->total_time);
     pnp_h5_attr_double(f, "setup_time", r->setup_time);
+    pnp_h5_attr_int(f, "channels", C);
+    pnp_h5_attr_str(f, "boundary", r->boundary);
     pnp_h5_attr_str(f, "communication", r->communication);
     pnp_h5_attr_str(f, "denoiser", r->denoiser);
     pnp_h5_attr_str(f, "source", r->source);
@@ -88,20 +98,36 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_int(f, "batch_size", r->batch_size);
     pnp_h5_attr_int(f, "unfused_convolutions", r->unfused_convolutions);
 
-    hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], img, img->reconstruction);
-    pnp_h5_attr_double(d, "psnr", final_psnr);
+    hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], C, H, W, img->reconstruction);
+    if (r->psnr) pnp_h5_attr_double(d, "psnr", final_psnr);
     H5_CHECK(H5Dclose(d));
-    H5_CHECK(H5Dclose(write_image(f, pnp_result_image_names[PNP_RESULT_GROUND_TRUTH], img, img->ground_truth)));
-    d = write_image(f, pnp_result_image_names[PNP_RESULT_MEASUREMENT], img, img->measurement);
+    if (img->extended) {
+        d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION_EXTENDED], C, img->ext_height,
+                        img->ext_width, img->extended);
+        pnp_h5_attr_int(d, "region_row", img->region_row);
+        pnp_h5_attr_int(d, "region_col", img->region_col);
+        H5_CHECK(H5Dclose(d));
+    }
+    if (img->ground_truth)
+        H5_CHECK(H5Dclose(write_image(f, pnp_result_image_names[PNP_RESULT_GROUND_TRUTH], C, H, W, img->ground_truth)));
+    d = write_image(f, pnp_result_image_names[PNP_RESULT_MEASUREMENT], C, H, W, img->measurement);
     pnp_h5_attr_int(d, "operator", 0);
-    pnp_h5_attr_double(d, "angle_deg", img->measurement_angle);
+    if (!isnan(img->measurement_angle)) pnp_h5_attr_double(d, "angle_deg", img->measurement_angle);
     H5_CHECK(H5Dclose(d));
-    hsize_t kd[3] = {(hsize_t)img->n_kernels, (hsize_t)img->kernel_size, (hsize_t)img->kernel_size};
-    pnp_h5_write_f32(f, "kernels", 3, kd, img->kernels);
+    if (img->kernel_channels > 1) {
+        hsize_t kd[4] = {(hsize_t)img->n_kernels, (hsize_t)img->kernel_channels, (hsize_t)img->kernel_height,
+                         (hsize_t)img->kernel_width};
+        pnp_h5_write_f32(f, "kernels", 4, kd, img->kernels);
+    } else {
+        hsize_t kd[3] = {(hsize_t)img->n_kernels, (hsize_t)img->kernel_height, (hsize_t)img->kernel_width};
+        pnp_h5_write_f32(f, "kernels", 3, kd, img->kernels);
+    }
 
     hid_t g = pnp_h5_group(f, "traces");
     hsize_t d1[1] = {(hsize_t)it}, d2[2] = {(hsize_t)it, (hsize_t)ranks}, dr[1] = {(hsize_t)ranks};
-    write_f64(g, "psnr", 1, d1, r->psnr, "dB");
+    if (r->psnr) write_f64(g, "psnr", 1, d1, r->psnr, "dB");
+    write_f64(g, "data_residual", 1, d1, r->residual, "1/2 sum_i ||A_i x - y_i||^2");
+    write_f64(g, "relative_change", 1, d1, r->change, "||x_k - x_{k-1}|| / ||x_k||");
     write_f64(g, "elapsed", 1, d1, r->elapsed, "s");
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k)
         write_f64(g, pnp_result_per_rank_names[k], 2, d2, r->per_rank[k], PER_RANK_UNITS[k]);
@@ -162,25 +188,35 @@ static int read_trace(hid_t traces, const char *name, int ndims, hsize_t *dims, 
 
 static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_t errlen)
 {
-    /* the first two strings, the first three integers and the first two numbers are required */
+    /* the first two strings, the first three integers and the first number are required */
     const char *str_keys[] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
-                              "slurm_job_id", "source", "failure"};
+                              "slurm_job_id", "source", "stop_reason", "boundary", "failure"};
     char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
-                        &r->hosts, &r->slurm_job_id, &r->source, &r->failure};
+                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->failure};
     const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
-                              "batch_size", "unfused_convolutions"};
+                              "batch_size", "channels", "unfused_convolutions"};
     long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
-                            &r->window_width, &r->batch_size, &r->unfused_convolutions};
-    const char *num_keys[] = {"final_psnr", "total_time", "initial_psnr", "setup_time"};
-    double *num_dst[] = {&r->final_psnr, &r->total_time, &r->initial_psnr, &r->setup_time};
+                            &r->window_width, &r->batch_size, &r->channels, &r->unfused_convolutions};
+    const char *num_keys[] = {"total_time", "final_psnr", "initial_psnr", "setup_time", "final_data_residual",
+                              "initial_data_residual"};
+    double *num_dst[] = {&r->total_time, &r->final_psnr, &r->initial_psnr, &r->setup_time, &r->final_residual,
+                         &r->initial_residual};
     int rc;
     for (size_t k = 0; k < sizeof str_keys / sizeof *str_keys; ++k)
         if ((rc = pnp_h5_read_attr_str(f, str_keys[k], str_dst[k], err, errlen)) < 0 || (rc && k < 2)) return -1;
+    r->channels = 3; /* files of earlier versions were colour */
     for (size_t k = 0; k < sizeof int_keys / sizeof *int_keys; ++k)
         if ((rc = pnp_h5_read_attr_int(f, int_keys[k], int_dst[k], err, errlen)) < 0 || (rc && k < 3)) return -1;
+    int absent = 0; /* of final_psnr (bit 0) and final_data_residual (bit 1) */
     for (size_t k = 0; k < sizeof num_keys / sizeof *num_keys; ++k) {
         *num_dst[k] = NAN;
-        if ((rc = pnp_h5_read_attr_double(f, num_keys[k], num_dst[k], err, errlen)) < 0 || (rc && k < 2)) return -1;
+        if ((rc = pnp_h5_read_attr_double(f, num_keys[k], num_dst[k], err, errlen)) < 0 || (rc && k < 1)) return -1;
+        if (rc && k == 1) absent |= 1;
+        if (rc && k == 4) absent |= 2;
+    }
+    if (absent == 3) {
+        snprintf(err, errlen, "%s: root attribute 'final_psnr' or 'final_data_residual': not found", path);
+        return -1;
     }
     if (r->ranks < 1) {
         snprintf(err, errlen, "%s: root attribute 'ranks' is %lld, expected at least 1", path, r->ranks);
@@ -197,13 +233,20 @@ static int read_traces(hid_t f, const char *path, pnp_result *r, char *err, size
         return -1;
     }
     hsize_t dims[2] = {0, 0};
-    int rc = read_trace(g, "psnr", 1, dims, 1, &r->psnr, err, errlen);
+    int rc = read_trace(g, "elapsed", 1, dims, 1, &r->elapsed, err, errlen);
     const long long n = rc ? 0 : (long long)dims[0], ranks = r->ranks;
-    if (!rc && !(rc = read_trace(g, "elapsed", 1, dims, 1, &r->elapsed, err, errlen)) && (long long)dims[0] != n) {
-        snprintf(err, errlen, "%s: /traces/elapsed has %llu values, /traces/psnr %lld", path,
-                 (unsigned long long)dims[0], n);
-        rc = -1;
+    /* per iteration: psnr (with a reference) and data_residual (newer files): one of them at least */
+    const char *iter_names[3] = {"psnr", "data_residual", "relative_change"};
+    double **iter_dst[3] = {&r->psnr, &r->residual, &r->change};
+    for (int k = 0; k < 3 && !rc; ++k) {
+        if (read_trace(g, iter_names[k], 1, dims, 0, iter_dst[k], err, errlen)) rc = -1;
+        else if (*iter_dst[k] && (long long)dims[0] != n) {
+            snprintf(err, errlen, "%s: /traces/%s has %llu values, /traces/elapsed %lld", path, iter_names[k],
+                     (unsigned long long)dims[0], n);
+            rc = -1;
+        }
     }
+    if (!rc && !r->psnr && !r->residual) rc = read_trace(g, "psnr", 1, dims, 1, &r->psnr, err, errlen);
     for (int k = 0; k < PNP_RESULT_PER_RANK && !rc; ++k) {
         const char *name = pnp_result_per_rank_names[k];
         if (!(rc = read_trace(g, name, 2, dims, 1, &r->per_rank[k], err, errlen)) &&
@@ -228,9 +271,11 @@ static int read_traces(hid_t f, const char *path, pnp_result *r, char *err, size
     return rc;
 }
 
-static int read_image(hid_t f, const char *path, pnp_result *r, char *err, size_t errlen)
+/* The image NAME, [channels, h, w], into a malloc'd array. */
+static int read_image(hid_t f, const char *path, const char *name, long long channels, int *h, int *w, float **out,
+                      char *err, size_t errlen)
 {
-    hid_t d = H5Dopen2(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     hid_t s = d >= 0 ? H5Dget_space(d) : -1;
     hsize_t dims[3] = {0, 0, 0};
     const int nd = s >= 0 ? H5Sget_simple_extent_ndims(s) : -1;
@@ -238,23 +283,45 @@ static int read_image(hid_t f, const char *path, pnp_result *r, char *err, size_
     if (s >= 0) H5Sclose(s);
     if (d >= 0) H5Dclose(d);
     if (d < 0) {
-        snprintf(err, errlen, "%s: /reconstruction: not found", path);
+        snprintf(err, errlen, "%s: /%s: not found", path, name);
         return -1;
     }
-    if (nd != 3 || dims[0] != 3 || dims[1] < 1 || dims[2] < 1 || dims[1] > (1u << 30) || dims[2] > (1u << 30)) {
-        snprintf(err, errlen, "%s: /reconstruction: expected float32 [3,H,W]", path);
+    if (nd != 3 || (long long)dims[0] != channels || dims[1] < 1 || dims[2] < 1 || dims[1] > (1u << 30) ||
+        dims[2] > (1u << 30)) {
+        snprintf(err, errlen, "%s: /%s: expected float32 [%lld,H,W] (root attribute channels)", path, name, channels);
         return -1;
     }
-    r->height = (int)dims[1], r->width = (int)dims[2];
-    const size_t numel = (size_t)3 * r->height * r->width;
-    r->reconstruction = pnp_malloc(sizeof(float) * numel);
-    return pnp_h5_read_f32(f, "reconstruction", r->reconstruction, numel, err, errlen) ? -1 : 0;
+    *h = (int)dims[1], *w = (int)dims[2];
+    const size_t numel = (size_t)channels * dims[1] * dims[2];
+    *out = pnp_malloc(sizeof(float) * numel);
+    return pnp_h5_read_f32(f, name, *out, numel, err, errlen) ? -1 : 0;
+}
+
+static int read_images(hid_t f, const char *path, pnp_result *r, char *err, size_t errlen)
+{
+    if (read_image(f, path, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], r->channels, &r->height, &r->width,
+                   &r->reconstruction, err, errlen))
+        return -1;
+    if (!r->has_image[PNP_RESULT_RECONSTRUCTION_EXTENDED]) return 0;
+    const char *name = pnp_result_image_names[PNP_RESULT_RECONSTRUCTION_EXTENDED];
+    if (read_image(f, path, name, r->channels, &r->ext_height, &r->ext_width, &r->extended, err, errlen)) return -1;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    long long row = -1, col = -1;
+    int rc = pnp_h5_read_attr_int(d, "region_row", &row, err, errlen) ||
+             pnp_h5_read_attr_int(d, "region_col", &col, err, errlen);
+    H5Dclose(d);
+    if (rc || row < 0 || col < 0 || row + r->height > r->ext_height || col + r->width > r->ext_width) {
+        snprintf(err, errlen, "%s: /%s: attributes region_row, region_col missing or outside the image", path, name);
+        return -1;
+    }
+    r->region_row = (int)row, r->region_col = (int)col;
+    return 0;
 }
 
 int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
-    r->initial_psnr = r->final_psnr = r->total_time = r->setup_time = NAN;
+    r->initial_psnr = r->final_psnr = r->total_time = r->setup_time = r->initial_residual = r->final_residual = NAN;
     struct stat st;
     if (stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));
@@ -287,7 +354,7 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
     if (!rc) rc = read_traces(f, path, r, err, errlen);
     for (int k = 0; k < PNP_RESULT_IMAGES && !rc; ++k)
         r->has_image[k] = H5Lexists(f, pnp_result_image_names[k], H5P_DEFAULT) > 0;
-    if (!rc && (what & PNP_RESULT_READ_IMAGE)) rc = read_image(f, path, r, err, errlen);
+    if (!rc && (what & PNP_RESULT_READ_IMAGE)) rc = read_images(f, path, r, err, errlen);
     if (f >= 0) H5Fclose(f);
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     return rc;
@@ -295,12 +362,12 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
 
 void pnp_result_free(pnp_result *r)
 {
-    char *strings[] = {r->status,   r->backend,     r->communication, r->denoiser,     r->source,
-                       r->hosts,    r->grid_row,    r->config_file,   r->slurm_job_id, r->failure};
+    char *strings[] = {r->status, r->stop_reason, r->backend, r->communication, r->denoiser, r->source, r->hosts,
+                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->failure};
     for (size_t k = 0; k < sizeof strings / sizeof *strings; ++k) free(strings[k]);
-    free(r->psnr), free(r->elapsed), free(r->planned_memory);
+    free(r->psnr), free(r->residual), free(r->change), free(r->elapsed), free(r->planned_memory);
     free(r->operators_owned), free(r->windows_owned), free(r->window_first);
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) free(r->per_rank[k]);
-    free(r->reconstruction);
+    free(r->reconstruction), free(r->extended);
     memset(r, 0, sizeof *r);
 }

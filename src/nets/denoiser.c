@@ -10,6 +10,7 @@
  * sigma map complete it. */
 #include "pnp/denoiser.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,10 @@ enum { MAX_LAYERS = 160 };
 struct pnp_denoiser {
     pnp_backend *be;
     arch_kind kind;
+    int net_channels;  /* the image channels of the weights (1 or 3) */
+    int channels;      /* the image channels forward takes and returns */
+    int graph_channels; /* the image channels of the graph built: 1 when a colour network is folded for grey */
+    int batch_factor;  /* 3 when a grey network runs on colour images (each channel an image), else 1 */
     int widths[4], nb; /* DRUNet */
     int features, depth; /* DnCNN / FFDNet: hidden channels, conv layers */
     int nconv, ntensors;
@@ -45,10 +50,10 @@ static void add4(pnp_state_dict *sd, const char *name, int64_t a, int64_t b, int
 
 static void add1(pnp_state_dict *sd, const char *name, int64_t a) { pnp_weights_add(sd, name, 1, &a, NULL); }
 
-static void drunet_skeleton(pnp_state_dict *sd, const int w[4], int nb)
+static void drunet_skeleton(pnp_state_dict *sd, const int w[4], int nb, int nc)
 {
     char k[128];
-    add4(sd, "m_head.weight", w[0], 4, 3, 3);
+    add4(sd, "m_head.weight", w[0], nc + 1, 3, 3);
     for (int l = 1; l <= 3; ++l) {
         for (int b = 0; b < nb; ++b)
             for (int r = 0; r <= 2; r += 2) {
@@ -73,7 +78,7 @@ static void drunet_skeleton(pnp_state_dict *sd, const int w[4], int nb)
                 add4(sd, k, w[l - 1], w[l - 1], 3, 3);
             }
     }
-    add4(sd, "m_tail.weight", 3, w[0], 3, 3);
+    add4(sd, "m_tail.weight", nc, w[0], 3, 3);
 }
 
 /* KAIR's sequential stacks: model.{0,2,...}.weight/bias */
@@ -94,12 +99,16 @@ int pnp_denoiser_skeleton(const char *spec, pnp_state_dict *sd, char *arch, size
     memset(sd, 0, sizeof *sd);
     int w[4], nb;
     if (pnp_denoiser_spec_parse(spec, arch, archlen, w, &nb, err, errlen)) return -1;
+    char *gray = strstr(arch, "_gray"); /* a grey version: KAIR's grey sizes, one image channel */
+    if (gray) *gray = '\0';
     if (!strcmp(arch, "drunet")) {
-        drunet_skeleton(sd, w, nb);
+        drunet_skeleton(sd, w, nb, gray ? 1 : 3);
     } else if (!strcmp(arch, "dncnn")) {
-        stack_skeleton(sd, 3, 64, 3, 20);
+        if (gray) stack_skeleton(sd, 1, 64, 1, 17);
+        else stack_skeleton(sd, 3, 64, 3, 20);
     } else if (!strcmp(arch, "ffdnet")) {
-        stack_skeleton(sd, 13, 96, 12, 12);
+        if (gray) stack_skeleton(sd, 5, 64, 4, 15);
+        else stack_skeleton(sd, 13, 96, 12, 12);
     } else {
         snprintf(err, errlen, "denoiser '%s' has no weights", spec);
         return -1;
@@ -142,18 +151,96 @@ static const float *need(wctx *c, const char *name, int ndim, int64_t a, int64_t
     return t->data;
 }
 
+/* One convolution from weights in PyTorch's layout (host; bias may be NULL). */
+static void add_conv_data(pnp_denoiser *dn, const float *w, const float *b, int cin, int cout, int k, int stride,
+                          int pad, bool transposed)
+{
+    if (dn->nconv == MAX_LAYERS) pnp_fatal("denoiser: more than %d layers", MAX_LAYERS);
+    dn->conv[dn->nconv++] = dn->be->ops->conv_create(dn->be, cin, cout, k, stride, pad, transposed, w, b);
+    dn->weight_bytes += ((size_t)cin * cout * k * k + (b ? cout : 0)) * sizeof(float);
+}
+
 static void add_conv(pnp_denoiser *dn, wctx *c, const char *wname, const char *bname, int cin, int cout, int k,
                      int stride, int pad, bool transposed)
 {
     const float *w = transposed ? need(c, wname, 4, cin, cout, k) : need(c, wname, 4, cout, cin, k);
     const float *b = bname ? need(c, bname, 1, cout, 0, 0) : NULL;
     if (c->failed) return;
-    if (dn->nconv == MAX_LAYERS) pnp_fatal("denoiser: more than %d layers", MAX_LAYERS);
-    dn->conv[dn->nconv++] = dn->be->ops->conv_create(dn->be, cin, cout, k, stride, pad, transposed, w, b);
-    dn->ntensors += b ? 2 : 1;
-    const long long p = (long long)cin * cout * k * k + (b ? cout : 0);
-    dn->params += p;
-    dn->weight_bytes += (size_t)p * sizeof(float);
+    add_conv_data(dn, w, b, cin, cout, k, stride, pad, transposed);
+}
+
+/* A first layer [cout, 3 * per + extra, k, k] whose input is a grey image
+ * replicated into 3 colour channels (channel ch's sub-channel s at ch * per + s,
+ * then `extra` other inputs such as the sigma map): the same layer on the grey
+ * image alone, [cout, per + extra, k, k], its filters summed over ch. */
+static float *fold_input(const float *w, int cout, int per, int extra, int k)
+{
+    const int cin = 3 * per + extra, fin = per + extra, kk = k * k;
+    float *f = pnp_calloc((size_t)cout * fin * kk, sizeof(float));
+    for (int o = 0; o < cout; ++o) {
+        for (int s = 0; s < per; ++s)
+            for (int ch = 0; ch < 3; ++ch)
+                for (int t = 0; t < kk; ++t)
+                    f[((size_t)o * fin + s) * kk + t] += w[((size_t)o * cin + ch * per + s) * kk + t];
+        for (int e = 0; e < extra; ++e)
+            memcpy(f + ((size_t)o * fin + per + e) * kk, w + ((size_t)o * cin + 3 * per + e) * kk,
+                   sizeof(float) * kk);
+    }
+    return f;
+}
+
+/* A last layer [3 * per, cin, k, k] (+ bias [3 * per]) whose 3 colour outputs
+ * (channel ch's sub-channel s at ch * per + s) are averaged into one:
+ * [per, cin, k, k] and bias [per], the filters and biases averaged over ch. */
+static float *fold_output(const float *w, const float *b, int per, int cin, int k, float **fb)
+{
+    const size_t filt = (size_t)cin * k * k;
+    float *f = pnp_calloc((size_t)per * filt, sizeof(float));
+    *fb = b ? pnp_calloc((size_t)per, sizeof(float)) : NULL;
+    for (int s = 0; s < per; ++s) {
+        for (size_t t = 0; t < filt; ++t)
+            f[s * filt + t] = (w[(0 * per + s) * filt + t] + w[(1 * per + s) * filt + t] + w[(2 * per + s) * filt + t]) / 3.0f;
+        if (b) (*fb)[s] = (b[0 * per + s] + b[1 * per + s] + b[2 * per + s]) / 3.0f;
+    }
+    return f;
+}
+
+/* The first convolution of the graph: the network's own, or folded for grey input. */
+static void add_first(pnp_denoiser *dn, wctx *c, const char *wname, const char *bname, int per, int extra, int cout)
+{
+    const int nc = dn->net_channels;
+    const float *w = need(c, wname, 4, cout, nc * per + extra, 3);
+    const float *b = bname ? need(c, bname, 1, cout, 0, 0) : NULL;
+    if (c->failed) return;
+    if (dn->graph_channels == nc) {
+        add_conv_data(dn, w, b, nc * per + extra, cout, 3, 1, 1, false);
+        return;
+    }
+    float *f = fold_input(w, cout, per, extra, 3);
+    add_conv_data(dn, f, b, per + extra, cout, 3, 1, 1, false);
+    free(f);
+}
+
+/* The last convolution (cin -> net_channels * per): the network's own, or its
+ * outputs averaged for grey; negate: DnCNN's x - net(x) as a residual. */
+static void add_last(pnp_denoiser *dn, wctx *c, const char *wname, const char *bname, int cin, int per, bool negate)
+{
+    const int nc = dn->net_channels, cout = nc * per;
+    const float *w = need(c, wname, 4, cout, cin, 3);
+    const float *b = bname ? need(c, bname, 1, cout, 0, 0) : NULL;
+    if (c->failed) return;
+    const size_t nw = (size_t)cout * cin * 9;
+    float *wn = pnp_malloc(sizeof(float) * nw), *bn = b ? pnp_malloc(sizeof(float) * cout) : NULL;
+    for (size_t e = 0; e < nw; ++e) wn[e] = negate ? -w[e] : w[e];
+    for (int e = 0; b && e < cout; ++e) bn[e] = negate ? -b[e] : b[e];
+    if (dn->graph_channels == nc) {
+        add_conv_data(dn, wn, bn, cin, cout, 3, 1, 1, false);
+    } else {
+        float *fb, *f = fold_output(wn, bn, per, cin, 3, &fb);
+        add_conv_data(dn, f, fb, cin, per, 3, 1, 1, false);
+        free(f), free(fb);
+    }
+    free(wn), free(bn);
 }
 
 /* Integer dimension d of tensor name, or -1. */
@@ -166,10 +253,55 @@ static int64_t dim_of(const pnp_state_dict *sd, const char *name, int d)
 pnp_denoiser *pnp_denoiser_create(pnp_backend *be, const char *arch, const pnp_state_dict *sd, char *err,
                                   size_t errlen)
 {
+    return pnp_denoiser_create_for(be, arch, sd, 0, NULL, 0, err, errlen);
+}
+
+pnp_denoiser *pnp_denoiser_create_for(pnp_backend *be, const char *arch, const pnp_state_dict *sd, int channels,
+                                      char *note, size_t notelen, char *err, size_t errlen)
+{
+    if (note && notelen) note[0] = '\0';
     pnp_denoiser *dn = pnp_calloc(1, sizeof *dn);
     dn->be = be;
     wctx c = {sd, err, errlen, 0};
     char k[128], kb[128];
+    /* the network's image channels, from its first layer */
+    if (!strcmp(arch, "drunet")) dn->net_channels = (int)dim_of(sd, "m_head.weight", 1) - 1;
+    else if (!strcmp(arch, "dncnn")) dn->net_channels = (int)dim_of(sd, "model.0.weight", 1);
+    else if (!strcmp(arch, "ffdnet")) dn->net_channels = ((int)dim_of(sd, "model.0.weight", 1) - 1) / 4;
+    else {
+        snprintf(err, errlen, "unknown architecture '%s' (known: drunet, dncnn, ffdnet)", arch);
+        free(dn);
+        return NULL;
+    }
+    if (dn->net_channels != 1 && dn->net_channels != 3) {
+        const bool drunet = !strcmp(arch, "drunet");
+        const char *first = drunet ? "m_head.weight" : "model.0.weight";
+        const pnp_tensor *t = pnp_weights_find(sd, first);
+        char got[128] = "";
+        for (int d = 0; t && d < t->ndim; ++d)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "," : "", (long long)t->shape[d]);
+        snprintf(err, errlen, "weights: key '%s' has shape [%s], expected [width, %s, 3, 3] (a %s of 1 or 3 image "
+                 "channels)", first, t ? got : "missing", drunet ? "2 or 4" : !strcmp(arch, "dncnn") ? "1 or 3" : "5 or 13",
+                 arch);
+        free(dn);
+        return NULL;
+    }
+    if (channels != 0 && channels != 1 && channels != 3) {
+        snprintf(err, errlen, "denoiser: images of %d channels (1 or 3)", channels);
+        free(dn);
+        return NULL;
+    }
+    dn->channels = channels ? channels : dn->net_channels;
+    dn->graph_channels = dn->channels == 1 ? 1 : dn->net_channels;
+    dn->batch_factor = dn->channels == 3 && dn->net_channels == 1 ? 3 : 1;
+    if (note && dn->channels != dn->net_channels)
+        snprintf(note, notelen,
+                 dn->channels == 1
+                     ? "a colour %s on a 1-channel image: the channel is replicated into its 3 inputs and its 3 "
+                       "outputs averaged (folded into the first and last layers)"
+                     : "a 1-channel %s on a colour image: each channel denoised as its own image",
+                 arch);
+
     if (!strcmp(arch, "drunet")) {
         dn->kind = ARCH_DRUNET;
         /* widths from the head and the down convolutions m_down{l}.{nb}.weight [w_l, w_{l-1}, 2, 2] */
@@ -185,7 +317,7 @@ pnp_denoiser *pnp_denoiser_create(pnp_backend *be, const char *arch, const pnp_s
             return NULL;
         }
         const int *w = dn->widths, nb = dn->nb;
-        add_conv(dn, &c, "m_head.weight", NULL, 4, w[0], 3, 1, 1, false);
+        add_first(dn, &c, "m_head.weight", NULL, 1, 1, w[0]);
         for (int l = 1; l <= 3; ++l) {
             for (int b = 0; b < nb; ++b)
                 for (int r = 0; r <= 2; r += 2) {
@@ -211,12 +343,13 @@ pnp_denoiser *pnp_denoiser_create(pnp_backend *be, const char *arch, const pnp_s
                     add_conv(dn, &c, k, NULL, w[l - 1], w[l - 1], 3, 1, 1, false);
                 }
         }
-        add_conv(dn, &c, "m_tail.weight", NULL, w[0], 3, 3, 1, 1, false);
-        snprintf(dn->desc, sizeof dn->desc, "drunet widths %d,%d,%d,%d, %d blocks per level", w[0], w[1], w[2], w[3],
-                 nb);
-    } else if (!strcmp(arch, "dncnn") || !strcmp(arch, "ffdnet")) {
+        add_last(dn, &c, "m_tail.weight", NULL, w[0], 1, false);
+        dn->ntensors = dn->nconv;
+        snprintf(dn->desc, sizeof dn->desc, "drunet%s widths %d,%d,%d,%d, %d blocks per level",
+                 dn->net_channels == 1 ? " (grey)" : "", w[0], w[1], w[2], w[3], nb);
+    } else {
         dn->kind = !strcmp(arch, "dncnn") ? ARCH_DNCNN : ARCH_FFDNET;
-        const int cin = dn->kind == ARCH_DNCNN ? 3 : 13, cout = dn->kind == ARCH_DNCNN ? 3 : 12;
+        const int per = dn->kind == ARCH_DNCNN ? 1 : 4, extra = dn->kind == ARCH_DNCNN ? 0 : 1;
         while (pnp_weights_find(sd, (snprintf(k, sizeof k, "model.%d.weight", 2 * dn->depth), k))) ++dn->depth;
         dn->features = (int)dim_of(sd, "model.0.weight", 0);
         if (dn->depth < 2 || dn->features < 1) {
@@ -227,30 +360,14 @@ pnp_denoiser *pnp_denoiser_create(pnp_backend *be, const char *arch, const pnp_s
         for (int i = 0; i < dn->depth; ++i) {
             snprintf(k, sizeof k, "model.%d.weight", 2 * i);
             snprintf(kb, sizeof kb, "model.%d.bias", 2 * i);
-            const int ci = i == 0 ? cin : dn->features, co = i == dn->depth - 1 ? cout : dn->features;
-            if (dn->kind == ARCH_DNCNN && i == dn->depth - 1) {
-                /* DnCNN returns x - net(x): negate the last layer and add x as the residual */
-                const float *w = need(&c, k, 4, co, ci, 3), *b = need(&c, kb, 1, co, 0, 0);
-                if (c.failed) break;
-                pnp_state_dict neg = {0};
-                const int64_t ws[4] = {co, ci, 3, 3}, bs[1] = {co};
-                pnp_weights_add(&neg, k, 4, ws, w);
-                pnp_weights_add(&neg, kb, 1, bs, b);
-                pnp_tensor *nw = &neg.t[0], *nbias = &neg.t[1]; /* after both adds: add may move the array */
-                for (int64_t e = 0; e < pnp_tensor_numel(nw); ++e) nw->data[e] = -nw->data[e];
-                for (int64_t e = 0; e < co; ++e) nbias->data[e] = -nbias->data[e];
-                wctx nc = {&neg, err, errlen, 0};
-                add_conv(dn, &nc, k, kb, ci, co, 3, 1, 1, false);
-                pnp_weights_free(&neg);
-            } else {
-                add_conv(dn, &c, k, kb, ci, co, 3, 1, 1, false);
-            }
+            if (i == 0) add_first(dn, &c, k, kb, per, extra, dn->features);
+            /* DnCNN returns x - net(x): its last layer negated, x added as the residual */
+            else if (i == dn->depth - 1) add_last(dn, &c, k, kb, dn->features, per, dn->kind == ARCH_DNCNN);
+            else add_conv(dn, &c, k, kb, dn->features, dn->features, 3, 1, 1, false);
         }
-        snprintf(dn->desc, sizeof dn->desc, "%s %d layers of %d features", arch, dn->depth, dn->features);
-    } else {
-        snprintf(err, errlen, "unknown architecture '%s' (known: drunet, dncnn, ffdnet)", arch);
-        free(dn);
-        return NULL;
+        dn->ntensors = 2 * dn->nconv;
+        snprintf(dn->desc, sizeof dn->desc, "%s%s %d layers of %d features", arch,
+                 dn->net_channels == 1 ? " (grey)" : "", dn->depth, dn->features);
     }
     if (c.failed) {
         pnp_denoiser_destroy(dn);
@@ -262,9 +379,12 @@ pnp_denoiser *pnp_denoiser_create(pnp_backend *be, const char *arch, const pnp_s
         pnp_denoiser_destroy(dn);
         return NULL;
     }
+    for (int i = 0; i < sd->count; ++i) dn->params += pnp_tensor_numel(&sd->t[i]);
     snprintf(dn->desc + strlen(dn->desc), sizeof dn->desc - strlen(dn->desc), ", %lld parameters", dn->params);
     return dn;
 }
+
+int pnp_denoiser_channels(const pnp_denoiser *dn) { return dn->channels; }
 
 void pnp_denoiser_destroy(pnp_denoiser *dn)
 {
@@ -281,13 +401,17 @@ size_t pnp_denoiser_weight_bytes(const pnp_denoiser *dn) { return dn->weight_byt
 
 static int pad_to(int v, int m) { return (v + m - 1) / m * m; }
 
-/* Shapes of the buffers of one forward pass: count returned, shapes in s. */
+/* Shapes of the buffers of one forward pass of [n, channels, h, w] images:
+ * count returned, shapes in s. The graph sees n * batch_factor images of
+ * graph_channels (gc) channels. */
 static int plan(const pnp_denoiser *dn, int n, int h, int w, pnp_act s[8])
 {
+    const int gc = dn->graph_channels;
+    n *= dn->batch_factor;
     if (dn->kind == ARCH_DRUNET) {
         const int H = pad_to(h, 8), W = pad_to(w, 8);
-        s[0] = (pnp_act){NULL, n, 3, H, W};                      /* padded input, then the output */
-        s[1] = (pnp_act){NULL, n, 4, H, W};                      /* input + sigma channel */
+        s[0] = (pnp_act){NULL, n, gc, H, W};                     /* padded input, then the output */
+        s[1] = (pnp_act){NULL, n, gc + 1, H, W};                 /* input + sigma channel */
         for (int l = 0; l < 4; ++l) s[2 + l] = (pnp_act){NULL, n, dn->widths[l], H >> l, W >> l}; /* skips */
         /* scratch: the largest level in the backend's bytes (its layout may pad channels) */
         int big = 0;
@@ -300,14 +424,14 @@ static int plan(const pnp_denoiser *dn, int n, int h, int w, pnp_act s[8])
         return 8;
     }
     if (dn->kind == ARCH_DNCNN) {
-        s[0] = (pnp_act){NULL, n, 3, h, w};
+        s[0] = (pnp_act){NULL, n, gc, h, w};
         s[1] = s[2] = (pnp_act){NULL, n, dn->features, h, w};
         return 3;
     }
     const int H = pad_to(h, 2), W = pad_to(w, 2); /* FFDNet */
-    s[0] = (pnp_act){NULL, n, 3, H, W};
-    s[1] = (pnp_act){NULL, n, 12, H / 2, W / 2};
-    s[2] = (pnp_act){NULL, n, 13, H / 2, W / 2};
+    s[0] = (pnp_act){NULL, n, gc, H, W};
+    s[1] = (pnp_act){NULL, n, 4 * gc, H / 2, W / 2};
+    s[2] = (pnp_act){NULL, n, 4 * gc + 1, H / 2, W / 2};
     s[3] = s[4] = (pnp_act){NULL, n, dn->features, H / 2, W / 2};
     return 5;
 }
@@ -410,20 +534,21 @@ void pnp_denoiser_forward(pnp_denoiser *dn, const float *img, int n, int h, int 
 {
     const pnp_backend_ops *o = dn->be->ops;
     pnp_backend *be = dn->be;
+    const int gc = dn->graph_channels, gn = n * dn->batch_factor; /* [n, 3, h, w] is [3n, 1, h, w] */
     pnp_act s[8];
     ensure_buffers(dn, n, h, w, s);
-    o->act_from_image(be, img, n, 3, h, w, &s[0]);
+    o->act_from_image(be, img, gn, gc, h, w, &s[0]);
     if (dn->kind == ARCH_DRUNET) {
         drunet_forward(dn, s, sigma);
         o->act_to_image(be, &s[0], h, w, out);
     } else if (dn->kind == ARCH_DNCNN) {
-        pnp_act r = stack_forward(dn, &s[0], 3, &s[1], &s[2], &s[0]); /* x + (-net(x)) */
+        pnp_act r = stack_forward(dn, &s[0], gc, &s[1], &s[2], &s[0]); /* x + (-net(x)) */
         o->act_to_image(be, &r, h, w, out);
     } else {
         o->pixel_unshuffle2(be, &s[0], &s[1]);
         o->act_concat_const(be, &s[1], sigma, &s[2]);
-        pnp_act y12 = stack_forward(dn, &s[2], 12, &s[3], &s[4], NULL);
-        o->pixel_shuffle2(be, &y12, &s[0]);
+        pnp_act y = stack_forward(dn, &s[2], 4 * gc, &s[3], &s[4], NULL);
+        o->pixel_shuffle2(be, &y, &s[0]);
         o->act_to_image(be, &s[0], h, w, out);
     }
 }

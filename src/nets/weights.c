@@ -191,8 +191,10 @@ int pnp_weights_load(const char *path, pnp_state_dict *sd, char *arch, size_t ar
     }
     const pnp_tensor *first = pnp_weights_find(sd, "model.0.weight");
     if (pnp_weights_find(sd, "m_head.weight")) snprintf(arch, archlen, "drunet");
-    else if (first && first->ndim == 4 && first->shape[1] == 13) snprintf(arch, archlen, "ffdnet");
-    else if (first && first->ndim == 4 && first->shape[1] == 3) snprintf(arch, archlen, "dncnn");
+    else if (first && first->ndim == 4 && (first->shape[1] == 13 || first->shape[1] == 5)) /* colour, grey */
+        snprintf(arch, archlen, "ffdnet");
+    else if (first && first->ndim == 4 && (first->shape[1] == 3 || first->shape[1] == 1))
+        snprintf(arch, archlen, "dncnn");
     else {
         snprintf(err, errlen, "%s: not DRUNet (m_head.weight), DnCNN or FFDNet (model.0.weight) weights", path);
         pnp_weights_free(sd);

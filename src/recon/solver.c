@@ -1,9 +1,17 @@
 /* solver.c - the distributed PnP iteration (include/pnp/solver.h).
  *
- * Buffers on the backend (N = 3*H*W floats each): the truth, x, z (the
- * gradient step, also the gradient itself before the step), and for tiled
- * denoising two window batches [batch, 3, win_h, win_w]. The measurements live
- * only while the data term B = sum conj(H_i) rfft(y_i) is accumulated. */
+ * Buffers on the backend (N = c*xh*xw floats each, the domain of x): x, the
+ * next x, and z (the gradient at x, then the gradient step in place); the
+ * truth [c,h,w] when there is one (and for pad a crop [c,h,w] of x for its
+ * PSNR); the data term's own (include/pnp/data_term.h); for tiled denoising two
+ * window batches [batch, c, win_h, win_w]. The measurements live only while
+ * they are added to the data term.
+ *
+ * Order of one iteration k: z = x - step * g (g, the gradient at x, is in z),
+ * x' = clamp(D(z)), change = ||x' - x|| / ||x'||, x = x', PSNR, then the
+ * gradient at the new x into z and from it f(x) (pnp_data_term_value): the
+ * residual of each iteration's output costs no extra pass, and the gradient
+ * of x_0 is computed at setup. */
 #include "pnp/solver.h"
 
 #include <math.h>
@@ -29,18 +37,16 @@ void pnp_trace_alloc(pnp_trace *tr, int max_iter)
 {
     memset(tr, 0, sizeof *tr);
     const size_t n = max_iter > 0 ? (size_t)max_iter : 1;
-    tr->psnr = pnp_calloc(n, sizeof(double));
-    tr->elapsed = pnp_calloc(n, sizeof(double));
-    tr->grad_time = pnp_calloc(n, sizeof(double));
-    tr->denoise_time = pnp_calloc(n, sizeof(double));
-    tr->comm_time = pnp_calloc(n, sizeof(double));
-    tr->peak_bytes = pnp_calloc(n, sizeof(double));
+    double **arrays[] = {&tr->psnr, &tr->residual, &tr->change, &tr->elapsed, &tr->grad_time, &tr->denoise_time,
+                         &tr->comm_time, &tr->peak_bytes};
+    for (size_t k = 0; k < sizeof arrays / sizeof *arrays; ++k) *arrays[k] = pnp_calloc(n, sizeof(double));
+    tr->psnr_initial = tr->residual_initial = NAN;
 }
 
 void pnp_trace_free(pnp_trace *tr)
 {
-    free(tr->psnr), free(tr->elapsed), free(tr->grad_time), free(tr->denoise_time), free(tr->comm_time);
-    free(tr->peak_bytes);
+    free(tr->psnr), free(tr->residual), free(tr->change), free(tr->elapsed);
+    free(tr->grad_time), free(tr->denoise_time), free(tr->comm_time), free(tr->peak_bytes);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -50,20 +56,15 @@ static double now(pnp_backend *be)
     return MPI_Wtime();
 }
 
-/* as pnp_psnr: infinity for x == truth, NaN when x holds a NaN or an infinity */
-static double psnr_of(pnp_backend *be, const float *x, const float *truth, size_t n)
+/* PSNR (peak 1) of x's measured region [c,h,w] against the truth: x itself
+ * (circular), or its crop into `crop` (pad); as pnp_psnr: infinity for x ==
+ * truth, NaN when x holds a NaN or an infinity. */
+static double region_psnr(pnp_backend *be, pnp_data_term *dt, const float *x, float *crop, const float *truth,
+                          size_t n)
 {
-    const double sse = be->ops->sum_sq_diff(be, x, truth, n);
+    if (crop) pnp_data_term_crop(dt, x, crop);
+    const double sse = be->ops->sum_sq_diff(be, crop ? crop : x, truth, n);
     return sse == 0 ? INFINITY : isfinite(sse) ? 10.0 * log10((double)n / sse) : NAN;
-}
-
-/* Operators of this rank: round-robin when distributing the physics, else all. */
-static int owned_operators(const pnp_row *row, const pnp_comm *c, int n_ops, int *ids)
-{
-    int k = 0;
-    for (int i = 0; i < n_ops; ++i)
-        if (!row->distribute_physics || i % c->size == c->rank) ids[k++] = i;
-    return k;
 }
 
 /* The tiled denoiser of one rank: its slab of windows and the batch buffers. */
@@ -71,13 +72,14 @@ typedef struct {
     pnp_tiling t;
     int first, count, batch;
     int *y0, *x0, *sy, *sx, *dy, *dx, *rows, *cols; /* [count] */
-    float *in, *out;                                /* [batch, 3, win_h, win_w] */
+    float *in, *out;                                /* [batch, c, win_h, win_w] */
 } tiled;
 
 /* Plans the windows and the batch; *planned: the bytes the rank will hold at
  * most, what it holds now plus the batch's need. 0, or -1 with the reason in
  * err when --max-memory cannot hold one window (nothing allocated then). */
-static int tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w, size_t *planned, char *err, size_t errlen)
+static int tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int w, size_t *planned, char *err,
+                       size_t errlen)
 {
     pnp_backend *be = a->be;
     const pnp_row *row = a->row;
@@ -99,7 +101,7 @@ static int tiled_setup(tiled *td, const pnp_solver_args *a, int h, int w, size_t
     const int wh = td->t.win_h, ww = td->t.win_w;
     const int wanted = row->max_batch_size > 0 && row->max_batch_size < td->count ? row->max_batch_size : td->count;
     int b = wanted > 0 ? wanted : 1;
-    const size_t win_bytes = sizeof(float) * 3 * (size_t)wh * ww; /* a window image [3,wh,ww] float32 NCHW */
+    const size_t win_bytes = sizeof(float) * c * (size_t)wh * ww; /* a window image [c,wh,ww] float32 NCHW */
     const size_t reserve = be->ops->workspace_bytes(be), held = be->ops->peak_bytes(be);
     const int sharers = a->memory_sharers > 1 ? a->memory_sharers : 1;
     double room = 0.9 * (double)be->ops->free_bytes(be) / sharers;
@@ -149,16 +151,16 @@ static void tiled_free(tiled *td, pnp_backend *be)
 }
 
 /* x <- the zero-filled image with this rank's windows of D(z) in their owned places. */
-static void tiled_denoise(tiled *td, const pnp_solver_args *a, const float *z, float *x, int h, int w)
+static void tiled_denoise(tiled *td, const pnp_solver_args *a, const float *z, float *x, int c, int h, int w)
 {
     pnp_backend *be = a->be;
     const int wh = td->t.win_h, ww = td->t.win_w;
-    be->ops->zero(be, x, sizeof(float) * 3 * (size_t)h * w);
+    be->ops->zero(be, x, sizeof(float) * c * (size_t)h * w);
     for (int j = 0; j < td->count; j += td->batch) {
         const int nb = td->count - j < td->batch ? td->count - j : td->batch;
-        be->ops->gather_windows(be, z, 3, h, w, td->t.overlap, wh, ww, nb, td->y0 + j, td->x0 + j, td->in);
+        be->ops->gather_windows(be, z, c, h, w, td->t.overlap, wh, ww, nb, td->y0 + j, td->x0 + j, td->in);
         pnp_denoiser_forward(a->dn, td->in, nb, wh, ww, (float)a->row->denoiser_sigma, td->out);
-        be->ops->scatter_windows(be, td->out, 3, wh, ww, nb, td->sy + j, td->sx + j, td->dy + j, td->dx + j,
+        be->ops->scatter_windows(be, td->out, c, wh, ww, nb, td->sy + j, td->sx + j, td->dy + j, td->dx + j,
                                  td->rows + j, td->cols + j, x, h, w);
     }
 }
@@ -166,12 +168,27 @@ static void tiled_denoise(tiled *td, const pnp_solver_args *a, const float *z, f
 static void progress_line(FILE *f, const pnp_trace *tr, int k, int first, int max_iter)
 {
     const double per_iter = (tr->elapsed[k] - (first > 0 ? tr->elapsed[first - 1] : 0)) / (k + 1 - first);
+    fprintf(f, "iter %3d/%d  ", k + 1, max_iter);
+    if (!isnan(tr->psnr[k])) fprintf(f, "PSNR %7.3f dB  ", tr->psnr[k]);
     fprintf(f,
-            "iter %3d/%d  PSNR %7.3f dB  grad %8.3f s  denoise %8.3f s  comm %7.3f s  peak %8.1f MiB  "
+            "residual %10.4e  change %9.3e  grad %8.3f s  denoise %8.3f s  comm %7.3f s  peak %8.1f MiB  "
             "elapsed %7.1f s  ETA %6.1f s\n",
-            k + 1, max_iter, tr->psnr[k], tr->grad_time[k], tr->denoise_time[k], tr->comm_time[k],
+            tr->residual[k], tr->change[k], tr->grad_time[k], tr->denoise_time[k], tr->comm_time[k],
             tr->peak_bytes[k] / 1048576.0, tr->elapsed[k], per_iter * (max_iter - k - 1));
     fflush(f);
+}
+
+/* The same answer on every rank: whether any rank says yes (an all-reduce of one float). */
+static int any_rank(const pnp_solver_args *a, int mine)
+{
+    if (a->comm->size == 1) return mine;
+    pnp_backend *be = a->be;
+    float v = mine ? 1.0f : 0.0f, *dev = be->ops->alloc(be, sizeof v);
+    be->ops->upload(be, dev, &v, sizeof v);
+    a->comm->ops->allreduce_sum(a->comm, dev, 1);
+    be->ops->download(be, &v, dev, sizeof v);
+    be->ops->free(be, dev);
+    return v > 0;
 }
 
 /* Whole-image denoising (or none): *planned, what the rank holds now plus the
@@ -203,44 +220,55 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     const pnp_backend_ops *o = be->ops;
     const pnp_row *row = a->row;
     const pnp_problem *p = a->p;
-    const int H = p->truth.h, W = p->truth.w, iters = row->max_iter;
-    const size_t N = pnp_image_numel(&p->truth), bytes = N * sizeof(float);
-    if (!o->blur_gradient || !o->gather_windows || !o->add_scaled)
-        pnp_fatal("backend '%s' has no solver operations yet", o->name);
+    const pnp_data_geometry geo = pnp_problem_geometry(p);
+    const int C = geo.c, XH = geo.xh, XW = geo.xw, iters = row->max_iter;
+    const size_t N = (size_t)C * XH * XW, bytes = N * sizeof(float);
+    const size_t NY = (size_t)C * p->h * p->w, ybytes = NY * sizeof(float);
+    if (!o->gather_windows || !o->add_scaled) pnp_fatal("backend '%s' has no solver operations yet", o->name);
 
     const int first = tr->iterations;
     if (first > 0 && !a->x_resume) pnp_fatal("pnp_solve: %d iterations recorded but no x to resume from", first);
     bool stopping = false;
 
     const double t_setup = now(be);
-    float *truth = o->alloc(be, bytes), *x = o->alloc(be, bytes), *z = o->alloc(be, bytes);
-    o->upload(be, truth, p->truth.data, bytes);
+    const bool has_truth = p->truth.data != NULL;
+    float *x = o->alloc(be, bytes), *xn = o->alloc(be, bytes), *z = o->alloc(be, bytes);
+    float *truth = has_truth ? o->alloc(be, ybytes) : NULL;
+    float *crop = has_truth && geo.boundary == PNP_BOUNDARY_PAD ? o->alloc(be, ybytes) : NULL;
+    if (has_truth) o->upload(be, truth, p->truth.data, ybytes);
 
     /* this rank's operators, measurements and data term */
     int *ids = pnp_malloc(sizeof(int) * (p->n_ops > 0 ? p->n_ops : 1));
-    const int n_own = owned_operators(row, a->comm, p->n_ops, ids);
+    const int n_own = pnp_data_term_owned(row->distribute_physics, a->comm->rank, a->comm->size, p->n_ops, ids);
     tr->ops_owned = n_own;
-    pnp_blur *ops = NULL;
-    if (n_own > 0) {
-        const size_t kk = (size_t)p->ksize * p->ksize;
-        float *kernels = pnp_malloc(sizeof(float) * kk * n_own);
-        for (int l = 0; l < n_own; ++l) memcpy(kernels + kk * l, p->kernels + kk * ids[l], sizeof(float) * kk);
-        ops = o->blur_create(be, 3, H, W, n_own, p->ksize, kernels);
-        free(kernels);
-        for (int l = 0; l < n_own; ++l) { /* y_i into z, then into the data term */
-            if ((stopping = a->stop_requested && a->stop_requested(a->user))) break; /* a signal: setup ends here */
-            pnp_problem_measure(be, ops, l, ids[l], row, p, truth, z);
-            if (ids[l] == 0 && measurement0) o->download(be, measurement0, z, bytes);
-            o->blur_add_data(ops, l, z);
-        }
+    const size_t kk = (size_t)p->kc * p->kh * p->kw;
+    float *kernels = pnp_malloc(sizeof(float) * kk * (n_own > 0 ? n_own : 1));
+    for (int l = 0; l < n_own; ++l) memcpy(kernels + kk * l, p->kernels + kk * ids[l], sizeof(float) * kk);
+    pnp_data_term *dt = pnp_data_term_create(be, row->distribute_physics ? a->comm : NULL, &geo, n_own, kernels);
+    free(kernels);
+    float *y = o->alloc(be, ybytes);
+    for (int l = 0; l < n_own; ++l) {
+        if ((stopping = a->stop_requested && a->stop_requested(a->user))) break; /* a signal: setup ends here */
+        pnp_problem_measurement(p, row, be, dt, l, ids[l], truth, y);
+        if (ids[l] == 0 && measurement0) o->download(be, measurement0, y, ybytes);
+        pnp_data_term_add(dt, l, y);
     }
+    o->free(be, y);
     free(ids);
+    /* the data term's reductions (here and in the gradient at x_0) run on every
+     * rank, a signal during the measurements included, so no rank waits in them
+     * alone; the agreement below then ends a stopped setup */
+    pnp_data_term_ready(dt);
 
-    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x; its PSNR
-     * before the tiles are planned, so that PSNR's scratch counts in what is held */
+    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x; its
+     * gradient, residual and PSNR before the tiles are planned, so that their
+     * scratch counts in what is held */
     if (first > 0) o->upload(be, x, a->x_resume, bytes);
-    const double psnr_start = psnr_of(be, x, truth, N);
-    if (first == 0) tr->psnr_initial = psnr_start;
+    pnp_data_term_gradient(dt, x, z);
+    if (first == 0) {
+        tr->residual_initial = pnp_data_term_value(dt, x, z);
+        tr->psnr_initial = has_truth ? region_psnr(be, dt, x, crop, truth, NY) : NAN;
+    }
 
     tiled td = {0};
     const int tiled_mode = a->dn && row->distribute_denoiser;
@@ -250,7 +278,7 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     if (stopping) {
         /* no plan: the agreement below ends the run */
     } else if (tiled_mode) {
-        refused = tiled_setup(&td, a, H, W, &planned, failure, sizeof failure);
+        refused = tiled_setup(&td, a, C, XH, XW, &planned, failure, sizeof failure);
         tr->windows_total = td.t.count;
         tr->window_first = td.first;
         tr->windows_owned = td.count;
@@ -258,15 +286,15 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         tr->win_h = td.t.win_h;
         tr->win_w = td.t.win_w;
     } else { /* the whole image through the denoiser, if any: its activations and scratch */
-        refused = whole_setup(a, H, W, &planned, failure, sizeof failure);
+        refused = whole_setup(a, XH, XW, &planned, failure, sizeof failure);
     }
     tr->planned_bytes = (double)planned;
     tr->setup_time += now(be) - t_setup;
     if (refused && !a->setup_agree) pnp_fatal("%s", failure);
     if (a->setup_agree && a->setup_agree(a->user, refused ? failure : NULL)) { /* some rank refused or stops */
         if (tiled_mode) tiled_free(&td, be);
-        if (ops) o->blur_destroy(ops);
-        o->free(be, truth), o->free(be, x), o->free(be, z);
+        pnp_data_term_destroy(dt);
+        o->free(be, truth), o->free(be, crop), o->free(be, x), o->free(be, xn), o->free(be, z);
         return -1;
     }
 
@@ -274,43 +302,51 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     const double t_start = now(be) - (first > 0 ? tr->elapsed[first - 1] : 0);
     for (int k = first; k < iters; ++k) {
         const double comm0 = a->comm->seconds;
-        double t0 = now(be);
-        if (ops) o->blur_gradient(ops, x, z);
-        else o->zero(be, z, bytes);
-        double t1 = now(be);
-        if (row->distribute_physics) a->comm->ops->allreduce_sum(a->comm, z, N);
-        double t2 = now(be);
-        const double comm1 = a->comm->seconds;
-        o->add_scaled(be, z, x, -(float)row->step_size, z, N); /* z = x - step * grad */
-        double t3 = now(be);
-        tr->grad_time[k] = (t1 - t0) + (t3 - t2);
+        const double t0 = now(be);
+        o->add_scaled(be, z, x, -(float)row->step_size, z, N); /* z = x - step * grad f(x) */
+        const double t1 = now(be), comm1 = a->comm->seconds;
 
-        if (!a->dn) {
-            float *swap = x; /* x <- z */
-            x = z, z = swap;
+        if (!a->dn) { /* x' = z: swapped in, z is rewritten below */
+            float *t = xn;
+            xn = z, z = t;
         } else if (tiled_mode) {
-            tiled_denoise(&td, a, z, x, H, W);
-            a->comm->ops->allreduce_sum(a->comm, x, N);
+            tiled_denoise(&td, a, z, xn, C, XH, XW);
+            a->comm->ops->allreduce_sum(a->comm, xn, N);
         } else {
-            pnp_denoiser_forward(a->dn, z, 1, H, W, sigma, x);
+            pnp_denoiser_forward(a->dn, z, 1, XH, XW, sigma, xn);
         }
-        tr->nonfinite = o->clamp01(be, x, N); /* the iterate diverged: should_stop ends the run */
-        tr->psnr[k] = tr->nonfinite ? NAN : psnr_of(be, x, truth, N);
-        const double t4 = now(be);
+        tr->nonfinite = o->clamp01(be, xn, N); /* the iterate diverged: should_stop ends the run */
+        const double step_sq = o->sum_sq_diff(be, xn, x, N), norm_sq = o->dot(be, xn, xn, N);
+        tr->change[k] = norm_sq > 0 ? sqrt(step_sq / norm_sq) : (step_sq > 0 ? INFINITY : 0);
+        float *swap = x; /* x <- x' */
+        x = xn, xn = swap;
+        tr->psnr[k] = has_truth && !tr->nonfinite ? region_psnr(be, dt, x, crop, truth, NY) : NAN;
+        const double t2 = now(be), comm2 = a->comm->seconds;
+
+        pnp_data_term_gradient(dt, x, z); /* for the next step, and f(x) */
+        tr->residual[k] = pnp_data_term_value(dt, x, z);
+        const double t3 = now(be);
         tr->comm_time[k] = a->comm->seconds - comm0;
-        tr->denoise_time[k] = (t4 - t3) - (a->comm->seconds - comm1);
+        tr->grad_time[k] = (t1 - t0) + (t3 - t2) - (a->comm->seconds - comm2);
+        tr->denoise_time[k] = (t2 - t1) - (comm2 - comm1);
         tr->peak_bytes[k] = (double)o->peak_bytes(be);
-        tr->elapsed[k] = t4 - t_start;
+        tr->elapsed[k] = t3 - t_start;
         tr->iterations = k + 1;
         if (a->progress) progress_line(a->progress, tr, k, first, iters);
+        if (k + 1 < iters && row->tolerance > 0 && any_rank(a, tr->change[k] < row->tolerance)) {
+            tr->converged = 1;
+            break;
+        }
         if (a->should_stop ? a->should_stop(a->user) : tr->nonfinite) break;
     }
 
     o->download(be, x_out, x, bytes);
     if (tiled_mode) tiled_free(&td, be);
-    if (ops) o->blur_destroy(ops);
+    pnp_data_term_destroy(dt);
     o->free(be, truth);
+    o->free(be, crop);
     o->free(be, x);
+    o->free(be, xn);
     o->free(be, z);
     return 0;
 }

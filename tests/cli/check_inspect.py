@@ -23,7 +23,8 @@ import h5py
 import numpy as np
 
 failed = 0
-FIGURES = ("psnr_vs_iteration.png", "psnr_vs_time.png", "time_split.png", "memory_per_rank.png")
+FIGURES = ("psnr_vs_iteration.png", "psnr_vs_time.png", "residual_vs_iteration.png", "time_split.png",
+           "memory_per_rank.png")
 
 
 def check(cond, what):
@@ -86,8 +87,10 @@ def check_json(jpath, files):
                   and obj["traces"]["elapsed"] == [float(v) for v in tr["elapsed"][...]],
                   f"{name}: traces.psnr and traces.elapsed equal /traces/psnr and /traces/elapsed exactly")
             images = obj["images"]
-            check(set(images) == {"ground_truth", "measurement", "reconstruction"}
-                  and all(images[k] in f and f[images[k]].shape == f["reconstruction"].shape for k in images),
+            check(set(images) == {"ground_truth", "measurement", "reconstruction", "reconstruction_extended"}
+                  and images["reconstruction_extended"] is None  # boundary circular: x is the measured region
+                  and all(images[k] in f and f[images[k]].shape == f["reconstruction"].shape for k in images
+                          if images[k]),
                   f"{name}: images {images} name the [3,H,W] datasets of the file")
 
 

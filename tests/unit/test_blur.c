@@ -57,7 +57,7 @@ static void golden_cases(pnp_backend *be)
         float *aty = golden_read(grp, "ATy", H5T_NATIVE_FLOAT, NULL, NULL);
         const int C = (int)xd[0], H = (int)xd[1], W = (int)xd[2];
         const size_t n = (size_t)C * H * W;
-        pnp_blur *op = be->ops->blur_create(be, C, H, W, 1, (int)kd[0], k);
+        pnp_blur *op = be->ops->blur_create(be, C, H, W, 1, 1, (int)kd[0], (int)kd[1], k);
         float *out = pnp_malloc(n * sizeof(float));
         be->ops->blur_apply(op, 0, x, out, false);
         CHECK(max_abs_diff(out, ax, n) <= 1e-5, "deepinv %s %dx%d kernel %d: A x, max abs diff %.3g", g, H, W,
@@ -80,7 +80,7 @@ static void direct_and_adjoint(pnp_backend *be, int H, int W, int k)
     float *x = pnp_malloc(n * 4), *y = pnp_malloc(n * 4), *ax = pnp_malloc(n * 4), *aty = pnp_malloc(n * 4);
     float *ref = pnp_malloc(n * 4);
     for (size_t i = 0; i < n; ++i) x[i] = urand(2, i), y[i] = urand(3, i);
-    pnp_blur *op = be->ops->blur_create(be, C, H, W, nops, k, h);
+    pnp_blur *op = be->ops->blur_create(be, C, H, W, nops, 1, k, k, h);
     for (int i = 0; i < nops; ++i) {
         be->ops->blur_apply(op, i, x, ax, false);
         direct_conv(x, h + (size_t)i * k * k, k, C, H, W, ref);
@@ -106,7 +106,7 @@ static void gradient_equals_sum(pnp_backend *be, int H, int W, int k, int nops)
     float *ref = pnp_calloc(n, 4), *g = pnp_malloc(n * 4);
     for (size_t i = 0; i < n; ++i) x[i] = urand(5, i);
     for (size_t i = 0; i < n * nops; ++i) y[i] = urand(6, i);
-    pnp_blur *op = be->ops->blur_create(be, C, H, W, nops, k, h);
+    pnp_blur *op = be->ops->blur_create(be, C, H, W, nops, 1, k, k, h);
     be->ops->blur_gradient(op, x, g);
     CHECK(max_abs(g, n) == 0, "gradient with no operator added is zero");
     for (int i = 0; i < nops; ++i) {

@@ -452,7 +452,7 @@ int main(void)
     const size_t numel = (size_t)C * H * W, bytes = numel * sizeof(float);
     float *x = pnp_malloc(bytes), *ref = pnp_malloc(bytes), *got = pnp_malloc(bytes);
     for (size_t e = 0; e < numel; ++e) x[e] = (float)((e * 2654435761u) % 1000) / 1000.0f;
-    pnp_blur *bc = cpu->ops->blur_create(cpu, C, H, W, n, k, kern), *bg = gpu->ops->blur_create(gpu, C, H, W, n, k, kern);
+    pnp_blur *bc = cpu->ops->blur_create(cpu, C, H, W, n, 1, k, k, kern), *bg = gpu->ops->blur_create(gpu, C, H, W, n, 1, k, k, kern);
     float *xd = gpu->ops->alloc(gpu, bytes), *yd = gpu->ops->alloc(gpu, bytes);
     gpu->ops->upload(gpu, xd, x, bytes);
     for (int i = 0; i < n; ++i)
@@ -480,6 +480,16 @@ int main(void)
     gpu->ops->download(gpu, got, yd, bytes);
     CHECK(max_abs_diff(got, g, numel) <= 1e-5 * (1 + max_abs(g, numel)), "cuda data-term gradient = cpu: %.3g",
           max_abs_diff(got, g, numel));
+    /* the masked normal operator of boundary pad, and the dot product */
+    cpu->ops->blur_normal_window(bc, x, g, 15, 9, H - 30, W - 20);
+    gpu->ops->blur_normal_window(bg, xd, yd, 15, 9, H - 30, W - 20);
+    gpu->ops->download(gpu, got, yd, bytes);
+    CHECK(max_abs_diff(got, g, numel) <= 1e-5 * (1 + max_abs(g, numel)), "cuda blur_normal_window = cpu: %.3g",
+          max_abs_diff(got, g, numel));
+    const double dc = cpu->ops->dot(cpu, g, x, numel), dg = gpu->ops->dot(gpu, yd, xd, numel);
+    CHECK(fabs(dc - dg) <= 1e-5 * fabs(dc), "cuda dot = cpu: %.17g vs %.17g", dg, dc);
+    cpu->ops->blur_gradient(bc, x, g);
+    gpu->ops->blur_gradient(bg, xd, yd);
     /* z = x + a g, clamp, squared error */
     cpu->ops->add_scaled(cpu, g, x, -0.1f, g, numel);
     gpu->ops->add_scaled(gpu, yd, xd, -0.1f, yd, numel);

@@ -26,13 +26,13 @@ void pnp_conv_check_shapes(int cin, int cout, int k, int stride, int pad, bool t
                   residual->h, residual->w, y->n, y->c, y->h, y->w);
 }
 
-void pnp_wrap_kernel(const float *kernel, int k, int h, int w, float *out)
+void pnp_wrap_kernel(const float *kernel, int kh, int kw, int h, int w, float *out)
 {
-    const int half = k / 2;
+    const int ch = kh / 2, cw = kw / 2;
     memset(out, 0, sizeof(float) * (size_t)h * w);
-    for (int a = 0; a < k; ++a)
-        for (int b = 0; b < k; ++b) {
-            const int y = ((a - half) % h + h) % h, x = ((b - half) % w + w) % w;
-            out[(size_t)y * w + x] += kernel[a * k + b];
+    for (int a = 0; a < kh; ++a)
+        for (int b = 0; b < kw; ++b) {
+            const int y = ((a - ch) % h + h) % h, x = ((b - cw) % w + w) % w;
+            out[(size_t)y * w + x] += kernel[(size_t)a * kw + b];
         }
 }

@@ -30,35 +30,46 @@ static void cpu_sync(pnp_backend *be) { (void)be; }
 
 struct pnp_blur {
     pnp_backend *be;
-    int c, h, w, n, wc;        /* wc = w/2 + 1 */
-    fftwf_complex *spectra;    /* [n, h, wc]: FFT of the centred, wrapped kernels */
+    int c, h, w, n, kc, wc;    /* kc: kernels per operator (1 or c); wc = w/2 + 1 */
+    fftwf_complex *spectra;    /* [n, kc, h, wc]: FFT of the centred, wrapped kernels */
     fftwf_complex *work;       /* [c, h, wc] */
     float *real;               /* [c, h, w] scratch for the in-place-free c2r */
     fftwf_plan fwd, inv;       /* batched over the c channels */
-    float *gram;               /* [h, wc] S = sum |H_i|^2 of the added operators (NULL: none yet) */
+    float *gram;               /* [kc, h, wc] S = sum |H_i|^2 of the added operators (NULL: none yet) */
     fftwf_complex *data;       /* [c, h, wc] B = sum conj(H_i) rfft(y_i) */
+    fftwf_complex *xspec, *acc; /* [c, h, wc] each: blur_normal_window's rfft(x) and sum (NULL until used) */
 };
 
 /* Bytes an operator set holds: spectra, work, real, and once data is added gram and data. */
 static size_t blur_bytes(const pnp_blur *op)
 {
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
-    size_t b = sizeof(fftwf_complex) * spec * (op->n + op->c) + sizeof(float) * plane * op->c;
-    if (op->gram) b += sizeof(float) * spec + sizeof(fftwf_complex) * spec * op->c;
+    size_t b = sizeof(fftwf_complex) * spec * ((size_t)op->n * op->kc + op->c) + sizeof(float) * plane * op->c;
+    if (op->gram) b += sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c;
+    if (op->xspec) b += 2 * sizeof(fftwf_complex) * spec * op->c;
     return b;
 }
 
-static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, int k, const float *kernels)
+/* Channel ch's spectrum of operator i: [h, wc]. */
+static const fftwf_complex *spectrum_of(const pnp_blur *op, int i, int ch)
 {
+    return op->spectra + (size_t)op->h * op->wc * ((size_t)i * op->kc + (op->kc > 1 ? ch : 0));
+}
+
+static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, int kc, int kh, int kw,
+                                 const float *kernels)
+{
+    if (kc != 1 && kc != c) pnp_fatal("cpu blur: %d kernels per operator for %d channels (1 or %d)", kc, c, c);
     pnp_blur *op = pnp_calloc(1, sizeof *op);
     op->be = be;
     op->c = c;
     op->h = h;
     op->w = w;
     op->n = n;
+    op->kc = kc;
     op->wc = w / 2 + 1;
     const size_t spec = (size_t)h * op->wc, plane = (size_t)h * w;
-    op->spectra = fftwf_alloc_complex(spec * n);
+    op->spectra = fftwf_alloc_complex(spec * n * kc);
     op->work = fftwf_alloc_complex(spec * c);
     op->real = fftwf_alloc_real(plane * c);
     if (!op->spectra || !op->work || !op->real) pnp_fatal("cpu blur: out of memory for %dx%d x %d operators", h, w, n);
@@ -73,8 +84,8 @@ static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, in
     fftwf_plan one = fftwf_plan_dft_r2c_2d(h, w, op->real, op->work, FFTW_ESTIMATE);
     if (!op->fwd || !op->inv || !one) pnp_fatal("FFTW: could not plan a %dx%d transform", h, w);
 
-    for (int i = 0; i < n; ++i) {
-        pnp_wrap_kernel(kernels + (size_t)i * k * k, k, h, w, op->real);
+    for (int i = 0; i < n * kc; ++i) {
+        pnp_wrap_kernel(kernels + (size_t)i * kh * kw, kh, kw, h, w, op->real);
         fftwf_execute_dft_r2c(one, op->real, op->spectra + spec * i);
     }
     fftwf_destroy_plan(one);
@@ -88,13 +99,13 @@ static void cpu_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool a
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     memcpy(op->real, x, sizeof(float) * plane * op->c);
     fftwf_execute(op->fwd);
-    const fftwf_complex *s = op->spectra + spec * i;
     const float scale = 1.0f / (float)plane;
     fftwf_complex *work = op->work;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(cpu_threads(op->be))
     for (int ch = 0; ch < op->c; ++ch)
         for (size_t t = 0; t < spec; ++t) {
             fftwf_complex *v = work + spec * ch + t;
+            const fftwf_complex *s = spectrum_of(op, i, ch);
             const float sr = s[t][0], si = adjoint ? -s[t][1] : s[t][1];
             const float vr = (*v)[0], vi = (*v)[1];
             (*v)[0] = (vr * sr - vi * si) * scale;
@@ -109,20 +120,23 @@ static void cpu_blur_add_data(pnp_blur *op, int i, const float *y)
     if (i < 0 || i >= op->n) pnp_fatal("cpu blur: operator %d out of range [0, %d)", i, op->n);
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     if (!op->gram) {
-        op->gram = pnp_calloc(spec, sizeof(float));
+        op->gram = pnp_calloc(spec * op->kc, sizeof(float));
         op->data = fftwf_alloc_complex(spec * op->c);
         if (!op->data) pnp_fatal("cpu blur: out of memory for the data term of %dx%d", op->h, op->w);
         memset(op->data, 0, sizeof(fftwf_complex) * spec * op->c);
-        cpu_count_bytes(op->be, sizeof(float) * spec + sizeof(fftwf_complex) * spec * op->c, 0);
+        cpu_count_bytes(op->be, sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c, 0);
     }
     memcpy(op->real, y, sizeof(float) * plane * op->c);
     fftwf_execute(op->fwd);
-    const fftwf_complex *s = op->spectra + spec * i;
 #pragma omp parallel for schedule(static) num_threads(cpu_threads(op->be))
     for (size_t t = 0; t < spec; ++t) {
-        const float sr = s[t][0], si = s[t][1];
-        op->gram[t] += sr * sr + si * si;
+        for (int k = 0; k < op->kc; ++k) {
+            const fftwf_complex *s = spectrum_of(op, i, k);
+            op->gram[spec * k + t] += s[t][0] * s[t][0] + s[t][1] * s[t][1];
+        }
         for (int ch = 0; ch < op->c; ++ch) { /* conj(s) * v */
+            const fftwf_complex *s = spectrum_of(op, i, ch);
+            const float sr = s[t][0], si = s[t][1];
             const float vr = op->work[spec * ch + t][0], vi = op->work[spec * ch + t][1];
             op->data[spec * ch + t][0] += sr * vr + si * vi;
             op->data[spec * ch + t][1] += sr * vi - si * vr;
@@ -145,9 +159,63 @@ static void cpu_blur_gradient(pnp_blur *op, const float *x, float *g)
         for (int ch = 0; ch < op->c; ++ch) {
             fftwf_complex *v = op->work + spec * ch + t;
             const fftwf_complex *b = op->data + spec * ch + t;
-            (*v)[0] = (op->gram[t] * (*v)[0] - (*b)[0]) * scale;
-            (*v)[1] = (op->gram[t] * (*v)[1] - (*b)[1]) * scale;
+            const float g = op->gram[spec * (op->kc > 1 ? ch : 0) + t];
+            (*v)[0] = (g * (*v)[0] - (*b)[0]) * scale;
+            (*v)[1] = (g * (*v)[1] - (*b)[1]) * scale;
         }
+    fftwf_execute(op->inv);
+    memcpy(g, op->real, sizeof(float) * plane * op->c);
+}
+
+/* g = sum_i A_i^T P A_i x, P the window mask: X = rfft(x) once; per operator
+ * v = irfft(H_i X) / N masked, acc += conj(H_i) rfft(v); g = irfft(acc) / N. */
+static void cpu_blur_normal_window(pnp_blur *op, const float *x, float *g, int y0, int x0, int rows, int cols)
+{
+    if (y0 < 0 || x0 < 0 || rows < 0 || cols < 0 || y0 + rows > op->h || x0 + cols > op->w)
+        pnp_fatal("cpu blur: window %dx%d at (%d,%d) outside %dx%d", rows, cols, y0, x0, op->h, op->w);
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    if (!op->xspec) {
+        op->xspec = fftwf_alloc_complex(spec * op->c);
+        op->acc = fftwf_alloc_complex(spec * op->c);
+        if (!op->xspec || !op->acc) pnp_fatal("cpu blur: out of memory for %dx%d spectra", op->h, op->w);
+        cpu_count_bytes(op->be, 2 * sizeof(fftwf_complex) * spec * op->c, 0);
+    }
+    memcpy(op->real, x, sizeof(float) * plane * op->c);
+    fftwf_execute(op->fwd);
+    memcpy(op->xspec, op->work, sizeof(fftwf_complex) * spec * op->c);
+    memset(op->acc, 0, sizeof(fftwf_complex) * spec * op->c);
+    const float scale = 1.0f / (float)plane;
+    const int threads = cpu_threads(op->be);
+    for (int i = 0; i < op->n; ++i) {
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch)
+            for (size_t t = 0; t < spec; ++t) { /* work = H_i X / N */
+                const fftwf_complex *s = spectrum_of(op, i, ch), *v = op->xspec + spec * ch + t;
+                op->work[spec * ch + t][0] = ((*v)[0] * s[t][0] - (*v)[1] * s[t][1]) * scale;
+                op->work[spec * ch + t][1] = ((*v)[0] * s[t][1] + (*v)[1] * s[t][0]) * scale;
+            }
+        fftwf_execute(op->inv);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch) /* zero outside the window */
+            for (int r = 0; r < op->h; ++r) {
+                float *row = op->real + plane * ch + (size_t)r * op->w;
+                if (r < y0 || r >= y0 + rows) {
+                    memset(row, 0, sizeof(float) * op->w);
+                } else {
+                    memset(row, 0, sizeof(float) * x0);
+                    memset(row + x0 + cols, 0, sizeof(float) * (op->w - x0 - cols));
+                }
+            }
+        fftwf_execute(op->fwd);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch)
+            for (size_t t = 0; t < spec; ++t) { /* acc += conj(H_i) V */
+                const fftwf_complex *s = spectrum_of(op, i, ch), *v = op->work + spec * ch + t;
+                op->acc[spec * ch + t][0] += s[t][0] * (*v)[0] + s[t][1] * (*v)[1];
+                op->acc[spec * ch + t][1] += s[t][0] * (*v)[1] - s[t][1] * (*v)[0];
+            }
+    }
+    for (size_t t = 0; t < spec * op->c; ++t) op->work[t][0] = op->acc[t][0] * scale, op->work[t][1] = op->acc[t][1] * scale;
     fftwf_execute(op->inv);
     memcpy(g, op->real, sizeof(float) * plane * op->c);
 }
@@ -158,6 +226,8 @@ static void cpu_blur_destroy(pnp_blur *op)
     cpu_count_bytes(op->be, 0, blur_bytes(op));
     free(op->gram);
     fftwf_free(op->data);
+    fftwf_free(op->xspec);
+    fftwf_free(op->acc);
     fftwf_destroy_plan(op->fwd);
     fftwf_destroy_plan(op->inv);
     fftwf_free(op->spectra);
@@ -206,8 +276,9 @@ static bool cpu_clamp01(pnp_backend *be, float *x, size_t n)
 }
 
 /* Summed in fixed blocks, then the blocks in order: the result does not depend
- * on the thread count. The block sums go to a grow-only buffer of the context. */
-static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+ * on the thread count. The block sums go to a grow-only buffer of the context.
+ * squares: sum (a-b)^2, else sum a*b. */
+static double block_sum(pnp_backend *be, const float *a, const float *b, size_t n, bool squares)
 {
     enum { BLOCK = 4096 };
     cpu_ctx *c = be->ctx;
@@ -223,16 +294,26 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
     for (size_t k = 0; k < nb; ++k) {
         double s = 0;
         const size_t end = (k + 1) * BLOCK < n ? (k + 1) * BLOCK : n;
-        for (size_t e = k * BLOCK; e < end; ++e) {
-            const double d = (double)a[e] - (double)b[e];
-            s += d * d;
-        }
+        if (squares)
+            for (size_t e = k * BLOCK; e < end; ++e) {
+                const double d = (double)a[e] - (double)b[e];
+                s += d * d;
+            }
+        else
+            for (size_t e = k * BLOCK; e < end; ++e) s += (double)a[e] * (double)b[e];
         part[k] = s;
     }
     double s = 0;
     for (size_t k = 0; k < nb; ++k) s += part[k];
     return s;
 }
+
+static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+{
+    return block_sum(be, a, b, n, true);
+}
+
+static double cpu_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
 
 /* ---------------------------------------------------------- tiles */
 
@@ -294,10 +375,12 @@ static const pnp_backend_ops CPU_OPS = {
     .add_noise_clamp = cpu_add_noise_clamp,
     .blur_add_data = cpu_blur_add_data,
     .blur_gradient = cpu_blur_gradient,
+    .blur_normal_window = cpu_blur_normal_window,
     .zero = cpu_zero,
     .add_scaled = cpu_add_scaled,
     .clamp01 = cpu_clamp01,
     .sum_sq_diff = cpu_sum_sq_diff,
+    .dot = cpu_dot,
     .free_bytes = cpu_free_bytes,
     .workspace_bytes = cpu_workspace_bytes,
     .memory_id = cpu_memory_id,

@@ -36,22 +36,25 @@ static void cuda_sync(pnp_backend *be) { CUDA_CHECK(cudaStreamSynchronize(((cuda
 
 struct pnp_blur {
     pnp_backend *be;
-    int c, h, w, n, wc;
-    float *spectra; /* [n, h, wc, 2] device */
+    int c, h, w, n, kc, wc; /* kc: kernels per operator (1 or c) */
+    float *spectra; /* [n, kc, h, wc, 2] device */
     float *work;    /* [c, h, wc, 2] device */
-    float *gram;    /* [h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
+    float *gram;    /* [kc, h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
     float *data;    /* [c, h, wc, 2] B = sum conj(H_i) rfft(y_i) */
+    float *xspec, *acc, *real; /* blur_normal_window: [c, h, wc, 2] twice, [c, h, w] (NULL until used) */
     cufftHandle fwd, inv;
     size_t plan_bytes; /* cuFFT's own work areas of fwd and inv (counted in the peak) */
 };
 
-static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, int k, const float *kernels)
+static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, int kc, int kh, int kw,
+                                  const float *kernels)
 {
+    if (kc != 1 && kc != c) pnp_fatal("cuda blur: %d kernels per operator for %d channels (1 or %d)", kc, c, c);
     cuda_ctx *cx = be->ctx;
     pnp_blur *op = pnp_calloc(1, sizeof *op);
-    *op = (pnp_blur){.be = be, .c = c, .h = h, .w = w, .n = n, .wc = w / 2 + 1};
+    *op = (pnp_blur){.be = be, .c = c, .h = h, .w = w, .n = n, .kc = kc, .wc = w / 2 + 1};
     const size_t spec = (size_t)h * op->wc, plane = (size_t)h * w;
-    op->spectra = be->ops->alloc(be, spec * n * 2 * sizeof(float));
+    op->spectra = be->ops->alloc(be, spec * n * kc * 2 * sizeof(float));
     op->work = be->ops->alloc(be, spec * c * 2 * sizeof(float));
 
     int dims[2] = {h, w};
@@ -73,8 +76,8 @@ static pnp_blur *cuda_blur_create(pnp_backend *be, int c, int h, int w, int n, i
     cuda_count_bytes(cx, ws_one, 0);
     float *pad = pnp_malloc(sizeof(float) * plane);
     float *pad_dev = be->ops->alloc(be, sizeof(float) * plane);
-    for (int i = 0; i < n; ++i) {
-        pnp_wrap_kernel(kernels + (size_t)i * k * k, k, h, w, pad);
+    for (int i = 0; i < n * kc; ++i) {
+        pnp_wrap_kernel(kernels + (size_t)i * kh * kw, kh, kw, h, w, pad);
         be->ops->upload(be, pad_dev, pad, sizeof(float) * plane);
         CUFFT_CHECK(cufftExecR2C(one, pad_dev, (cufftComplex *)(op->spectra + 2 * spec * i)));
     }
@@ -93,7 +96,7 @@ static void cuda_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool 
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     /* cuFFT's C2R may overwrite its input; R2C input is const-safe here */
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->work));
-    LAUNCH_CHECK(pnp_launch_spectrum_mul(op->work, op->spectra + 2 * spec * i, op->c, spec, adjoint,
+    LAUNCH_CHECK(pnp_launch_spectrum_mul(op->work, op->spectra + 2 * spec * op->kc * i, op->c, op->kc, spec, adjoint,
                                          1.0f / (float)plane, cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, y));
 }
@@ -104,12 +107,12 @@ static void cuda_blur_add_data(pnp_blur *op, int i, const float *y)
     cuda_ctx *cx = op->be->ctx;
     const size_t spec = (size_t)op->h * op->wc;
     if (!op->gram) {
-        op->gram = op->be->ops->alloc(op->be, spec * sizeof(float));
+        op->gram = op->be->ops->alloc(op->be, spec * op->kc * sizeof(float));
         op->data = op->be->ops->alloc(op->be, spec * op->c * 2 * sizeof(float));
     }
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)y, (cufftComplex *)op->work));
-    LAUNCH_CHECK(
-        pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * i, op->work, op->c, spec, cx->stream));
+    LAUNCH_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * op->kc * i, op->work, op->c, op->kc,
+                                     spec, cx->stream));
 }
 
 static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
@@ -121,9 +124,39 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
         return;
     }
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->work));
-    LAUNCH_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, spec, 1.0f / (float)plane,
+    LAUNCH_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, op->kc, spec, 1.0f / (float)plane,
                                               cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, g));
+}
+
+/* g = sum_i A_i^T P A_i x (include/pnp/backend.h), as the CPU backend: X = rfft(x)
+ * once; per operator v = irfft(H_i X) / N masked, acc += conj(H_i) rfft(v) / N;
+ * g = irfft(acc) (C2R overwrites acc, which the next call zeroes). */
+static void cuda_blur_normal_window(pnp_blur *op, const float *x, float *g, int y0, int x0, int rows, int cols)
+{
+    if (y0 < 0 || x0 < 0 || rows < 0 || cols < 0 || y0 + rows > op->h || x0 + cols > op->w)
+        pnp_fatal("cuda blur: window %dx%d at (%d,%d) outside %dx%d", rows, cols, y0, x0, op->h, op->w);
+    cuda_ctx *cx = op->be->ctx;
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    const size_t spec_bytes = spec * op->c * 2 * sizeof(float);
+    if (!op->xspec) {
+        op->xspec = op->be->ops->alloc(op->be, spec_bytes);
+        op->acc = op->be->ops->alloc(op->be, spec_bytes);
+        op->real = op->be->ops->alloc(op->be, plane * op->c * sizeof(float));
+    }
+    const float scale = 1.0f / (float)plane;
+    CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->xspec));
+    CUDA_CHECK(cudaMemsetAsync(op->acc, 0, spec_bytes, cx->stream));
+    for (int i = 0; i < op->n; ++i) {
+        const float *s = op->spectra + 2 * spec * op->kc * i;
+        CUDA_CHECK(cudaMemcpyAsync(op->work, op->xspec, spec_bytes, cudaMemcpyDeviceToDevice, cx->stream));
+        LAUNCH_CHECK(pnp_launch_spectrum_mul(op->work, s, op->c, op->kc, spec, 0, scale, cx->stream));
+        CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, op->real));
+        LAUNCH_CHECK(pnp_launch_mask_window(op->real, op->c, op->h, op->w, y0, x0, rows, cols, cx->stream));
+        CUFFT_CHECK(cufftExecR2C(op->fwd, op->real, (cufftComplex *)op->work));
+        LAUNCH_CHECK(pnp_launch_spectrum_conj_mul_add(op->acc, op->work, s, op->c, op->kc, spec, scale, cx->stream));
+    }
+    CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->acc, g));
 }
 
 static void cuda_blur_destroy(pnp_blur *op)
@@ -133,6 +166,9 @@ static void cuda_blur_destroy(pnp_blur *op)
     CUDA_CHECK(cudaStreamSynchronize(((cuda_ctx *)op->be->ctx)->stream));
     op->be->ops->free(op->be, op->gram);
     op->be->ops->free(op->be, op->data);
+    op->be->ops->free(op->be, op->xspec);
+    op->be->ops->free(op->be, op->acc);
+    op->be->ops->free(op->be, op->real);
     CUFFT_CHECK(cufftDestroy(op->fwd));
     CUFFT_CHECK(cufftDestroy(op->inv));
     cuda_count_bytes(op->be->ctx, 0, op->plan_bytes);
@@ -175,8 +211,9 @@ static bool cuda_clamp01(pnp_backend *be, float *x, size_t n)
     return any != 0;
 }
 
-/* Fixed chunks of 64K elements per block, summed on the host in block order. */
-static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+/* Fixed chunks of 64K elements per block, summed on the host in block order.
+ * squares: sum (a-b)^2, else sum a*b. */
+static double block_sum(pnp_backend *be, const float *a, const float *b, size_t n, bool squares)
 {
     cuda_ctx *c = be->ctx;
     const size_t chunk = 65536;
@@ -190,7 +227,8 @@ static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, 
         c->partial_host = pnp_malloc(blocks * sizeof(double));
         c->partial_count = blocks;
     }
-    LAUNCH_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    if (squares) LAUNCH_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    else LAUNCH_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
     CUDA_CHECK(cudaMemcpyAsync(c->partial_host, c->partial, blocks * sizeof(double), cudaMemcpyDeviceToHost,
                                c->stream));
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -198,6 +236,13 @@ static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, 
     for (unsigned k = 0; k < blocks; ++k) s += c->partial_host[k];
     return s;
 }
+
+static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
+{
+    return block_sum(be, a, b, n, true);
+}
+
+static double cuda_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
 
 static size_t cuda_free_bytes(pnp_backend *be)
 {
@@ -329,10 +374,12 @@ static const pnp_backend_ops CUDA_OPS = {
     .add_noise_clamp = cuda_add_noise_clamp,
     .blur_add_data = cuda_blur_add_data,
     .blur_gradient = cuda_blur_gradient,
+    .blur_normal_window = cuda_blur_normal_window,
     .zero = cuda_zero,
     .add_scaled = cuda_add_scaled,
     .clamp01 = cuda_clamp01,
     .sum_sq_diff = cuda_sum_sq_diff,
+    .dot = cuda_dot,
     .free_bytes = cuda_free_bytes,
     .workspace_bytes = cuda_workspace_bytes,
     .memory_id = cuda_memory_id,

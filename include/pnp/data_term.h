@@ -1,0 +1,109 @@
+/* data_term.h - the data-fidelity term of a run, f(x) = 1/2 sum_i ||A_i x - y_i||^2,
+ * over the operators this rank owns: their measurements, the gradient, the
+ * value, and the operators A_i / A_i^T themselves. The solver calls only this
+ * (never the blur ops), so the boundary model and the sum over ranks live here.
+ *
+ * Shapes: the measurements y_i are [c, h, w]; the estimate x is [c, xh, xw].
+ * PSFs are [n, kc, kh, kw] (kc 1: one for every channel; kc c: one per
+ * channel), any size, centred at (kh/2, kw/2) (integer division: the middle of
+ * an odd side, the pixel after the middle of an even side):
+ *   (k * x)[p] = sum_{a,b} k[a, b] x[p - (a - kh/2, b - kw/2)]   (true convolution),
+ * so a PSF whose only non-zero tap is at (kh/2 + dy, kw/2 + dx) shifts the
+ * image by (dy, dx).
+ *
+ * Boundaries:
+ *   circular  xh x xw = h x w; A_i x = k_i * x with indices modulo the image
+ *             (FFT). The gradient is the backend's one-FFT-pair sum of squares
+ *             irfft(S rfft(x) - B), S = sum_i |H_i|^2, B = sum_i conj(H_i) rfft(y_i)
+ *             (blur_add_data / blur_gradient), whatever the operator count: the
+ *             fast path, bit for bit the solver's path before this layer existed.
+ *   pad       x lives on the domain extended by the PSF support, xh = h + kh - 1,
+ *             xw = w + kw - 1, and A_i = crop to the measured region after a
+ *             circular convolution there. The region is rows oy .. oy + h - 1 and
+ *             columns ox .. ox + w - 1 with oy = kh - 1 - kh/2, ox = kw - 1 - kw/2:
+ *             every tap of a measured pixel stays inside the extended domain, so
+ *             wrap-around never touches the data (A_i is the "valid" part of a
+ *             linear convolution of x). A_i^T = the circular adjoint of the
+ *             zero-embedded image (backend blur_apply; the crop and embedding by
+ *             gather_windows / scatter_windows). The gradient
+ *             sum_i A_i^T A_i x - b, b = sum_i A_i^T y_i, is the backend's masked
+ *             normal operator blur_normal_window: one forward and one inverse
+ *             FFT per owned operator (and one pair for x).
+ *
+ * Ranks: made with a communicator, pnp_data_term_gradient returns the gradient
+ * of the WHOLE sum over every rank's operators (an all-reduce: collective);
+ * without one, of this rank's operators only. The value needs no
+ * communication: f(x) = 1/2 <x, g - b> + c with g the gradient at x (as
+ * returned), b = sum_i A_i^T y_i and c = 1/2 sum_i ||y_i||^2, both summed over
+ * the ranks once by pnp_data_term_ready. Its absolute error is about 1e-7 of
+ * 1/2 sum_i ||y_i||^2 (the float32 gradient and b; tests/unit/test_data_term.c):
+ * plenty for a trace of the residual, not for residuals far below that.
+ *
+ * What this layer keeps for later work (none of it is implemented here; the
+ * calls above need not change for it):
+ *  - circular: S and B per frequency live in the backend's pnp_blur, so the
+ *    closed-form DPIR data step x = (B + rho rfft(z)) / (S + rho) and the
+ *    Lipschitz constant L = max S are one backend op each on that object; with
+ *    S and B all-reduced once at ready() (a backend op exposing the two
+ *    buffers), the gradient above needs no per-iteration communication, and
+ *    pnp_data_term_gradient keeps its contract (the whole sum).
+ *  - pad: conjugate gradients need the normal operator sum_i A_i^T A_i x: the
+ *    backend's blur_normal_window, which the pad gradient calls before
+ *    subtracting b (pnp_data_term_apply gives each A_i and A_i^T). */
+#ifndef PNP_DATA_TERM_H
+#define PNP_DATA_TERM_H
+
+#include <stdbool.h>
+
+#include "pnp/backend.h"
+#include "pnp/comm.h"
+
+typedef enum { PNP_BOUNDARY_CIRCULAR, PNP_BOUNDARY_PAD } pnp_boundary;
+
+/* "circular" / "pad"; pnp_boundary_parse returns -1 for anything else. */
+const char *pnp_boundary_name(pnp_boundary b);
+int pnp_boundary_parse(const char *name, pnp_boundary *b);
+
+/* Where x and the measurements lie. */
+typedef struct {
+    pnp_boundary boundary;
+    int c, h, w;    /* measurements [c, h, w] */
+    int kc, kh, kw; /* PSFs [kc, kh, kw] per operator */
+    int xh, xw;     /* x: [c, xh, xw] */
+    int oy, ox;     /* the measured region's top-left corner in x (0, 0 for circular) */
+} pnp_data_geometry;
+
+/* The geometry of a problem: xh, xw, oy, ox from the rest. */
+pnp_data_geometry pnp_data_geometry_of(pnp_boundary boundary, int c, int h, int w, int kc, int kh, int kw);
+
+typedef struct pnp_data_term pnp_data_term;
+
+/* The operators rank `rank` of `size` owns: {i : i mod size == rank} when the
+ * physics is distributed, else all of them. Returns the count; ids [n_ops]. */
+int pnp_data_term_owned(bool distributed, int rank, int size, int n_ops, int *ids);
+
+/* n operators (this rank's) with kernels [n, kc, kh, kw] (host; each should sum
+ * to 1). comm: sum the gradient over the ranks (collective calls), or NULL. */
+pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_data_geometry *g, int n,
+                                    const float *kernels);
+void pnp_data_term_destroy(pnp_data_term *dt);
+
+/* y_dev [c, h, w]: the measurement of operator l (< n); it may be freed afterwards. */
+void pnp_data_term_add(pnp_data_term *dt, int l, const float *y_dev);
+/* After the last add, before gradient/value: sums b and c over the ranks (collective with a comm). */
+void pnp_data_term_ready(pnp_data_term *dt);
+
+/* g_dev [c, xh, xw] = grad f(x_dev) (g may alias x). Collective with a comm. */
+void pnp_data_term_gradient(pnp_data_term *dt, const float *x_dev, float *g_dev);
+/* f(x) = 1/2 sum_i ||A_i x - y_i||^2 (every rank's operators with a comm), from x
+ * and g = the gradient at x as pnp_data_term_gradient returned it. No communication. */
+double pnp_data_term_value(pnp_data_term *dt, const float *x_dev, const float *g_dev);
+
+/* crop_dev [c, h, w] = the measured region of img_dev [c, xh, xw] (a copy for circular). */
+void pnp_data_term_crop(pnp_data_term *dt, const float *img_dev, float *crop_dev);
+
+/* y = A_l x ([c, xh, xw] -> [c, h, w]) or, adjoint, y = A_l^T x ([c, h, w] -> [c, xh, xw]).
+ * y must not alias x for pad. */
+void pnp_data_term_apply(pnp_data_term *dt, int l, const float *x_dev, float *y_dev, bool adjoint);
+
+#endif
