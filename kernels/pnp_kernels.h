@@ -57,12 +57,17 @@ int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chun
 /* The same with a * b for (a - b)^2. */
 int pnp_launch_dot(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
                    void *stream);
-/* Windows (include/pnp/backend.h gather_windows / scatter_windows) with their
- * parameters in device int arrays: starts [y0[n], x0[n]]; rect [sy, sx, dy, dx, rows, cols] x [n]. */
+/* Windows (include/pnp/backend.h gather_windows / pack_windows / unpack_windows)
+ * with their parameters in device int arrays: starts [y0[n], x0[n]]; rect
+ * [y, x, rows, cols, lo, hi] x [n]: (y, x) is (sy, sx) to pack, (dy, dx) to
+ * unpack, and rectangle j starts at hi[j] * 2^30 + lo[j] in the packed buffer;
+ * largest: the most elements (c * rows * cols) of one rectangle. */
 int pnp_launch_gather_windows(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,
                               const int *starts_dev, float *win, void *stream);
-int pnp_launch_scatter_windows(const float *win, int c, int wh, int ww, int n, const int *rect_dev, float *img,
-                               int h, int w, void *stream);
+int pnp_launch_pack_windows(const float *win, int c, int wh, int ww, int n, const int *rect_dev, size_t largest,
+                            float *packed, void *stream);
+int pnp_launch_unpack_windows(const float *packed, int c, int n, const int *rect_dev, size_t largest, float *img,
+                              int h, int w, void *stream);
 
 /* ---- layer engine (kernels/layers.cu) ----
  * Activations are NHWC with `cs` channels stored per pixel (the channel count

@@ -144,25 +144,49 @@ extern "C" int pnp_launch_gather_windows(const float *img, int c, int h, int w, 
     return (int)cudaGetLastError();
 }
 
-/* rect = [sy[n], sx[n], dy[n], dx[n], rows[n], cols[n]]; grid.y = window */
-__global__ void scatter_kernel(const float *win, int c, int wh, int ww, int n, const int *rect, float *img, int h,
-                               int w)
+/* rect = [y[n], x[n], rows[n], cols[n], lo[n], hi[n]] with o_j = hi[j] * 2^30 + lo[j]
+ * (include/pnp/backend.h pack_windows / unpack_windows); grid.y = rectangle */
+__device__ size_t packed_offset(const int *rect, int n, int j)
+{
+    return ((size_t)rect[5 * n + j] << 30) + (size_t)rect[4 * n + j];
+}
+
+__global__ void pack_kernel(const float *win, int c, int wh, int ww, int n, const int *rect, float *packed)
 {
     const int j = blockIdx.y;
-    const int sy = rect[j], sx = rect[n + j], dy = rect[2 * n + j], dx = rect[3 * n + j];
-    const int rows = rect[4 * n + j], cols = rect[5 * n + j];
-    const size_t per = (size_t)c * rows * cols;
+    const int sy = rect[j], sx = rect[n + j], rows = rect[2 * n + j], cols = rect[3 * n + j];
+    const size_t per = (size_t)c * rows * cols, o = packed_offset(rect, n, j);
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < per; e += (size_t)gridDim.x * blockDim.x) {
         const int q = (int)(e % cols), r = (int)(e / cols % rows), ch = (int)(e / ((size_t)cols * rows));
-        img[((size_t)ch * h + dy + r) * w + dx + q] = win[(((size_t)j * c + ch) * wh + sy + r) * ww + sx + q];
+        packed[o + e] = win[(((size_t)j * c + ch) * wh + sy + r) * ww + sx + q];
     }
 }
 
-extern "C" int pnp_launch_scatter_windows(const float *win, int c, int wh, int ww, int n, const int *rect_dev,
-                                          float *img, int h, int w, void *stream)
+__global__ void unpack_kernel(const float *packed, int c, int n, const int *rect, float *img, int h, int w)
+{
+    const int j = blockIdx.y;
+    const int dy = rect[j], dx = rect[n + j], rows = rect[2 * n + j], cols = rect[3 * n + j];
+    const size_t per = (size_t)c * rows * cols, o = packed_offset(rect, n, j);
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < per; e += (size_t)gridDim.x * blockDim.x) {
+        const int q = (int)(e % cols), r = (int)(e / cols % rows), ch = (int)(e / ((size_t)cols * rows));
+        img[((size_t)ch * h + dy + r) * w + dx + q] = packed[o + e];
+    }
+}
+
+extern "C" int pnp_launch_pack_windows(const float *win, int c, int wh, int ww, int n, const int *rect_dev,
+                                       size_t largest, float *packed, void *stream)
 {
     if (n == 0) return 0;
-    dim3 grid(pnp_grid_size((size_t)c * wh * ww, 256, 4096), n);
-    scatter_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(win, c, wh, ww, n, rect_dev, img, h, w);
+    dim3 grid(pnp_grid_size(largest, 256, 4096), n);
+    pack_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(win, c, wh, ww, n, rect_dev, packed);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pnp_launch_unpack_windows(const float *packed, int c, int n, const int *rect_dev, size_t largest,
+                                         float *img, int h, int w, void *stream)
+{
+    if (n == 0) return 0;
+    dim3 grid(pnp_grid_size(largest, 256, 4096), n);
+    unpack_kernel<<<grid, 256, 0, (cudaStream_t)stream>>>(packed, c, n, rect_dev, img, h, w);
     return (int)cudaGetLastError();
 }

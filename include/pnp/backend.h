@@ -96,13 +96,20 @@ typedef struct {
     /* ---- denoiser tiles (include/pnp/tiling.h) ----
      * gather: win [n, c, wh, ww] = windows of img [c, h, w] reflect-padded by pad on
      * every side; window j starts at padded (y0[j], x0[j]) (host arrays of n).
-     * scatter: for window j, img[:, dy[j] + r, dx[j] + q] = win[j, :, sy[j] + r, sx[j] + q]
-     * for r < rows[j], q < cols[j] (host arrays; every other pixel untouched). */
+     * pack: the rectangle of each window j, rows[j] x cols[j] from (sy[j], sx[j]),
+     * one after another in `packed`, each [c, rows[j], cols[j]]:
+     *   packed[o_j + (ch * rows[j] + r) * cols[j] + q] = win[j, ch, sy[j] + r, sx[j] + q],
+     *   o_j = sum_{i < j} c * rows[i] * cols[i]   (r < rows[j], q < cols[j]).
+     * unpack: the inverse placement into an image, rectangle j at (dy[j], dx[j]):
+     *   img[ch, dy[j] + r, dx[j] + q] = packed[o_j + (ch * rows[j] + r) * cols[j] + q]
+     * (every other pixel untouched). Host arrays of n; rectangles inside their source
+     * and destination, else fatal. */
     void (*gather_windows)(pnp_backend *be, const float *img_dev, int c, int h, int w, int pad, int wh, int ww,
                            int n, const int *y0, const int *x0, float *win_dev);
-    void (*scatter_windows)(pnp_backend *be, const float *win_dev, int c, int wh, int ww, int n, const int *sy,
-                            const int *sx, const int *dy, const int *dx, const int *rows, const int *cols,
-                            float *img_dev, int h, int w);
+    void (*pack_windows)(pnp_backend *be, const float *win_dev, int c, int wh, int ww, int n, const int *sy,
+                         const int *sx, const int *rows, const int *cols, float *packed_dev);
+    void (*unpack_windows)(pnp_backend *be, const float *packed_dev, int c, int n, const int *dy, const int *dx,
+                           const int *rows, const int *cols, float *img_dev, int h, int w);
 
     /* ---- layer engine (NULL where a backend has none yet) ---- */
     size_t (*act_bytes)(pnp_backend *be, int n, int c, int h, int w);

@@ -16,6 +16,9 @@ typedef struct {
     int line, col; /* 1-based; line 0: not from the file (default or --set) */
 } pnp_mark;
 
+/* The value of a key given as `auto` (patch_size, comm_overlap): pnp decides. */
+#define PNP_AUTO (-1)
+
 /* One fully resolved run: a dataset, a solver, and all their parameters. */
 typedef struct {
     int index; /* position in the grid, from 0 */
@@ -59,7 +62,9 @@ typedef struct {
     int mkl_num_threads;         /* MKL_NUM_THREADS: accepted for the benchmark's files; pnp has no MKL */
     char name_prefix[64];        /* accepted for the benchmark's files; recorded in the result only */
     bool distribute_physics, distribute_denoiser;
-    int patch_size, overlap, max_batch_size;
+    int patch_size;      /* a multiple of 8, or PNP_AUTO (include/pnp/tiling.h pnp_tiling_auto_patch) */
+    int overlap, max_batch_size;
+    int comm_overlap;    /* 1, 0, or PNP_AUTO: overlap the denoiser's all-gathers with its batches (solver.h) */
     char slurm_time[32], slurm_partition[64], slurm_account[64];
     int slurm_cpus_per_task;
     char slurm_extra[512];

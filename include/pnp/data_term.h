@@ -25,7 +25,7 @@
  *             wrap-around never touches the data (A_i is the "valid" part of a
  *             linear convolution of x). A_i^T = the circular adjoint of the
  *             zero-embedded image (backend blur_apply; the crop and embedding by
- *             gather_windows / scatter_windows). The gradient
+ *             gather_windows / unpack_windows). The gradient
  *             sum_i A_i^T A_i x - b, b = sum_i A_i^T y_i, is the backend's masked
  *             normal operator blur_normal_window: one forward and one inverse
  *             FFT per owned operator (and one pair for x).

@@ -25,6 +25,10 @@
  *                     source (where the data came from),
  *                     windows, window_height, window_width, batch_size (the
  *                     tiling; windows 0: the denoiser saw the whole image),
+ *                     patch_size (the tiling's patch, patch_size auto resolved),
+ *                     slab_combine ("allgather", or "allreduce" under
+ *                       PNP_SLAB_COMBINE; absent without tiles), comm_overlap
+ *                       (1: an all-gather per batch overlapping the next one),
  *                     unfused_convolutions (rank 0's layers that ran unfused
  *                     because cuDNN refused the fused call; 0 on the CPU)
  *   /reconstruction   float32 [C,H,W]  x after `iterations` iterations, the
@@ -42,11 +46,21 @@
  *                                      after each iteration; ||x_k - x_{k-1}|| / ||x_k||
  *   /traces/psnr      float64 [iterations]  dB (with a ground truth or reference)
  *   /traces/elapsed   float64 [iterations]  s since the first iteration began
- *   /traces/gradient_time, denoise_time, comm_time
- *                                               float64 [iterations, ranks]  s
+ *   /traces/gradient_time, denoise_time, wait_time, comm_time
+ *                                               float64 [iterations, ranks]  s: the
+ *                                      data step, the denoiser, and the time in
+ *                                      collectives split into waiting for later
+ *                                      ranks and transfer (include/pnp/comm.h,
+ *                                      solver.h); they add up to what
+ *                                      /traces/elapsed advances by (files before
+ *                                      wait_time: comm_time holds both)
+ *   /traces/bytes_sent, bytes_received          float64 [iterations, ranks]  bytes
+ *                                      (include/pnp/comm.h counts them)
  *   /traces/peak_memory                         float64 [iterations, ranks]  bytes
  *   /traces/planned_memory                      float64 [ranks]  bytes
- *   /traces/operators_owned, windows_owned, window_first   int64 [ranks]
+ *   /traces/operators_owned, windows_owned, window_first, pixels_owned   int64 [ranks]
+ *                                      (pixels_owned: the image pixels, per channel,
+ *                                      whose denoised value the rank's windows give)
  *   /config/yaml (the configuration verbatim), /config/row (one attribute per
  *   resolved parameter)
  * Every trace dataset has a "units" attribute. Images are chunked and
@@ -61,9 +75,12 @@
 
 #include "pnp/config.h"
 
-/* The per-rank traces, [traced, ranks] each, in this order. */
+/* The per-rank traces, [traced, ranks] each, in this order; the first
+ * PNP_RESULT_PER_RANK_REQUIRED are in every file, the others may be absent
+ * (files of earlier versions). */
 enum { PNP_RESULT_GRADIENT_TIME, PNP_RESULT_DENOISE_TIME, PNP_RESULT_COMM_TIME, PNP_RESULT_PEAK_MEMORY,
-       PNP_RESULT_PER_RANK };
+       PNP_RESULT_WAIT_TIME, PNP_RESULT_BYTES_SENT, PNP_RESULT_BYTES_RECEIVED, PNP_RESULT_PER_RANK };
+enum { PNP_RESULT_PER_RANK_REQUIRED = PNP_RESULT_WAIT_TIME };
 extern const char *const pnp_result_per_rank_names[PNP_RESULT_PER_RANK]; /* "gradient_time", ... */
 
 /* The image datasets, in the order a viewer shows them. */
@@ -80,14 +97,15 @@ typedef struct {
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
     long long grid_row_index, ranks, iterations, channels;
     double initial_psnr, final_psnr, initial_residual, final_residual, total_time, setup_time;
-    long long windows, window_height, window_width, batch_size;
+    long long windows, window_height, window_width, batch_size, patch_size, comm_overlap;
+    char *slab_combine;                       /* "allgather" | "allreduce", or NULL (no tiles) */
     long long unfused_convolutions; /* rank 0's convolutions that ran unfused (cuDNN refused the fused call) */
     /* /traces */
     long long traced;                         /* rows of the per-iteration traces */
     double *psnr, *residual, *change, *elapsed; /* [traced] (psnr NULL without a reference) */
-    double *per_rank[PNP_RESULT_PER_RANK];    /* [traced, ranks] */
+    double *per_rank[PNP_RESULT_PER_RANK];    /* [traced, ranks] (the optional ones NULL when absent) */
     double *planned_memory;                   /* [ranks] */
-    double *operators_owned, *windows_owned, *window_first; /* [ranks] (int64 in the file) */
+    double *operators_owned, *windows_owned, *window_first, *pixels_owned; /* [ranks] (int64 in the file) */
     int has_image[PNP_RESULT_IMAGES];        /* read: which image datasets the file holds */
     /* images, read only when asked (PNP_RESULT_READ_IMAGE) */
     int height, width;                        /* /reconstruction [channels, height, width] */
@@ -120,7 +138,7 @@ enum { PNP_RESULT_READ_SUMMARY = 0, PNP_RESULT_READ_IMAGE = 1 };
 /* Read PATH's attributes and traces (and with PNP_RESULT_READ_IMAGE the
  * reconstruction, and the extended one when present). Required: status,
  * backend, grid_row_index, ranks, iterations, total_time, /traces/elapsed, the
- * four per-rank traces and /traces/psnr or /traces/data_residual (with final_psnr
+ * first four per-rank traces and /traces/psnr or /traces/data_residual (with final_psnr
  * or final_data_residual), all of consistent shapes; the rest is optional. 0, or -1 with "PATH: what" in err
  * (no such file, a folder, not HDF5, not a pnp result, "/traces/psnr: not
  * found (/traces holds: ...)", a wrong shape or type). Never aborts; HDF5's

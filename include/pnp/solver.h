@@ -14,12 +14,31 @@
  *
  * distribute_physics: rank r owns operators {i : i mod P == r}, generates (or
  *   reads) only their measurements, and the data term all-reduces the gradient.
- * distribute_denoiser: the image is cut into windows (include/pnp/tiling.h);
+ * distribute_denoiser: the image is cut into windows (include/pnp/tiling.h;
+ *   patch_size auto: pnp_tiling_auto_patch under every rank's memory plan);
  *   rank r denoises its slab of windows in batches of max_batch_size (0: all of
  *   them), halved while they would not fit in this rank's share of the memory
- *   (see memory_sharers, memory_cap below), and the zero-filled
- *   slabs are all-reduced, which is exact since each pixel has one owner.
- * Without a flag every rank does that part whole (the baseline). */
+ *   (see memory_sharers, memory_cap below). Each batch's owned pixels are
+ *   packed one window after another (backend pack_windows) into a buffer of
+ *   the image's size, and an all-gather of those blocks (include/pnp/comm.h)
+ *   gives every rank every pixel once: each rank receives the pixels it does
+ *   not own, at most the image. comm_overlap (true, or auto where the
+ *   communicator moves data alone: NCCL) starts one all-gather per batch, so a
+ *   batch's pixels travel while the next one computes (batches of one window
+ *   when max_batch_size is 0). PNP_SLAB_COMBINE=allreduce in the environment
+ *   combines them as before this existed, an all-reduce of zero-filled images
+ *   (kept to measure the difference; bench/SCALING.md).
+ * Without a flag every rank does that part whole (the baseline).
+ *
+ * Time per iteration and rank: gradient (the data step), denoiser (windows,
+ * network, packing and unpacking, clamp, metrics), and the collectives' time
+ * split into wait (arriving before the last rank: imbalance) and transfer by
+ * pnp_comm_account once per iteration, after the iteration's last phase: its
+ * split covers the collectives since the previous split, the stop agreement
+ * and the split's own all-reduce of the iteration before included, so the
+ * four add up to the time between two splits (what /traces/elapsed advances
+ * by) but for what is not communication between iterations (the progress
+ * line). Bytes sent and received per iteration likewise. */
 #ifndef PNP_SOLVER_H
 #define PNP_SOLVER_H
 
@@ -44,13 +63,19 @@ typedef struct {
     double *elapsed;      /* [max_iter] seconds since the first iteration began */
     double *grad_time;    /* [max_iter] this rank: gradient and step, without communication */
     double *denoise_time; /* [max_iter] this rank: windows, denoiser, scatter, clamp */
-    double *comm_time;    /* [max_iter] this rank: all-reduces */
+    double *wait_time;    /* [max_iter] this rank: in collectives before the last rank arrived */
+    double *comm_time;    /* [max_iter] this rank: the rest of its time in collectives (transfer) */
+    double *bytes_sent, *bytes_received; /* [max_iter] this rank (include/pnp/comm.h counts them) */
     double *peak_bytes;   /* [max_iter] this rank: backend memory high-water mark */
     /* what the run decided */
     int ops_owned;        /* operators this rank holds */
     int windows_total;    /* denoiser windows of the image (0: whole-image denoising) */
     int window_first, windows_owned, batch; /* this rank's slab and batch size */
     int win_h, win_w;
+    int patch_size;       /* the tiling's patch (patch_size auto resolved) */
+    double pixels_owned;  /* pixels of the image this rank's windows give (per channel) */
+    bool comm_overlap;    /* the slabs' all-gathers overlap the denoiser's batches */
+    const char *slab_combine; /* "allgather" | "allreduce" (PNP_SLAB_COMBINE) | NULL: not tiled */
     double planned_bytes; /* this rank: what setup planned to hold at most (peak_bytes must stay under it) */
     bool nonfinite;       /* the last iteration's clamp met a NaN or an infinity: x diverged (that
                            * iteration's psnr is NaN and should_stop ends the run) */

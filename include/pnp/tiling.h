@@ -1,6 +1,6 @@
 /* tiling.h - the denoiser's tiling of an image into overlapping windows, and
  * which rank runs which windows (DESIGN section 3). Pure host arithmetic: the
- * copying is done by the backend's gather_windows / scatter_windows.
+ * copying is done by the backend's gather_windows / pack_windows / unpack_windows.
  *
  * The image [c, H, W] is reflect-padded by `overlap` on every side, giving
  * [c, H + 2o, W + 2o]. Windows are win x win with win = patch + 2o (cut to the
@@ -12,7 +12,15 @@
  * interior that the previous window along the axis did not already own, so
  * every output pixel has exactly one owner and nothing is averaged.
  * Windows are numbered row-major; rank r of P runs the contiguous slab
- * [r*T/P, (r+1)*T/P) of the T windows. */
+ * [r*T/P, (r+1)*T/P) of the T windows. Every window has the same pixel count
+ * (the last start is clamped, never cut), so this is also the assignment by
+ * cost: the slabs' costs differ by at most one window, the least possible.
+ *
+ * patch_size auto: pnp_tiling_auto_patch picks, among the multiples of 8 that
+ * fit the memory plan, the patch whose busiest rank has the least to denoise:
+ * ceil(T/P) windows of win_h x win_w pixels (so every rank gets the same work
+ * within one window, and no rank is left without a window where a smaller
+ * patch avoids it), the largest such patch on a tie. */
 #ifndef PNP_TILING_H
 #define PNP_TILING_H
 
@@ -40,6 +48,13 @@ void pnp_tiling_free(pnp_tiling *t);
 
 /* The slab of windows of rank `rank` among `ranks`: [*first, *first + *count). */
 void pnp_tiling_slab(const pnp_tiling *t, int rank, int ranks, int *first, int *count);
+
+/* patch_size auto for an h x w image tiled with `overlap` over `ranks` ranks:
+ * the multiple of 8 in [8, max_patch] (max_patch: the largest one whose window
+ * fits in memory; larger than the image: one window) that minimises
+ * ceil(T/ranks) * win_h * win_w, the largest on a tie; 0 when max_patch < 8.
+ * overlap must be valid for the image (pnp_tiling_plan). */
+int pnp_tiling_auto_patch(int h, int w, int overlap, int ranks, int max_patch);
 
 /* Window j (row-major) as the backend's gather/scatter arguments: its padded
  * start (y0, x0) and the rectangle it owns: source offset in the window

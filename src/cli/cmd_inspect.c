@@ -8,10 +8,15 @@
  * (--json, for scripts: scripts/pnp-report reads everything but the pixels
  * from it, the image datasets at the paths it gives).
  *
- * Times per iteration: /traces/{gradient,denoise,comm}_time are
- * [iterations, ranks]; an iteration lasts as long as its slowest rank, so each
- * iteration's time is the max over ranks, and the reported value is the mean
- * of those over the iterations (plain left-to-right sum, then divide).
+ * Times per iteration: /traces/{gradient,denoise,wait,comm}_time are
+ * [iterations, ranks]; on every rank they add up to the iteration's wall time
+ * (include/pnp/solver.h), so their means over the iterations and then over
+ * the ranks split the wall time per iteration (the last /traces/elapsed
+ * divided by the iterations) into gradient + denoiser + wait + transfer, and
+ * "other" is what is left (the progress line; files before wait_time: their
+ * comm_time held the waiting). The slowest rank's times (each iteration's max
+ * over ranks, then the mean over iterations) say what bounds an iteration.
+ * Means are plain left-to-right sums, then a division.
  * Peak memory: each rank's max over the iterations of /traces/peak_memory;
  * planned memory: /traces/planned_memory (what setup planned; older files lack it).
  *
@@ -31,13 +36,16 @@ static const char *USAGE =
     "\n"
     "Summarize `pnp run` result files: for each file a table (status, grid row,\n"
     "ranks, backend, denoiser, iterations, PSNR, total time, time per iteration\n"
-    "split into gradient / denoiser / communication, peak memory of every rank),\n"
-    "then one table across the files, one row per file.\n"
+    "split into gradient + denoiser + wait + transfer, each rank's split, bytes\n"
+    "and pixels, peak memory of every rank), then one table across the files,\n"
+    "one row per file.\n"
     "\n"
-    "Time per iteration: the traces hold one time per iteration and rank; an\n"
-    "iteration takes as long as its slowest rank, so for each iteration the max\n"
-    "over ranks is taken, then the mean over iterations. The wall time per\n"
-    "iteration is /traces/elapsed at the last iteration divided by the iterations.\n"
+    "Time per iteration: the wall time is /traces/elapsed at the last iteration\n"
+    "divided by the iterations. Each rank's gradient, denoiser, wait (in a\n"
+    "collective before the last rank arrived: imbalance) and transfer times add\n"
+    "up to it; the split shown is their mean over iterations and ranks, \"other\"\n"
+    "what is left. The slowest rank: each iteration's max over ranks, then the\n"
+    "mean over iterations. Bytes: sent and received per iteration and rank.\n"
     "Peak memory: each rank's high-water mark, the max over iterations; planned\n"
     "memory: what each rank's setup planned to hold at most.\n"
     "Status: the file's 'status' attribute (finished, interrupted, resumed, or\n"
@@ -49,7 +57,10 @@ static const char *USAGE =
     "\n"
     "options:\n"
     "  --json       print one JSON array instead, one object per file (numbers as\n"
-    "               numbers, seconds and bytes; per-rank values as arrays; the\n"
+    "               numbers, seconds and bytes; the split as gradient_time,\n"
+    "               denoise_time, wait_time, comm_time (transfer), other_time,\n"
+    "               the slowest rank's under \"slowest\", each rank's means over\n"
+    "               the iterations under \"per_rank\"; per-rank values as arrays; the\n"
     "               per-iteration PSNR, elapsed time, data residual and relative\n"
     "               change under \"traces\" (null when the file has none, e.g. no\n"
     "               PSNR without a reference); the dataset path of each image,\n"
@@ -60,17 +71,27 @@ static const char *USAGE =
 
 /* ------------------------------------------------------------ one file */
 
+/* The split of an iteration, in the order shown. */
+enum { PART_GRADIENT, PART_DENOISE, PART_WAIT, PART_TRANSFER, PARTS };
+static const int PART_TRACE[PARTS] = {PNP_RESULT_GRADIENT_TIME, PNP_RESULT_DENOISE_TIME, PNP_RESULT_WAIT_TIME,
+                                      PNP_RESULT_COMM_TIME};
+static const char *const PART_KEY[PARTS] = {"gradient_time", "denoise_time", "wait_time", "comm_time"};
+
 /* A result file as read (include/pnp/result.h) and what the tables derive from it. */
 typedef struct {
     const char *path;
     pnp_result r;
-    double iteration_time, gradient_time, denoise_time, comm_time; /* NaN when nothing was traced */
-    double *peak;                                                   /* [ranks], bytes, or NULL */
+    double iteration_time;                      /* wall; NaN when nothing was traced */
+    double split[PARTS], other_time;            /* means over iterations and ranks (NaN: absent) */
+    double slowest[PARTS];                      /* mean over iterations of the max over ranks */
+    double *rank_mean[PNP_RESULT_PER_RANK];     /* [ranks] each trace's mean over iterations, or NULL */
+    double *peak;                               /* [ranks], bytes, or NULL */
 } summary;
 
 static void summary_free(summary *s)
 {
     pnp_result_free(&s->r);
+    for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) free(s->rank_mean[k]);
     free(s->peak);
 }
 
@@ -96,9 +117,28 @@ static int read_summary(const char *path, summary *s, char *err, size_t errlen)
     const pnp_result *r = &s->r;
     const long long n = r->traced, ranks = r->ranks;
     s->iteration_time = n ? r->elapsed[n - 1] / (double)n : NAN;
-    s->gradient_time = mean_of_slowest(r->per_rank[PNP_RESULT_GRADIENT_TIME], n, ranks);
-    s->denoise_time = mean_of_slowest(r->per_rank[PNP_RESULT_DENOISE_TIME], n, ranks);
-    s->comm_time = mean_of_slowest(r->per_rank[PNP_RESULT_COMM_TIME], n, ranks);
+    for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) {
+        const double *v = r->per_rank[k];
+        if (!v || n == 0) continue;
+        s->rank_mean[k] = pnp_calloc((size_t)ranks, sizeof(double));
+        for (long long q = 0; q < ranks; ++q) {
+            double sum = 0;
+            for (long long i = 0; i < n; ++i) sum += v[i * ranks + q];
+            s->rank_mean[k][q] = sum / (double)n;
+        }
+    }
+    s->other_time = s->iteration_time;
+    for (int p = 0; p < PARTS; ++p) {
+        const double *m = s->rank_mean[PART_TRACE[p]];
+        s->split[p] = s->slowest[p] = NAN;
+        if (!m) continue;
+        double sum = 0;
+        for (long long q = 0; q < ranks; ++q) sum += m[q];
+        s->split[p] = sum / (double)ranks;
+        s->slowest[p] = mean_of_slowest(r->per_rank[PART_TRACE[p]], n, ranks);
+        s->other_time -= s->split[p];
+    }
+    if (isnan(s->split[PART_WAIT])) s->other_time = NAN; /* an earlier version's file: no split */
     if (n > 0) {
         const double *peak = r->per_rank[PNP_RESULT_PEAK_MEMORY];
         s->peak = pnp_calloc((size_t)ranks, sizeof(double));
@@ -159,14 +199,53 @@ static void print_file(const summary *s)
     printf("  %-18s%.3f s", "total time", s->r.total_time);
     if (!isnan(s->r.setup_time)) printf(" (setup %.3f s)", s->r.setup_time);
     printf("\n");
-    if (s->r.traced) {
+    if (s->r.traced && isnan(s->split[PART_WAIT])) { /* an earlier version's file: communication undivided */
         printf("  %-18s%.4f s wall; slowest rank: gradient %.4f s, denoiser %.4f s, communication %.4f s\n",
-               "time / iteration", s->iteration_time, s->gradient_time, s->denoise_time, s->comm_time);
-        print_per_rank("peak memory", s->peak, s->r.ranks, mib, "%.1f", " MiB");
+               "time / iteration", s->iteration_time, s->slowest[PART_GRADIENT], s->slowest[PART_DENOISE],
+               s->slowest[PART_TRANSFER]);
+    } else if (s->r.traced) {
+        printf("  %-18s%.4f s wall = gradient %.4f + denoiser %.4f + wait %.4f + transfer %.4f s (mean over ranks; "
+               "other %.4f s)\n", "time / iteration", s->iteration_time, s->split[PART_GRADIENT],
+               s->split[PART_DENOISE], s->split[PART_WAIT], s->split[PART_TRANSFER], s->other_time);
+        printf("  %-18sgradient %.4f s, denoiser %.4f s, wait %.4f s, transfer %.4f s\n", "slowest rank",
+               s->slowest[PART_GRADIENT], s->slowest[PART_DENOISE], s->slowest[PART_WAIT], s->slowest[PART_TRANSFER]);
+        printf("  %-18s", "per rank (s/iter)");
+        for (long long q = 0; q < s->r.ranks; ++q) {
+            if (q && q % 3 == 0) printf("\n  %-18s", "");
+            printf("%srank %lld %.4f + %.4f + %.4f + %.4f", q % 3 ? " | " : "", q,
+                   s->rank_mean[PNP_RESULT_GRADIENT_TIME][q], s->rank_mean[PNP_RESULT_DENOISE_TIME][q],
+                   s->rank_mean[PNP_RESULT_WAIT_TIME][q], s->rank_mean[PNP_RESULT_COMM_TIME][q]);
+        }
+        printf("\n");
     }
+    if (s->r.traced && s->rank_mean[PNP_RESULT_BYTES_SENT] && s->rank_mean[PNP_RESULT_BYTES_RECEIVED]) {
+        printf("  %-18s", "bytes / iteration");
+        for (long long q = 0; q < s->r.ranks; ++q) {
+            if (q && q % 3 == 0) printf("\n  %-18s", "");
+            printf("%srank %lld sent %.3f MB, received %.3f MB", q % 3 ? " | " : "", q,
+                   s->rank_mean[PNP_RESULT_BYTES_SENT][q] / 1e6, s->rank_mean[PNP_RESULT_BYTES_RECEIVED][q] / 1e6);
+        }
+        printf("\n");
+    }
+    if (s->r.traced) print_per_rank("peak memory", s->peak, s->r.ranks, mib, "%.1f", " MiB");
     if (s->r.planned_memory) print_per_rank("planned memory", s->r.planned_memory, s->r.ranks, mib, "%.1f", " MiB");
     if (s->r.operators_owned) print_per_rank("operators owned", s->r.operators_owned, s->r.ranks, 1, "%.0f", "");
     if (s->r.windows_owned) print_per_rank("windows owned", s->r.windows_owned, s->r.ranks, 1, "%.0f", "");
+    if (s->r.slab_combine)
+        printf("  %-18s%lld windows of %lldx%lld, patch %lld; slabs combined by %s%s\n", "tiles", s->r.windows,
+               s->r.window_height, s->r.window_width, s->r.patch_size, s->r.slab_combine,
+               s->r.comm_overlap ? ", one per batch, overlapping the next" : "");
+    if (s->r.pixels_owned) {
+        double total = 0;
+        for (long long q = 0; q < s->r.ranks; ++q) total += s->r.pixels_owned[q];
+        printf("  %-18s", "pixels owned");
+        for (long long q = 0; q < s->r.ranks; ++q) {
+            if (q && q % 4 == 0) printf("\n  %-18s", "");
+            printf("%srank %lld %.0f (%.1f%%)", q % 4 ? " | " : "", q, s->r.pixels_owned[q],
+                   total > 0 ? 100.0 * s->r.pixels_owned[q] / total : 0.0);
+        }
+        printf("\n");
+    }
     printf("\n");
 }
 
@@ -174,9 +253,9 @@ static void print_table(const summary *s, int n)
 {
     int w = 4;
     for (int i = 0; i < n; ++i) w = (int)strlen(s[i].path) > w ? (int)strlen(s[i].path) : w;
-    printf("%-*s  %4s %5s %-7s %-11s %5s %9s %11s %9s %8s %8s %8s %8s  %s\n", w, "file", "row", "ranks", "backend",
-           "status", "iters", "PSNR dB", "residual", "total s", "s/iter", "gradient", "denoiser", "comm",
-           "peak MiB per rank");
+    printf("%-*s  %4s %5s %-7s %-11s %5s %9s %11s %9s %8s %8s %8s %8s %8s %8s  %s\n", w, "file", "row", "ranks",
+           "backend", "status", "iters", "PSNR dB", "residual", "total s", "s/iter", "gradient", "denoiser", "wait",
+           "transfer", "MB/iter", "peak MiB per rank");
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
         printf("%-*s  %4lld %5lld %-7s %-11s %5lld", w, f->path, f->r.grid_row_index, f->r.ranks, f->r.backend,
@@ -186,16 +265,23 @@ static void print_table(const summary *s, int n)
         if (isnan(f->r.final_residual)) printf(" %11s", "-");
         else printf(" %11.5g", f->r.final_residual);
         printf(" %9.3f", f->r.total_time);
-        if (f->r.traced)
-            printf(" %8.4f %8.4f %8.4f %8.4f  ", f->iteration_time, f->gradient_time, f->denoise_time, f->comm_time);
-        else
-            printf(" %8s %8s %8s %8s  ", "-", "-", "-", "-");
+        const double values[] = {f->iteration_time, f->split[PART_GRADIENT], f->split[PART_DENOISE],
+                                 f->split[PART_WAIT], f->split[PART_TRANSFER]};
+        for (int k = 0; k < 5; ++k) {
+            if (f->r.traced && !isnan(values[k])) printf(" %8.4f", values[k]);
+            else printf(" %8s", "-");
+        }
+        const double *received = f->rank_mean[PNP_RESULT_BYTES_RECEIVED];
+        double most = 0;
+        for (long long q = 0; received && q < f->r.ranks; ++q) most = received[q] > most ? received[q] : most;
+        if (received) printf(" %8.3f  ", most / 1e6);
+        else printf(" %8s  ", "-");
         for (long long q = 0; q < f->r.ranks && f->r.traced; ++q)
             printf("%s%.1f", q ? "," : "", f->peak[q] / (1024.0 * 1024.0));
         printf("%s\n", f->r.traced ? "" : "-");
     }
-    printf("(times per iteration: the slowest rank of each iteration, averaged over iterations;\n"
-           " peak memory: each rank's high-water mark over the run)\n");
+    printf("(times per iteration: the wall time and its split, the mean over iterations and ranks;\n"
+           " MB/iter: the most any rank received per iteration; peak memory: each rank's high-water mark)\n");
 }
 
 /* ------------------------------------------------------------ JSON output */
@@ -258,16 +344,35 @@ static void print_json(const summary *s, int n)
                "    \"traced_iterations\": %lld,\n    \"channels\": %lld,\n",
                f->r.grid_row_index, f->r.ranks, f->r.iterations, f->r.traced, f->r.channels);
         const char *nkeys[] = {"initial_psnr", "final_psnr", "total_time", "setup_time", "iteration_time",
-                               "gradient_time", "denoise_time", "comm_time", "initial_data_residual",
-                               "final_data_residual"};
-        const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.total_time, f->r.setup_time, f->iteration_time,
-                                f->gradient_time, f->denoise_time, f->comm_time, f->r.initial_residual,
+                               "gradient_time", "denoise_time", "wait_time", "comm_time", "other_time",
+                               "initial_data_residual", "final_data_residual"};
+        const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.total_time, f->r.setup_time,
+                                f->iteration_time, f->split[PART_GRADIENT], f->split[PART_DENOISE],
+                                f->split[PART_WAIT], f->split[PART_TRANSFER], f->other_time, f->r.initial_residual,
                                 f->r.final_residual};
-        for (int k = 0; k < 10; ++k) {
+        for (size_t k = 0; k < sizeof nkeys / sizeof *nkeys; ++k) {
             printf("    \"%s\": ", nkeys[k]);
             json_num(nvals[k]);
             printf(",\n");
         }
+        printf("    \"slowest\": {");
+        for (int p = 0; p < PARTS; ++p) {
+            printf("%s\"%s\": ", p ? ", " : "", PART_KEY[p]);
+            json_num(f->slowest[p]);
+        }
+        printf("},\n    \"per_rank\": {");
+        const int per_rank_keys[] = {PNP_RESULT_GRADIENT_TIME, PNP_RESULT_DENOISE_TIME, PNP_RESULT_WAIT_TIME,
+                                     PNP_RESULT_COMM_TIME, PNP_RESULT_BYTES_SENT, PNP_RESULT_BYTES_RECEIVED};
+        for (size_t k = 0; k < sizeof per_rank_keys / sizeof *per_rank_keys; ++k) {
+            printf("%s\"%s\": ", k ? ", " : "", pnp_result_per_rank_names[per_rank_keys[k]]);
+            json_array(f->rank_mean[per_rank_keys[k]], f->r.ranks);
+        }
+        printf("},\n    \"patch_size\": ");
+        if (f->r.slab_combine) printf("%lld", f->r.patch_size);
+        else fputs("null", stdout);
+        printf(",\n    \"slab_combine\": ");
+        json_str(f->r.slab_combine);
+        printf(",\n    \"comm_overlap\": %s,\n", f->r.comm_overlap ? "true" : "false");
         printf("    \"peak_memory\": ");
         json_array(f->r.traced ? f->peak : NULL, f->r.ranks);
         printf(",\n    \"planned_memory\": ");
@@ -276,6 +381,8 @@ static void print_json(const summary *s, int n)
         json_array(f->r.operators_owned, f->r.ranks);
         printf(",\n    \"windows_owned\": ");
         json_array(f->r.windows_owned, f->r.ranks);
+        printf(",\n    \"pixels_owned\": ");
+        json_array(f->r.pixels_owned, f->r.ranks);
         printf(",\n    \"traces\": {\"psnr\": ");
         json_array(f->r.psnr, f->r.traced);
         printf(", \"elapsed\": ");

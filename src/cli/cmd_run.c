@@ -258,12 +258,13 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     const int it = tr->iterations;
     char hosts[4096] = "";
     gather_hosts(rank, size, hosts, sizeof hosts);
-    const double *mine[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
+    const double *mine[PNP_RESULT_PER_RANK] = {tr->grad_time,   tr->denoise_time, tr->comm_time,     tr->peak_bytes,
+                                               tr->wait_time,   tr->bytes_sent,   tr->bytes_received};
     double *per_rank[PNP_RESULT_PER_RANK];
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) per_rank[k] = gather_per_rank(mine[k], it, rank, size);
-    const double owned[4] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first};
-    double *owned_all[4];
-    for (int k = 0; k < 4; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
+    const double owned[5] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first, tr->pixels_owned};
+    double *owned_all[5];
+    for (int k = 0; k < 5; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
     if (rank != 0) return;
     r->hosts = pnp_strdup(hosts);
     r->ranks = size;
@@ -275,6 +276,9 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     memcpy(r->per_rank, per_rank, sizeof per_rank);
     r->planned_memory = owned_all[0], r->operators_owned = owned_all[1];
     r->windows_owned = owned_all[2], r->window_first = owned_all[3];
+    r->pixels_owned = tr->slab_combine ? owned_all[4] : (free(owned_all[4]), NULL);
+    r->slab_combine = tr->slab_combine ? pnp_strdup(tr->slab_combine) : NULL;
+    r->patch_size = tr->patch_size, r->comm_overlap = tr->comm_overlap;
     r->initial_psnr = tr->psnr_initial;
     r->initial_residual = tr->residual_initial;
     r->setup_time = tr->setup_time;
@@ -439,8 +443,10 @@ static int checkpoint_load(const char *path, const pnp_row *row, const pnp_data_
     double *traces[4] = {c->psnr, c->residual, c->change, c->elapsed};
     for (int i = 0; i < 4; ++i)
         if (traces[i]) MPI_CHECK(MPI_Bcast(traces[i], it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
-    for (int i = 0; i < PNP_RESULT_PER_RANK; ++i)
+    for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) {
+        if (!c->per_rank[i]) c->per_rank[i] = pnp_calloc((size_t)it * size + 1, sizeof(double)); /* an earlier version's file */
         MPI_CHECK(MPI_Bcast(c->per_rank[i], it * size, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    }
     for (size_t off = 0; off < numel; off += (size_t)1 << 30) {
         const size_t m = numel - off < ((size_t)1 << 30) ? numel - off : ((size_t)1 << 30);
         MPI_CHECK(MPI_Bcast(c->reconstruction + off, (int)m, MPI_FLOAT, 0, MPI_COMM_WORLD));
@@ -451,7 +457,8 @@ static int checkpoint_load(const char *path, const pnp_row *row, const pnp_data_
 /* The first iterations of this rank's trace from the checkpoint. */
 static void checkpoint_to_trace(const pnp_result *c, int rank, int size, pnp_trace *tr)
 {
-    double *dst[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
+    double *dst[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time,     tr->peak_bytes,
+                                        tr->wait_time, tr->bytes_sent,   tr->bytes_received};
     for (int k = 0; k < c->iterations; ++k) {
         tr->psnr[k] = c->psnr ? c->psnr[k] : NAN;
         tr->residual[k] = c->residual[k];
@@ -565,7 +572,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                threads, threads == 1 ? "" : "s", be->ops->name, strcmp(row->precision, "bf16") ? "" : " (bf16)",
                row->distribute_physics ? "distributed" : "whole",
                row->distribute_denoiser ? "tiled" : "whole image");
-        if (row->distribute_denoiser) printf(" (patch %d, overlap %d)", row->patch_size, row->overlap);
+        if (row->distribute_denoiser && row->patch_size == PNP_AUTO) printf(" (patch auto, overlap %d)", row->overlap);
+        else if (row->distribute_denoiser) printf(" (patch %d, overlap %d)", row->patch_size, row->overlap);
         printf("\n");
         if (dn && !weights[0])
             printf("  note: generated (untrained) %s weights: this run measures speed and memory, not image\n"
@@ -603,9 +611,6 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     const int started = pnp_solve(&args, x, y0, &tr) == 0;
     const int interrupted = started && !stop.diverged && !tr.converged && tr.iterations < row->max_iter;
     pnp_result_free(&ck);
-    if (started && rank == 0 && tr.windows_total > 0)
-        printf("  tiles: %d windows of %dx%d; rank 0 ran %d of them in batches of %d\n", tr.windows_total, tr.win_h,
-               tr.win_w, tr.windows_owned, tr.batch);
 
     pnp_result r = {0};
     if (started) gather_result(&tr, rank, size, &r);

@@ -22,7 +22,8 @@
 
 /* ------------------------------------------------------- parameter table */
 
-typedef enum { T_INT, T_FLOAT, T_BOOL, T_STRING } ptype;
+/* T_AUTO_INT, T_AUTO_BOOL: an integer or boolean, or the string auto (stored as PNP_AUTO: pnp decides) */
+typedef enum { T_INT, T_FLOAT, T_BOOL, T_STRING, T_AUTO_INT, T_AUTO_BOOL } ptype;
 typedef enum { SEC_DATASET, SEC_SOLVER } psection;
 /* Which datasets a dataset parameter belongs to (a mask; solver parameters: ANY). */
 enum { DS_HIGHRES = 1, DS_OBSERVED = 2, DS_ANY = 3 };
@@ -71,9 +72,10 @@ static const param PARAMS[] = {
     S("slurm_nodes", NULL, T_INT, nodes, "1", -1e300),
     S("distribute_physics", NULL, T_BOOL, distribute_physics, "false", 0),
     S("distribute_denoiser", NULL, T_BOOL, distribute_denoiser, "false", 0),
-    S("patch_size", NULL, T_INT, patch_size, "0", -1e300),
+    S("patch_size", NULL, T_AUTO_INT, patch_size, "0", -1e300),
     S("overlap", "receptive_field_size", T_INT, overlap, "0", -1e300),
     S("max_batch_size", NULL, T_INT, max_batch_size, "0", 0),
+    S("comm_overlap", NULL, T_AUTO_BOOL, comm_overlap, "auto", 0),
     S("slurm_time", NULL, T_STRING, slurm_time, "", 0),
     S("slurm_partition", NULL, T_STRING, slurm_partition, "", 0),
     S("slurm_account", NULL, T_STRING, slurm_account, "", 0),
@@ -97,7 +99,8 @@ static const char *const RUN_OPTIONS[] = {"max-runs", "n-repetitions", "timeout"
 
 static const char *type_name(ptype t)
 {
-    return t == T_INT ? "integer" : t == T_FLOAT ? "number" : t == T_BOOL ? "boolean" : "string";
+    return t == T_INT || t == T_AUTO_INT ? "integer" : t == T_FLOAT ? "number"
+           : t == T_BOOL || t == T_AUTO_BOOL ? "boolean" : "string";
 }
 
 /* DS_* of a dataset name (0: unknown). */
@@ -242,7 +245,26 @@ static int set_param(ctx *c, pnp_row *row, int pi, const scalar *s)
 {
     const param *p = &PARAMS[pi];
     char *field = (char *)row + p->offset;
+    if ((p->type == T_AUTO_INT || p->type == T_AUTO_BOOL) && s->type == S_STRING && !strcmp(s->text, "auto")) {
+        *(int *)field = PNP_AUTO;
+        row->marks[pi] = s->mark;
+        return 0;
+    }
     switch (p->type) {
+    case T_AUTO_BOOL:
+        if (s->type != S_BOOL)
+            return fail(c, s->mark, "key '%s' expects true, false or auto, got %s '%s'", p->name, scalar_desc(s),
+                        s->text);
+        *(int *)field = s->b;
+        break;
+    case T_AUTO_INT:
+        if (s->type != S_INT)
+            return fail(c, s->mark, "key '%s' expects an integer or auto, got %s '%s'", p->name, scalar_desc(s),
+                        s->text);
+        if (s->i < 0 || s->i > 2147483647LL)
+            return fail(c, s->mark, "key '%s' must be auto or an integer >= 0, got %lld", p->name, s->i);
+        *(int *)field = (int)s->i;
+        break;
     case T_INT:
         if (s->type != S_INT)
             return fail(c, s->mark, "key '%s' expects an integer, got %s '%s'", p->name, scalar_desc(s), s->text);
@@ -602,14 +624,12 @@ static int validate_row(ctx *c, pnp_row *r)
                     r->index, r->ntasks_per_node);
     if (r->nodes < 1)
         return fail(c, MARK("slurm_nodes"), "row %d: slurm_nodes must be >= 1, got %d", r->index, r->nodes);
-    if (r->distribute_denoiser && (r->patch_size <= 0 || r->patch_size % 8 != 0))
+    if (r->distribute_denoiser && r->patch_size != PNP_AUTO && (r->patch_size <= 0 || r->patch_size % 8 != 0))
         return fail(c, MARK("patch_size"),
-                    "row %d: patch_size must be a positive multiple of 8 when distribute_denoiser is true, got %d",
-                    r->index, r->patch_size);
+                    "row %d: patch_size must be auto or a positive multiple of 8 when distribute_denoiser is true, "
+                    "got %d", r->index, r->patch_size);
     if (r->overlap < 0)
         return fail(c, MARK("overlap"), "row %d: overlap must be >= 0, got %d", r->index, r->overlap);
-    if (r->patch_size < 0)
-        return fail(c, MARK("patch_size"), "row %d: patch_size must be >= 0, got %d", r->index, r->patch_size);
     if (strcmp(r->init_method, "zeros") != 0)
         return fail(c, MARK("init_method"), "row %d: init_method '%s' is not supported (only 'zeros')", r->index,
                     r->init_method);
@@ -1215,6 +1235,14 @@ static void value_text(const pnp_row *row, const param *p, char *buf, size_t len
     }
     case T_BOOL: snprintf(buf, len, "%s", *(const bool *)field ? "true" : "false"); break;
     case T_STRING: snprintf(buf, len, "%s", field); break;
+    case T_AUTO_INT:
+    case T_AUTO_BOOL: {
+        const int v = *(const int *)field;
+        if (v == PNP_AUTO) snprintf(buf, len, "auto");
+        else if (p->type == T_AUTO_INT) snprintf(buf, len, "%d", v);
+        else snprintf(buf, len, "%s", v ? "true" : "false");
+        break;
+    }
     }
 }
 
@@ -1227,7 +1255,7 @@ void pnp_row_visit(const pnp_row *row, pnp_row_visit_fn fn, void *user)
         if (!(PARAMS[i].datasets & ds)) continue;
         char v[1100];
         value_text(row, &PARAMS[i], v, sizeof v);
-        fn(user, PARAMS[i].name, type_name(PARAMS[i].type), v);
+        fn(user, PARAMS[i].name, strcmp(v, "auto") ? type_name(PARAMS[i].type) : "string", v);
     }
 }
 

@@ -16,12 +16,13 @@
 #include "pnp/error.h"
 #include "pnp/h5io.h"
 
-const char *const pnp_result_per_rank_names[PNP_RESULT_PER_RANK] = {"gradient_time", "denoise_time", "comm_time",
-                                                                    "peak_memory"};
+const char *const pnp_result_per_rank_names[PNP_RESULT_PER_RANK] = {
+    "gradient_time", "denoise_time", "comm_time", "peak_memory", "wait_time", "bytes_sent", "bytes_received"};
 const char *const pnp_result_image_names[PNP_RESULT_IMAGES] = {"ground_truth", "measurement", "reconstruction",
                                                                  "reconstruction_extended"};
-static const char *const PER_RANK_UNITS[PNP_RESULT_PER_RANK] = {"s", "s", "s", "bytes"};
-static const char *const OWNED_NAMES[3] = {"operators_owned", "windows_owned", "window_first"};
+static const char *const PER_RANK_UNITS[PNP_RESULT_PER_RANK] = {"s", "s", "s", "bytes", "s", "bytes", "bytes"};
+enum { OWNED = 4 };
+static const char *const OWNED_NAMES[OWNED] = {"operators_owned", "windows_owned", "window_first", "pixels_owned"};
 
 /* ------------------------------------------------------------- writing */
 
@@ -96,6 +97,11 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_int(f, "window_height", r->window_height);
     pnp_h5_attr_int(f, "window_width", r->window_width);
     pnp_h5_attr_int(f, "batch_size", r->batch_size);
+    if (r->slab_combine) {
+        pnp_h5_attr_int(f, "patch_size", r->patch_size);
+        pnp_h5_attr_str(f, "slab_combine", r->slab_combine);
+        pnp_h5_attr_int(f, "comm_overlap", r->comm_overlap);
+    }
     pnp_h5_attr_int(f, "unfused_convolutions", r->unfused_convolutions);
 
     hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], C, H, W, img->reconstruction);
@@ -130,10 +136,11 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     write_f64(g, "relative_change", 1, d1, r->change, "||x_k - x_{k-1}|| / ||x_k||");
     write_f64(g, "elapsed", 1, d1, r->elapsed, "s");
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k)
-        write_f64(g, pnp_result_per_rank_names[k], 2, d2, r->per_rank[k], PER_RANK_UNITS[k]);
+        if (r->per_rank[k]) write_f64(g, pnp_result_per_rank_names[k], 2, d2, r->per_rank[k], PER_RANK_UNITS[k]);
     write_f64(g, "planned_memory", 1, dr, r->planned_memory, "bytes");
-    const double *owned[3] = {r->operators_owned, r->windows_owned, r->window_first};
-    for (int k = 0; k < 3; ++k) write_i64(g, OWNED_NAMES[k], ranks, owned[k]);
+    const double *owned[OWNED] = {r->operators_owned, r->windows_owned, r->window_first, r->pixels_owned};
+    for (int k = 0; k < OWNED; ++k)
+        if (owned[k]) write_i64(g, OWNED_NAMES[k], ranks, owned[k]);
     H5_CHECK(H5Gclose(g));
     return pnp_h5_commit(&h5, err, errlen);
 }
@@ -190,13 +197,15 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
 {
     /* the first two strings, the first three integers and the first number are required */
     const char *str_keys[] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
-                              "slurm_job_id", "source", "stop_reason", "boundary", "failure"};
+                              "slurm_job_id", "source", "stop_reason", "boundary", "failure", "slab_combine"};
     char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
-                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->failure};
+                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->failure,
+                        &r->slab_combine};
     const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
-                              "batch_size", "channels", "unfused_convolutions"};
+                              "batch_size", "channels", "unfused_convolutions", "patch_size", "comm_overlap"};
     long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
-                            &r->window_width, &r->batch_size, &r->channels, &r->unfused_convolutions};
+                            &r->window_width, &r->batch_size, &r->channels, &r->unfused_convolutions,
+                            &r->patch_size, &r->comm_overlap};
     const char *num_keys[] = {"total_time", "final_psnr", "initial_psnr", "setup_time", "final_data_residual",
                               "initial_data_residual"};
     double *num_dst[] = {&r->total_time, &r->final_psnr, &r->initial_psnr, &r->setup_time, &r->final_residual,
@@ -249,16 +258,18 @@ static int read_traces(hid_t f, const char *path, pnp_result *r, char *err, size
     if (!rc && !r->psnr && !r->residual) rc = read_trace(g, "psnr", 1, dims, 1, &r->psnr, err, errlen);
     for (int k = 0; k < PNP_RESULT_PER_RANK && !rc; ++k) {
         const char *name = pnp_result_per_rank_names[k];
-        if (!(rc = read_trace(g, name, 2, dims, 1, &r->per_rank[k], err, errlen)) &&
-            ((long long)dims[0] != n || (long long)dims[1] != ranks)) {
+        if (!(rc = read_trace(g, name, 2, dims, k < PNP_RESULT_PER_RANK_REQUIRED, &r->per_rank[k], err, errlen)) &&
+            r->per_rank[k] && ((long long)dims[0] != n || (long long)dims[1] != ranks)) {
             snprintf(err, errlen, "%s: /traces/%s has shape [%llu, %llu], expected [iterations, ranks] = [%lld, %lld]",
                      path, name, (unsigned long long)dims[0], (unsigned long long)dims[1], n, ranks);
             rc = -1;
         }
     }
-    const char *per_rank_names[4] = {"planned_memory", OWNED_NAMES[0], OWNED_NAMES[1], OWNED_NAMES[2]};
-    double **per_rank_dst[4] = {&r->planned_memory, &r->operators_owned, &r->windows_owned, &r->window_first};
-    for (int k = 0; k < 4 && !rc; ++k) {
+    const char *per_rank_names[1 + OWNED] = {"planned_memory", OWNED_NAMES[0], OWNED_NAMES[1], OWNED_NAMES[2],
+                                             OWNED_NAMES[3]};
+    double **per_rank_dst[1 + OWNED] = {&r->planned_memory, &r->operators_owned, &r->windows_owned, &r->window_first,
+                                        &r->pixels_owned};
+    for (int k = 0; k < 1 + OWNED && !rc; ++k) {
         if (read_trace(g, per_rank_names[k], 1, dims, 0, per_rank_dst[k], err, errlen)) rc = -1;
         else if (*per_rank_dst[k] && (long long)dims[0] != ranks) {
             snprintf(err, errlen, "%s: /traces/%s has %llu values, expected one per rank (%lld)", path,
@@ -363,10 +374,10 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
 void pnp_result_free(pnp_result *r)
 {
     char *strings[] = {r->status, r->stop_reason, r->backend, r->communication, r->denoiser, r->source, r->hosts,
-                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->failure};
+                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->failure, r->slab_combine};
     for (size_t k = 0; k < sizeof strings / sizeof *strings; ++k) free(strings[k]);
     free(r->psnr), free(r->residual), free(r->change), free(r->elapsed), free(r->planned_memory);
-    free(r->operators_owned), free(r->windows_owned), free(r->window_first);
+    free(r->operators_owned), free(r->windows_owned), free(r->window_first), free(r->pixels_owned);
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) free(r->per_rank[k]);
     free(r->reconstruction), free(r->extended);
     memset(r, 0, sizeof *r);

@@ -98,10 +98,8 @@ void pnp_data_term_crop(pnp_data_term *dt, const float *img, float *crop)
 static void embed_region(pnp_data_term *dt, const float *crop, float *img)
 {
     const pnp_data_geometry *g = &dt->g;
-    const int zero = 0;
     dt->be->ops->zero(dt->be, img, sizeof(float) * x_numel(dt));
-    dt->be->ops->scatter_windows(dt->be, crop, g->c, g->h, g->w, 1, &zero, &zero, &g->oy, &g->ox, &g->h, &g->w, img,
-                                 g->xh, g->xw);
+    dt->be->ops->unpack_windows(dt->be, crop, g->c, 1, &g->oy, &g->ox, &g->h, &g->w, img, g->xh, g->xw);
 }
 
 void pnp_data_term_apply(pnp_data_term *dt, int l, const float *x, float *y, bool adjoint)

@@ -4,8 +4,9 @@
  * next x, and z (the gradient at x, then the gradient step in place); the
  * truth [c,h,w] when there is one (and for pad a crop [c,h,w] of x for its
  * PSNR); the data term's own (include/pnp/data_term.h); for tiled denoising two
- * window batches [batch, c, win_h, win_w]. The measurements live only while
- * they are added to the data term.
+ * window batches [batch, c, win_h, win_w] and the packed owned pixels of every
+ * window [N] that the all-gather fills. The measurements live only while they
+ * are added to the data term.
  *
  * Order of one iteration k: z = x - step * g (g, the gradient at x, is in z),
  * x' = clamp(D(z)), change = ||x' - x|| / ||x'||, x = x', PSNR, then the
@@ -28,7 +29,9 @@ int pnp_solver_check(const pnp_row *row, int h, int w, char *err, size_t errlen)
 {
     if (!row->distribute_denoiser) return 0;
     pnp_tiling t;
-    if (pnp_tiling_plan(h, w, row->patch_size, row->overlap, &t, err, errlen)) return -1;
+    /* patch_size auto is chosen at setup (any multiple of 8 works); the overlap must fit the image */
+    if (pnp_tiling_plan(h, w, row->patch_size == PNP_AUTO ? 8 : row->patch_size, row->overlap, &t, err, errlen))
+        return -1;
     pnp_tiling_free(&t);
     return 0;
 }
@@ -37,8 +40,9 @@ void pnp_trace_alloc(pnp_trace *tr, int max_iter)
 {
     memset(tr, 0, sizeof *tr);
     const size_t n = max_iter > 0 ? (size_t)max_iter : 1;
-    double **arrays[] = {&tr->psnr, &tr->residual, &tr->change, &tr->elapsed, &tr->grad_time, &tr->denoise_time,
-                         &tr->comm_time, &tr->peak_bytes};
+    double **arrays[] = {&tr->psnr,      &tr->residual,  &tr->change,     &tr->elapsed,        &tr->grad_time,
+                         &tr->denoise_time, &tr->wait_time, &tr->comm_time, &tr->bytes_sent, &tr->bytes_received,
+                         &tr->peak_bytes};
     for (size_t k = 0; k < sizeof arrays / sizeof *arrays; ++k) *arrays[k] = pnp_calloc(n, sizeof(double));
     tr->psnr_initial = tr->residual_initial = NAN;
 }
@@ -46,7 +50,8 @@ void pnp_trace_alloc(pnp_trace *tr, int max_iter)
 void pnp_trace_free(pnp_trace *tr)
 {
     free(tr->psnr), free(tr->residual), free(tr->change), free(tr->elapsed);
-    free(tr->grad_time), free(tr->denoise_time), free(tr->comm_time), free(tr->peak_bytes);
+    free(tr->grad_time), free(tr->denoise_time), free(tr->wait_time), free(tr->comm_time), free(tr->peak_bytes);
+    free(tr->bytes_sent), free(tr->bytes_received);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -67,42 +72,90 @@ static double region_psnr(pnp_backend *be, pnp_data_term *dt, const float *x, fl
     return sse == 0 ? INFINITY : isfinite(sse) ? 10.0 * log10((double)n / sse) : NAN;
 }
 
-/* The tiled denoiser of one rank: its slab of windows and the batch buffers. */
+/* The tiled denoiser of one rank: the windows, its slab, the batch buffers,
+ * and how the slabs are combined. */
 typedef struct {
     pnp_tiling t;
-    int first, count, batch;
-    int *y0, *x0, *sy, *sx, *dy, *dx, *rows, *cols; /* [count] */
+    int first, count, batch;                        /* this rank's slab [first, first + count) */
+    int *y0, *x0, *sy, *sx, *dy, *dx, *rows, *cols; /* [t.count] every window */
+    size_t *offset;                                 /* [t.count + 1] where window j's pixels start in `packed` */
     float *in, *out;                                /* [batch, c, win_h, win_w] */
+    float *packed;                                  /* [c * h * w]: every window's owned pixels in window order */
+    bool overlap;                                   /* one all-gather per batch, started as the batch is done */
+    bool allreduce;                                 /* PNP_SLAB_COMBINE=allreduce: the zero-filled all-reduce */
+    int rounds;                                     /* all-gathers per iteration */
+    size_t *counts, *displs;                        /* [rounds, ranks] their blocks (floats) */
 } tiled;
 
-/* Plans the windows and the batch; *planned: the bytes the rank will hold at
- * most, what it holds now plus the batch's need. 0, or -1 with the reason in
- * err when --max-memory cannot hold one window (nothing allocated then). */
+/* The windows' memory for a batch of b: activations, the two window buffers, the layers' scratch. */
+static size_t batch_need(const pnp_solver_args *a, int b, int c, int wh, int ww)
+{
+    const size_t win_bytes = sizeof(float) * c * (size_t)wh * ww; /* a window image [c,wh,ww] float32 NCHW */
+    return pnp_denoiser_activation_bytes(a->dn, b, wh, ww) + 2 * (size_t)b * win_bytes +
+           a->be->ops->workspace_bytes(a->be);
+}
+
+/* The largest multiple of 8 whose one window fits in `room` (0: none). */
+static int largest_fitting_patch(const pnp_solver_args *a, int c, int h, int w, int overlap, double room)
+{
+    const int longest = h > w ? h : w;
+    for (int patch = (longest + 7) / 8 * 8; patch >= 8; patch -= 8) {
+        const int win = patch + 2 * overlap, wh = win < h + 2 * overlap ? win : h + 2 * overlap;
+        const int ww = win < w + 2 * overlap ? win : w + 2 * overlap;
+        if ((double)batch_need(a, 1, c, wh, ww) <= room) return patch;
+    }
+    return 0;
+}
+
+/* The blocks of the all-gathers, from every rank's slab and batch: one block
+ * per rank and round; round b carries rank q's batch b (empty past its last),
+ * or, without overlap, one round carries every slab. */
+static void plan_rounds(tiled *td, int ranks, const int *batches)
+{
+    int *first = pnp_malloc(sizeof(int) * 2 * (size_t)ranks), *count = first + ranks;
+    td->rounds = 1;
+    for (int q = 0; q < ranks; ++q) {
+        pnp_tiling_slab(&td->t, q, ranks, &first[q], &count[q]);
+        const int nb = batches[q] > 0 ? (count[q] + batches[q] - 1) / batches[q] : 0;
+        if (td->overlap && nb > td->rounds) td->rounds = nb;
+    }
+    td->counts = pnp_malloc(sizeof(size_t) * 2 * (size_t)td->rounds * ranks);
+    td->displs = td->counts + (size_t)td->rounds * ranks;
+    for (int b = 0; b < td->rounds; ++b)
+        for (int q = 0; q < ranks; ++q) {
+            const int end = first[q] + count[q];
+            int lo = first[q], hi = end;
+            if (td->overlap) {
+                lo = first[q] + b * batches[q] < end ? first[q] + b * batches[q] : end;
+                hi = lo + batches[q] < end ? lo + batches[q] : end;
+            }
+            td->displs[(size_t)b * ranks + q] = td->offset[lo];
+            td->counts[(size_t)b * ranks + q] = td->offset[hi] - td->offset[lo];
+        }
+    free(first);
+}
+
+/* Plans the windows, the batch and the all-gathers; *planned: the bytes the
+ * rank will hold at most, what it holds now plus the batch's need. Collective
+ * (every rank, whatever happens here). 0, or -1 with the reason in err when
+ * --max-memory cannot hold one window (nothing allocated then but the packed
+ * buffer). */
 static int tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int w, size_t *planned, char *err,
                        size_t errlen)
 {
     pnp_backend *be = a->be;
+    pnp_comm *cm = a->comm;
     const pnp_row *row = a->row;
-    if (pnp_tiling_plan(h, w, row->patch_size, row->overlap, &td->t, err, errlen))
-        pnp_fatal("%s (pnp_solver_check should have refused it)", err);
-    pnp_tiling_slab(&td->t, a->comm->rank, a->comm->size, &td->first, &td->count);
-    const int n = td->count > 0 ? td->count : 1;
-    int *v = pnp_malloc(sizeof(int) * 8 * n);
-    td->y0 = v, td->x0 = v + n, td->sy = v + 2 * n, td->sx = v + 3 * n;
-    td->dy = v + 4 * n, td->dx = v + 5 * n, td->rows = v + 6 * n, td->cols = v + 7 * n;
-    for (int j = 0; j < td->count; ++j)
-        pnp_tiling_window(&td->t, td->first + j, &td->y0[j], &td->x0[j], &td->sy[j], &td->sx[j], &td->dy[j],
-                          &td->dx[j], &td->rows[j], &td->cols[j]);
+    const int P = cm->size;
+    td->packed = be->ops->alloc(be, sizeof(float) * c * (size_t)h * w);
+    const char *combine = getenv("PNP_SLAB_COMBINE");
+    if (combine && combine[0] && strcmp(combine, "allgather") && strcmp(combine, "allreduce"))
+        pnp_fatal("PNP_SLAB_COMBINE='%s': expected allgather (the default) or allreduce", combine);
+    td->allreduce = combine && !strcmp(combine, "allreduce");
 
-    /* batch: max_batch_size (0: the whole slab), halved while its activations,
-     * window buffers and the layers' scratch would not fit in this rank's room:
-     * 0.9 of the free memory shared by the ranks on it, and under a cap what the
-     * cap leaves above what the backend holds now */
-    const int wh = td->t.win_h, ww = td->t.win_w;
-    const int wanted = row->max_batch_size > 0 && row->max_batch_size < td->count ? row->max_batch_size : td->count;
-    int b = wanted > 0 ? wanted : 1;
-    const size_t win_bytes = sizeof(float) * c * (size_t)wh * ww; /* a window image [c,wh,ww] float32 NCHW */
-    const size_t reserve = be->ops->workspace_bytes(be), held = be->ops->peak_bytes(be);
+    /* room: 0.9 of the free memory shared by the ranks on it, and under a cap
+     * what the cap leaves above what the backend holds now */
+    const size_t held = be->ops->peak_bytes(be);
     const int sharers = a->memory_sharers > 1 ? a->memory_sharers : 1;
     double room = 0.9 * (double)be->ops->free_bytes(be) / sharers;
     const char *what = sharers > 1 ? "its share of the free memory" : "the free memory";
@@ -111,12 +164,56 @@ static int tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int w,
         room = a->memory_cap > held ? (double)(a->memory_cap - held) : 0;
         what = "what --max-memory leaves";
     }
+
+    /* patch_size auto: the largest patch every rank can hold one window of, then the best of those */
+    int patch = row->patch_size;
+    int *all = pnp_malloc(sizeof(int) * (size_t)P);
+    if (patch == PNP_AUTO) {
+        pnp_comm_gather_ints(cm, largest_fitting_patch(a, c, h, w, row->overlap, room), all);
+        int fits = all[0];
+        for (int q = 1; q < P; ++q) fits = all[q] < fits ? all[q] : fits;
+        patch = pnp_tiling_auto_patch(h, w, row->overlap, P, fits);
+        if (!patch) patch = 8; /* nothing fits: the refusal below names the cap */
+    }
+    if (pnp_tiling_plan(h, w, patch, row->overlap, &td->t, err, errlen))
+        pnp_fatal("%s (pnp_solver_check should have refused it)", err);
+    pnp_tiling_slab(&td->t, cm->rank, P, &td->first, &td->count);
+    const int T = td->t.count;
+    int *v = pnp_malloc(sizeof(int) * 8 * (size_t)T);
+    td->y0 = v, td->x0 = v + T, td->sy = v + 2 * T, td->sx = v + 3 * T;
+    td->dy = v + 4 * T, td->dx = v + 5 * T, td->rows = v + 6 * T, td->cols = v + 7 * T;
+    td->offset = pnp_malloc(sizeof(size_t) * ((size_t)T + 1));
+    td->offset[0] = 0;
+    for (int j = 0; j < T; ++j) {
+        pnp_tiling_window(&td->t, j, &td->y0[j], &td->x0[j], &td->sy[j], &td->sx[j], &td->dy[j], &td->dx[j],
+                          &td->rows[j], &td->cols[j]);
+        td->offset[j + 1] = td->offset[j] + (size_t)c * td->rows[j] * td->cols[j];
+    }
+    if (td->offset[T] != (size_t)c * h * w) pnp_fatal("tiling: the windows own %zu values of %d x %d x %d",
+                                                      td->offset[T], c, h, w);
+
+    /* overlap: asked for, or (auto) where the communicator moves data while the denoiser computes */
+    td->overlap = !td->allreduce && P > 1 &&
+                  (row->comm_overlap == PNP_AUTO ? cm->ops->progresses_alone && T > P : row->comm_overlap == 1);
+
+    /* batch: max_batch_size (0: the whole slab, or one window to overlap),
+     * halved while its activations, window buffers and the layers' scratch
+     * would not fit in the room */
+    const int wh = td->t.win_h, ww = td->t.win_w;
+    const int asked = row->max_batch_size > 0 ? row->max_batch_size : td->overlap ? 1 : td->count;
+    const int wanted = asked < td->count ? asked : td->count;
+    int b = wanted > 0 ? wanted : 1;
     size_t need = 0;
     for (;;) {
-        need = pnp_denoiser_activation_bytes(a->dn, b, wh, ww) + 2 * (size_t)b * win_bytes + reserve;
+        need = batch_need(a, b, c, wh, ww);
         if (b == 1 || (double)need <= room) break;
         b = (b + 1) / 2;
     }
+    td->batch = b;
+    pnp_comm_gather_ints(cm, td->count > 0 ? b : 0, all);
+    plan_rounds(td, P, all);
+    free(all);
+
     char cap_text[32], held_text[32], need_text[32];
     if ((double)need > room && capped) {
         snprintf(err, errlen, "--max-memory %s: this rank holds %s (operators, weights, images) and one %dx%d window "
@@ -127,14 +224,14 @@ static int tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int w,
     }
     if ((double)need > room)
         fprintf(stderr, "pnp: [rank %d] warning: one window of %dx%d needs %.1f MiB, more than %s (%.1f MiB)\n",
-                a->comm->rank, wh, ww, need / 1048576.0, what, room / 1048576.0);
+                cm->rank, wh, ww, need / 1048576.0, what, room / 1048576.0);
     else if (b < wanted)
         fprintf(stderr,
                 "pnp: [rank %d] note: a batch of %d windows of %dx%d would not fit in %s (%.1f MiB); "
                 "running batches of %d (%.1f MiB)\n",
-                a->comm->rank, wanted, wh, ww, what, room / 1048576.0, b, need / 1048576.0);
-    td->batch = b;
+                cm->rank, wanted, wh, ww, what, room / 1048576.0, b, need / 1048576.0);
     if (td->count > 0) {
+        const size_t win_bytes = sizeof(float) * c * (size_t)wh * ww;
         td->in = be->ops->alloc(be, (size_t)b * win_bytes);
         td->out = be->ops->alloc(be, (size_t)b * win_bytes);
     }
@@ -142,39 +239,92 @@ static int tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int w,
     return 0;
 }
 
+/* Rank 0's setup lines: the tiling, how the slabs travel, and every rank's share. */
+static void tiled_report(const tiled *td, const pnp_solver_args *a, int c)
+{
+    const int P = a->comm->size, T = td->t.count;
+    FILE *f = a->progress;
+    if (a->comm->rank != 0) return;
+    if (T < P) {
+        char idle[64];
+        if (P - T == 1) snprintf(idle, sizeof idle, "rank %d denoises nothing and waits", T);
+        else snprintf(idle, sizeof idle, "ranks %d..%d denoise nothing and wait", T, P - 1);
+        fprintf(stderr, "pnp: warning: %d window%s for %d ranks: %s; a smaller patch_size (or patch_size: auto) "
+                "gives every rank a window\n", T, T == 1 ? "" : "s", P, idle);
+    }
+    if (!f) return;
+    fprintf(f, "  tiles: %d windows of %dx%d (patch %d%s, overlap %d), batches of %d on rank 0; slabs combined by %s\n",
+            T, td->t.win_h, td->t.win_w, td->t.patch, a->row->patch_size == PNP_AUTO ? ", auto" : "", td->t.overlap,
+            td->batch, td->allreduce ? "an all-reduce of zero-filled images (PNP_SLAB_COMBINE)"
+                       : td->overlap ? "one all-gather per batch, overlapping the next batch"
+                                     : "one all-gather per iteration");
+    fprintf(f, "  pixels per rank:");
+    const double total = (double)td->offset[T] / c;
+    for (int q = 0; q < P; ++q) {
+        int first, count;
+        pnp_tiling_slab(&td->t, q, P, &first, &count);
+        const double px = (double)(td->offset[first + count] - td->offset[first]) / c;
+        fprintf(f, "%s rank %d %d window%s, %.0f px (%.1f%%)", q ? " |" : "", q, count, count == 1 ? "" : "s", px,
+                100.0 * px / total);
+    }
+    fprintf(f, "\n");
+    fflush(f);
+}
+
 static void tiled_free(tiled *td, pnp_backend *be)
 {
     be->ops->free(be, td->in);
     be->ops->free(be, td->out);
-    free(td->y0);
+    be->ops->free(be, td->packed);
+    free(td->y0), free(td->offset), free(td->counts);
     pnp_tiling_free(&td->t);
 }
 
-/* x <- the zero-filled image with this rank's windows of D(z) in their owned places. */
-static void tiled_denoise(tiled *td, const pnp_solver_args *a, const float *z, float *x, int c, int h, int w)
+/* x [c, h, w] <- every rank's windows of D(z, sigma) in their owned places (collective). */
+static void tiled_denoise(tiled *td, const pnp_solver_args *a, const float *z, float *x, int c, int h, int w,
+                          float sigma)
 {
     pnp_backend *be = a->be;
-    const int wh = td->t.win_h, ww = td->t.win_w;
-    be->ops->zero(be, x, sizeof(float) * c * (size_t)h * w);
-    for (int j = 0; j < td->count; j += td->batch) {
-        const int nb = td->count - j < td->batch ? td->count - j : td->batch;
+    pnp_comm *cm = a->comm;
+    const int wh = td->t.win_h, ww = td->t.win_w, P = cm->size, end = td->first + td->count;
+    const size_t N = (size_t)c * h * w;
+    int round = 0;
+    for (int j = td->first; j < end; j += td->batch) {
+        const int nb = end - j < td->batch ? end - j : td->batch;
         be->ops->gather_windows(be, z, c, h, w, td->t.overlap, wh, ww, nb, td->y0 + j, td->x0 + j, td->in);
-        pnp_denoiser_forward(a->dn, td->in, nb, wh, ww, (float)a->row->denoiser_sigma, td->out);
-        be->ops->scatter_windows(be, td->out, c, wh, ww, nb, td->sy + j, td->sx + j, td->dy + j, td->dx + j,
-                                 td->rows + j, td->cols + j, x, h, w);
+        pnp_denoiser_forward(a->dn, td->in, nb, wh, ww, sigma, td->out);
+        be->ops->pack_windows(be, td->out, c, wh, ww, nb, td->sy + j, td->sx + j, td->rows + j, td->cols + j,
+                              td->packed + td->offset[j]);
+        if (td->overlap) { /* this batch travels while the next one computes */
+            cm->ops->allgather_start(cm, td->packed, N, td->counts + (size_t)round * P, td->displs + (size_t)round * P);
+            ++round;
+        }
     }
+    if (td->allreduce) {
+        be->ops->zero(be, x, sizeof(float) * N);
+        be->ops->unpack_windows(be, td->packed + td->offset[td->first], c, td->count, td->dy + td->first,
+                                td->dx + td->first, td->rows + td->first, td->cols + td->first, x, h, w);
+        cm->ops->allreduce_sum(cm, x, N);
+        return;
+    }
+    for (; round < td->rounds; ++round) /* without overlap the one all-gather; with it, rounds past this rank's batches */
+        cm->ops->allgather_start(cm, td->packed, N, td->counts + (size_t)round * P, td->displs + (size_t)round * P);
+    cm->ops->allgather_wait(cm);
+    be->ops->unpack_windows(be, td->packed, c, td->t.count, td->dy, td->dx, td->rows, td->cols, x, h, w);
 }
 
+/* Rank 0's line: its gradient + denoiser + wait + transfer, which add up to its iteration's time. */
 static void progress_line(FILE *f, const pnp_trace *tr, int k, int first, int max_iter)
 {
     const double per_iter = (tr->elapsed[k] - (first > 0 ? tr->elapsed[first - 1] : 0)) / (k + 1 - first);
     fprintf(f, "iter %3d/%d  ", k + 1, max_iter);
     if (!isnan(tr->psnr[k])) fprintf(f, "PSNR %7.3f dB  ", tr->psnr[k]);
     fprintf(f,
-            "residual %10.4e  change %9.3e  grad %8.3f s  denoise %8.3f s  comm %7.3f s  peak %8.1f MiB  "
-            "elapsed %7.1f s  ETA %6.1f s\n",
-            tr->residual[k], tr->change[k], tr->grad_time[k], tr->denoise_time[k], tr->comm_time[k],
-            tr->peak_bytes[k] / 1048576.0, tr->elapsed[k], per_iter * (max_iter - k - 1));
+            "residual %10.4e  change %9.3e  %.4f s = grad %.4f + denoise %.4f + wait %.4f + transfer %.4f s  "
+            "peak %8.1f MiB  elapsed %7.1f s  ETA %6.1f s\n",
+            tr->residual[k], tr->change[k], tr->elapsed[k] - (k > 0 ? tr->elapsed[k - 1] : 0), tr->grad_time[k],
+            tr->denoise_time[k], tr->wait_time[k], tr->comm_time[k], tr->peak_bytes[k] / 1048576.0, tr->elapsed[k],
+            per_iter * (max_iter - k - 1));
     fflush(f);
 }
 
@@ -275,9 +425,7 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     size_t planned = 0;
     char failure[1024] = "";
     int refused = 0;
-    if (stopping) {
-        /* no plan: the agreement below ends the run */
-    } else if (tiled_mode) {
+    if (tiled_mode) { /* collective: planned on every rank, also one that stops (the agreement ends the run) */
         refused = tiled_setup(&td, a, C, XH, XW, &planned, failure, sizeof failure);
         tr->windows_total = td.t.count;
         tr->window_first = td.first;
@@ -285,6 +433,13 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         tr->batch = td.batch;
         tr->win_h = td.t.win_h;
         tr->win_w = td.t.win_w;
+        tr->patch_size = td.t.patch;
+        tr->pixels_owned = (double)(td.offset[td.first + td.count] - td.offset[td.first]) / C;
+        tr->comm_overlap = td.overlap;
+        tr->slab_combine = td.allreduce ? "allreduce" : "allgather";
+        if (!stopping && !refused) tiled_report(&td, a, C);
+    } else if (stopping) {
+        /* no plan: the agreement below ends the run */
     } else { /* the whole image through the denoiser, if any: its activations and scratch */
         refused = whole_setup(a, XH, XW, &planned, failure, sizeof failure);
     }
@@ -299,7 +454,11 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     }
 
     const float sigma = (float)row->denoiser_sigma;
-    const double t_start = now(be) - (first > 0 ? tr->elapsed[first - 1] : 0);
+    pnp_comm *cm = a->comm;
+    be->ops->sync(be);
+    pnp_comm_account_start(cm); /* the ranks start together; the setup's collectives are not an iteration's */
+    const double t_start = MPI_Wtime() - (first > 0 ? tr->elapsed[first - 1] : 0);
+    double sent = cm->bytes_sent, received = cm->bytes_received;
     for (int k = first; k < iters; ++k) {
         const double comm0 = a->comm->seconds;
         const double t0 = now(be);
@@ -310,8 +469,7 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
             float *t = xn;
             xn = z, z = t;
         } else if (tiled_mode) {
-            tiled_denoise(&td, a, z, xn, C, XH, XW);
-            a->comm->ops->allreduce_sum(a->comm, xn, N);
+            tiled_denoise(&td, a, z, xn, C, XH, XW, sigma);
         } else {
             pnp_denoiser_forward(a->dn, z, 1, XH, XW, sigma, xn);
         }
@@ -326,9 +484,12 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         pnp_data_term_gradient(dt, x, z); /* for the next step, and f(x) */
         tr->residual[k] = pnp_data_term_value(dt, x, z);
         const double t3 = now(be);
-        tr->comm_time[k] = a->comm->seconds - comm0;
-        tr->grad_time[k] = (t1 - t0) + (t3 - t2) - (a->comm->seconds - comm2);
+        tr->grad_time[k] = (t1 - t0) + (t3 - t2) - (a->comm->seconds - comm2) - (comm1 - comm0);
         tr->denoise_time[k] = (t2 - t1) - (comm2 - comm1);
+        /* the collectives since the last split (this iteration's and the stop agreement before it) */
+        pnp_comm_account(cm, &tr->wait_time[k], &tr->comm_time[k]);
+        tr->bytes_sent[k] = cm->bytes_sent - sent, tr->bytes_received[k] = cm->bytes_received - received;
+        sent = cm->bytes_sent, received = cm->bytes_received;
         tr->peak_bytes[k] = (double)o->peak_bytes(be);
         tr->elapsed[k] = t3 - t_start;
         tr->iterations = k + 1;
@@ -337,7 +498,14 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
             tr->converged = 1;
             break;
         }
-        if (a->should_stop ? a->should_stop(a->user) : tr->nonfinite) break;
+        if (!a->should_stop) {
+            if (tr->nonfinite) break;
+            continue;
+        }
+        const double ts = MPI_Wtime(); /* a collective outside the communicator: its time is recorded too */
+        const int stop = a->should_stop(a->user);
+        pnp_comm_record(cm, MPI_Wtime() - ts);
+        if (stop) break;
     }
 
     o->download(be, x_out, x, bytes);

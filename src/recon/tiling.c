@@ -66,6 +66,24 @@ void pnp_tiling_slab(const pnp_tiling *t, int rank, int ranks, int *first, int *
     *count = (int)(b - a);
 }
 
+int pnp_tiling_auto_patch(int h, int w, int overlap, int ranks, int max_patch)
+{
+    /* past the longer side every patch gives the same single window */
+    const int longest = h > w ? h : w, top = (longest + 7) / 8 * 8;
+    const int last = max_patch < top ? max_patch / 8 * 8 : top;
+    int best = 0;
+    double best_work = 0;
+    char err[256];
+    for (int patch = last; patch >= 8; patch -= 8) {
+        pnp_tiling t;
+        if (pnp_tiling_plan(h, w, patch, overlap, &t, err, sizeof err)) pnp_fatal("patch_size auto: %s", err);
+        const double work = (double)((t.count + ranks - 1) / ranks) * t.win_h * t.win_w;
+        pnp_tiling_free(&t);
+        if (!best || work < best_work) best = patch, best_work = work;
+    }
+    return best;
+}
+
 void pnp_tiling_window(const pnp_tiling *t, int j, int *y0, int *x0, int *sy, int *sx, int *dy, int *dx, int *rows,
                        int *cols)
 {

@@ -9,10 +9,13 @@ result files, read with h5py.
                                               one and the table (once) with a row
                                               per file
 
-Recomputed as `pnp inspect` documents: for [iterations, ranks] traces the max
-over ranks per iteration, then the mean over iterations (a plain left-to-right
-sum, as the C code, so equality is exact); peak memory: each rank's max over
-iterations; wall time per iteration: the last /traces/elapsed / iterations.
+Recomputed as `pnp inspect` documents (plain left-to-right sums, as the C
+code, so equality is exact): for [iterations, ranks] traces each rank's mean
+over iterations ("per_rank"), their mean over ranks (the split: gradient_time,
+denoise_time, wait_time, comm_time; other_time the wall time minus them), and
+the slowest rank's (the max over ranks per iteration, then the mean over
+iterations); peak memory: each rank's max over iterations; wall time per
+iteration: the last /traces/elapsed / iterations.
 Prints ok/not ok lines (tests/run.sh counts them); exit 1 on any failure."""
 import json
 import os
@@ -24,7 +27,7 @@ import numpy as np
 
 failed = 0
 FIGURES = ("psnr_vs_iteration.png", "psnr_vs_time.png", "residual_vs_iteration.png", "time_split.png",
-           "memory_per_rank.png")
+           "scaling.png", "memory_per_rank.png")
 
 
 def check(cond, what):
@@ -40,6 +43,17 @@ def mean_of_slowest(a):
     for row in a:
         total += float(row.max())
     return total / a.shape[0]
+
+
+def rank_means(a):
+    """Each rank's mean over iterations of a [iterations, ranks] trace, summed in order."""
+    out = []
+    for q in range(a.shape[1]):
+        total = 0.0
+        for k in range(a.shape[0]):
+            total += float(a[k, q])
+        out.append(total / a.shape[0])
+    return out
 
 
 def check_json(jpath, files):
@@ -66,14 +80,35 @@ def check_json(jpath, files):
             check(all(obj[k] == float(a[k]) for k in ("final_psnr", "initial_psnr", "total_time", "setup_time")),
                   f"{name}: final PSNR {obj['final_psnr']!r} (and initial PSNR, total and setup time) equal "
                   "the root attributes exactly")
-            for key in ("gradient_time", "denoise_time", "comm_time"):
-                want = mean_of_slowest(tr[key][...])
-                near = abs(obj[key] - float(np.mean(np.max(tr[key][...], axis=1)))) <= 1e-12 * max(1.0, want)
-                check(obj[key] == want and near,
-                      f"{name}: {key} {obj[key]!r} = mean over iterations of the max over ranks of /traces/{key}")
             el = tr["elapsed"][...]
             check(obj["iteration_time"] == float(el[-1]) / len(el), f"{name}: wall time per iteration "
                   "= last /traces/elapsed / iterations")
+            other = obj["iteration_time"]
+            for key in ("gradient_time", "denoise_time", "wait_time", "comm_time"):
+                per_rank = rank_means(tr[key][...])
+                total = 0.0
+                for v in per_rank:
+                    total += v
+                want = total / len(per_rank)
+                other -= want
+                near = abs(obj[key] - float(np.mean(tr[key][...]))) <= 1e-12 * max(1.0, want)
+                check(obj["per_rank"][key] == per_rank and obj[key] == want and near,
+                      f"{name}: {key} {obj[key]!r} = the mean over ranks of each rank's mean over iterations "
+                      f"(per_rank {obj['per_rank'][key]}) of /traces/{key}")
+                want = mean_of_slowest(tr[key][...])
+                check(obj["slowest"][key] == want,
+                      f"{name}: slowest.{key} {want!r} = mean over iterations of the max over ranks")
+            check(obj["other_time"] == other, f"{name}: other_time {obj['other_time']!r} = wall - the split")
+            for key in ("bytes_sent", "bytes_received"):
+                check(obj["per_rank"][key] == rank_means(tr[key][...]),
+                      f"{name}: per_rank.{key} {obj['per_rank'][key]} = each rank's mean of /traces/{key}")
+            tiled = "slab_combine" in a
+            check(obj["slab_combine"] == (a["slab_combine"] if tiled else None)
+                  and obj["patch_size"] == (int(a["patch_size"]) if tiled else None)
+                  and obj["comm_overlap"] == (bool(a["comm_overlap"]) if tiled else False)
+                  and obj["pixels_owned"] == ([float(v) for v in tr["pixels_owned"][...]] if tiled else None),
+                  f"{name}: slab_combine {obj['slab_combine']}, patch_size {obj['patch_size']}, comm_overlap "
+                  f"{obj['comm_overlap']}, pixels_owned {obj['pixels_owned']} as in the file")
             peak = tr["peak_memory"][...].max(axis=0)
             check(isinstance(obj["peak_memory"], list) and len(obj["peak_memory"]) == int(a["ranks"])
                   and obj["peak_memory"] == [float(v) for v in peak],
@@ -123,6 +158,9 @@ def check_report(outdir, files, names):
     check(all(f'src="{png}"' in text for png in pngs), "report: index.html shows every figure and preview")
     check(all(text.count(f"<td>{path}</td>") == 1 for path in files) and text.count("peak MiB per rank") == 1,
           "report: index.html has the table of pnp inspect once, with a row per file")
+    check(text.count("<th>total speed-up</th>") == 1 and "<tr><td>1</td><td>1</td><td>2</td>" in text
+          and "<tr><td>1</td><td>2</td><td>1</td>" in text,
+          "report: index.html has the speed-up table: one problem at 1 rank (2 runs) and 2 ranks (1 run)")
 
 
 def main():

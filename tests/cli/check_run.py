@@ -14,6 +14,19 @@
     check_run.py golden GOLDEN FILE XNAME       PSNR per iteration within 1e-4 dB of the
                                                 golden trace, reconstruction = GOLDEN[XNAME]
                                                 within 1e-4 (max abs)
+    check_run.py bytes FILE                     the bytes each rank sent and received per
+                                                iteration equal the formula of include/pnp/comm.h
+                                                for the slabs' all-gather (or, slab_combine
+                                                allreduce, the all-reduce of the image), from a
+                                                tiling recomputed here (physics not distributed)
+    check_run.py accounting FILE TOL            gradient + denoiser + wait + transfer, mean over
+                                                iterations and ranks, within TOL of the wall time
+                                                per iteration
+    check_run.py idle FILE                      no rank waits more than one window's time: each
+                                                rank's median wait per iteration <= the busiest
+                                                rank's median time per window (+25% for noise)
+    check_run.py autopatch FILE                 the patch_size chosen by auto is the one that
+                                                minimises ceil(T/P) x window pixels (recomputed)
 
 Prints ok/not ok lines (tests/run.sh counts them); exit 1 on any failure."""
 import sys
@@ -49,7 +62,8 @@ def layout(path, iters, ranks):
         check(abs(psnr - tr["psnr"][-1]) < 1e-3 and abs(psnr - f.attrs["final_psnr"]) < 1e-3,
               f"final PSNR recomputed from the file ({psnr:.4f} dB) equals the trace and the attribute")
         check(tr["psnr"].shape == (iters,) and tr["elapsed"].shape == (iters,), "psnr, elapsed: [iterations]")
-        for key in ("gradient_time", "denoise_time", "comm_time", "peak_memory"):
+        for key in ("gradient_time", "denoise_time", "wait_time", "comm_time", "bytes_sent", "bytes_received",
+                    "peak_memory"):
             check(tr[key].shape == (iters, ranks) and np.all(tr[key][...] >= 0), f"/traces/{key} [iterations, ranks]")
         check(np.all(tr["peak_memory"][...] > 0), "peak memory recorded on every rank")
         planned, peak = tr["planned_memory"][...], tr["peak_memory"][...].max(axis=0)
@@ -113,6 +127,98 @@ def golden(gpath, path, xname):
         check(dx <= 1e-4, f"deepinv golden trace: reconstruction after {n} iterations = {xname}, max abs {dx:.3g}")
 
 
+def axis_spans(n, patch, o):
+    """include/pnp/tiling.h along one axis: the window size and the [own0, own1) of each window."""
+    padded = n + 2 * o
+    win = min(patch + 2 * o, padded)
+    count = 1 if win >= padded else -(-n // patch)
+    spans, owned = [], 0
+    for k in range(count):
+        start = min(k * patch, padded - win)
+        end = min(start + win - 2 * o, n)
+        spans.append((owned, end))
+        owned = end
+    return win, spans
+
+
+def row_value(f, key):
+    """A resolved parameter from the grid_row attribute ("key=value ...")."""
+    return dict(w.split("=", 1) for w in f.attrs["grid_row"].split() if "=" in w)[key]
+
+
+def owned_pixels(h, w, patch, o, ranks):
+    """Pixels (per channel) each rank's slab of windows owns, and the window count and size."""
+    wh, rows = axis_spans(h, patch, o)
+    ww, cols = axis_spans(w, patch, o)
+    sizes = [(r1 - r0) * (c1 - c0) for r0, r1 in rows for c0, c1 in cols]
+    t = len(sizes)
+    return [sum(sizes[t * r // ranks:t * (r + 1) // ranks]) for r in range(ranks)], t, wh, ww
+
+
+def bytes_formula(path):
+    with h5py.File(path, "r") as f:
+        c, h, w = f["reconstruction"].shape
+        ranks, patch = int(f.attrs["ranks"]), int(f.attrs["patch_size"])
+        own, _, _, _ = owned_pixels(h, w, patch, int(row_value(f, "overlap")), ranks)
+        check(row_value(f, "distribute_physics") == "false", "bytes: a row whose physics is not distributed")
+        check(list(f["traces/pixels_owned"][...]) == own, f"bytes: pixels owned per rank {own} as recomputed")
+        image = 4.0 * c * h * w
+        if f.attrs["slab_combine"] == "allreduce":
+            want_sent = want_received = [2.0 * (ranks - 1) * image / ranks] * ranks
+        else:
+            want_received = [4.0 * c * (h * w - own[r]) for r in range(ranks)]
+            want_sent = [4.0 * c * (h * w - own[(r + 1) % ranks]) for r in range(ranks)]
+        sent, received = f["traces/bytes_sent"][...], f["traces/bytes_received"][...]
+        check(np.all(sent == np.array(want_sent)) and np.all(received == np.array(want_received)),
+              f"bytes per iteration and rank ({f.attrs['slab_combine']}, {ranks} ranks) = the formula: received "
+              f"{want_received}, sent {want_sent} (every iteration; counted {received[0].tolist()}, "
+              f"{sent[0].tolist()})")
+        if f.attrs["slab_combine"] == "allgather":
+            check(np.all(received <= image), f"bytes: no rank receives more than the image ({image:.0f} B) per "
+                  "iteration")
+
+
+def accounting(path, tol):
+    with h5py.File(path, "r") as f:
+        t = f["traces"]
+        n = t["elapsed"].shape[0]
+        wall = float(t["elapsed"][-1]) / n
+        parts = sum(t[k][...] for k in ("gradient_time", "denoise_time", "wait_time", "comm_time"))  # [n, ranks]
+        per_rank = parts.mean(axis=0)
+        mean = float(per_rank.mean())
+        check(abs(mean - wall) <= tol * wall,
+              f"accounting: gradient + denoiser + wait + transfer {mean * 1e3:.3f} ms per iteration (mean over "
+              f"ranks; each rank {np.round(per_rank * 1e3, 3).tolist()} ms) = wall {wall * 1e3:.3f} ms within "
+              f"{tol:.0%} ({abs(mean - wall) / wall:.1%})")
+
+
+def idle(path):
+    with h5py.File(path, "r") as f:
+        t = f["traces"]
+        windows = t["windows_owned"][...]
+        busiest = int(np.argmax(windows))
+        per_window = float(np.median(t["denoise_time"][:, busiest])) / windows[busiest]
+        waits = np.median(t["wait_time"][...], axis=0)
+        check(windows.max() - windows.min() <= 1, f"idle: windows per rank {windows.tolist()} differ by at most one")
+        check(np.all(waits <= 1.25 * per_window), f"idle: median wait per rank {np.round(waits * 1e3, 2).tolist()} ms"
+              f" <= one window's time ({per_window * 1e3:.2f} ms on rank {busiest}, +25%)")
+
+
+def autopatch(path):
+    with h5py.File(path, "r") as f:
+        c, h, w = f["reconstruction"].shape
+        ranks, o, chosen = int(f.attrs["ranks"]), int(row_value(f, "overlap")), int(f.attrs["patch_size"])
+        check(row_value(f, "patch_size") == "auto", "autopatch: the row says patch_size auto")
+    best, work = None, None
+    for patch in range((max(h, w) + 7) // 8 * 8, 7, -8):
+        _, t, wh, ww = owned_pixels(h, w, patch, o, ranks)
+        cost = -(-t // ranks) * wh * ww
+        if best is None or cost < work:
+            best, work = patch, cost
+    check(chosen == best, f"autopatch: {ranks} ranks, {h}x{w}, overlap {o}: patch {chosen} = the recomputed best "
+          f"{best} (busiest rank {work} window pixels)")
+
+
 mode = sys.argv[1]
 if mode == "layout":
     layout(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
@@ -128,6 +234,14 @@ elif mode == "capped":
     capped(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
 elif mode == "golden":
     golden(sys.argv[2], sys.argv[3], sys.argv[4])
+elif mode == "bytes":
+    bytes_formula(sys.argv[2])
+elif mode == "accounting":
+    accounting(sys.argv[2], float(sys.argv[3]))
+elif mode == "idle":
+    idle(sys.argv[2])
+elif mode == "autopatch":
+    autopatch(sys.argv[2])
 else:
     sys.exit(f"unknown mode {mode}")
 sys.exit(1 if failed else 0)

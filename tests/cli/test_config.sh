@@ -33,7 +33,7 @@ check "--set overrides every row" bash -c "[ \$(grep -c 'image_size=96 .*step_si
 "$PNP" config --set bogus=1 >/dev/null 2>"$TMP/err"
 check "--set with an unknown key: exit 2, names the key" bash -c "[ $? -eq 2 ] && grep -q \"unknown key 'bogus'\" '$TMP/err'"
 "$PNP" config --set distribute_denoiser=true --set patch_size=12 >/dev/null 2>"$TMP/err"
-check "--set values are validated like the file's" bash -c "[ $? -eq 2 ] && grep -q 'patch_size must be a positive multiple of 8' '$TMP/err'"
+check "--set values are validated like the file's" bash -c "[ $? -eq 2 ] && grep -q 'patch_size must be auto or a positive multiple of 8' '$TMP/err'"
 "$PNP" config "$TMP/missing.yml" >/dev/null 2>"$TMP/err"
 check "missing config file: exit 2, names the file" bash -c "[ $? -eq 2 ] && grep -q 'missing.yml: no such file' '$TMP/err'"
 "$PNP" dataset configs/highres_imaging.yml --row 3 >/dev/null 2>"$TMP/err"

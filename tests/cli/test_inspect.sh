@@ -3,8 +3,13 @@
 # tiles; a copy marked "interrupted"):
 #  - the text output has a table per file and a row per file across files;
 #  - --json parses and its numbers equal those recomputed from the files with
-#    h5py (tests/cli/check_inspect.py);
-#  - the report's PNGs are valid and index.html shows them with the table;
+#    h5py (tests/cli/check_inspect.py): the time per iteration split into
+#    gradient + denoiser + wait + transfer (+ other), each rank's split and
+#    bytes, the slowest rank's times, the tiling and pixels per rank;
+#  - a file of an earlier version (no wait_time, bytes, pixels_owned) still
+#    reads, with its communication undivided;
+#  - the report's PNGs are valid and index.html shows them with the table and
+#    the speed-up table (the 1-rank files and the 2-rank file are one problem);
 #  - a missing file, a file that is not HDF5, an HDF5 file without /traces or
 #    without one trace or attribute, an attribute of the wrong type: exit 2
 #    naming the file and the item.
@@ -30,10 +35,16 @@ for f in "$one" "$two" "$intr"; do
 done
 check "a table per file: status, time per iteration split, peak memory per rank" bash -c "
     [ \$(grep -cE '^  status +(finished|interrupted)$' '$TMP/inspect.txt') -eq 3 ] &&
-    [ \$(grep -cE '^  time / iteration .* gradient .* denoiser .* communication ' '$TMP/inspect.txt') -eq 3 ] &&
+    [ \$(grep -cE '^  time / iteration .* wall = gradient .* \+ denoiser .* \+ wait .* \+ transfer ' '$TMP/inspect.txt') -eq 3 ] &&
     grep -qE '^  peak memory +rank 0 .* MiB \| rank 1 .* MiB$' '$TMP/inspect.txt'"
 check "status read from the file: interrupted" grep -qE "^$intr .* interrupted " "$TMP/inspect.txt"
 check "the 2-rank row: 2 ranks, cpu, 3 iterations" grep -qE "^$two +0 +2 cpu +finished +3 " "$TMP/inspect.txt"
+
+cp "$two" "$TMP/older.h5"
+$PY -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); [f['traces'].pop(k) for k in
+    ('wait_time', 'bytes_sent', 'bytes_received', 'pixels_owned')]" "$TMP/older.h5"
+check "a file without wait_time, bytes and pixels (an earlier version) reads, communication undivided" bash -c "
+    '$PNP' inspect '$TMP/older.h5' | grep -qE '^  time / iteration .* wall; slowest rank: gradient .* communication '"
 
 "$PNP" inspect "$one" "$two" --json >"$TMP/inspect.json" 2>&1
 check "inspect --json: exit 0" test $? -eq 0

@@ -39,7 +39,7 @@ same() { # same REF NAME TOL WHAT
 check "1 rank, tiled 32/8 denoiser" run t1 1 $small $dist
 $PY tests/cli/check_run.py layout "$TMP/t1/default_row0.h5" 3 1 || status=1
 check "progress: one line per iteration with PSNR, data residual, relative change, times, peak memory and ETA" \
-    bash -c "[ \$(grep -cE '^iter +[0-9]+/3 +PSNR .* dB +residual [0-9.e+-]+ +change [0-9.e+-]+ +grad .* s +denoise .* comm .* peak .* MiB .* ETA' '$TMP/t1.log') -eq 3 ]"
+    bash -c "[ \$(grep -cE '^iter +[0-9]+/3 +PSNR .* dB +residual [0-9.e+-]+ +change [0-9.e+-]+ +[0-9.]+ s = grad [0-9.]+ \+ denoise [0-9.]+ \+ wait [0-9.]+ \+ transfer [0-9.]+ s +peak .* MiB .* ETA' '$TMP/t1.log') -eq 3 ]"
 for np in 2 3 4; do
     if run t$np $np $small $dist; then
         same t1 t$np 1e-6 "$np ranks, distributed physics and tiles = 1 rank"
@@ -60,6 +60,8 @@ big="--set distribute_denoiser=true --set patch_size=64 --set overlap=8" # 96x64
 run w1 1 $small $big && run w3 3 $small $big --set distribute_physics=true &&
     same w1 w3 1e-6 "3 ranks, 2 windows (a rank runs none) = 1 rank" || check "more ranks than windows" false
 check "windows: 2 windows reported" grep -q "tiles: 2 windows of 80x80" "$TMP/w1.log"
+check "fewer windows than ranks: a warning names the idle rank" \
+    grep -q "warning: 2 windows for 3 ranks: rank 2 denoises nothing and waits" "$TMP/w3.log"
 
 huge="--set distribute_denoiser=true --set patch_size=256 --set overlap=8"
 run p1 1 $small $huge && run p2 2 $small $huge &&

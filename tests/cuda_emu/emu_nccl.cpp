@@ -10,8 +10,13 @@
  * device memory of the current device; sendbuff == recvbuff is in place, any
  * other overlap is not allowed) and its stream, and queues an MPI_Allreduce
  * that runs when the stream runs: every rank must then synchronize, as a
- * real collective needs every rank to launch it. ncclCommDestroy completes
- * the communicator's queued work first (NCCL finalizes it). */
+ * real collective needs every rank to launch it. ncclBroadcast checks the
+ * same (the root's sendbuff, every rank's recvbuff; the root in [0, nranks))
+ * and queues an MPI_Bcast. ncclGroupStart/End must pair up (nesting is
+ * counted; an End without a Start, or a communicator destroyed inside a
+ * group, is an error); the calls of a group run in the order they were made,
+ * which is the order every rank made them. ncclCommDestroy completes the
+ * communicator's queued work first (NCCL finalizes it). */
 #include <mpi.h>
 #include <nccl.h>
 #include <unistd.h>
@@ -32,6 +37,7 @@ struct ncclComm {
 namespace {
 
 std::set<ncclComm *> g_comms;
+int g_group_depth = 0; /* ncclGroupStart calls not yet ended */
 const char MAGIC[] = "pnp-cuda-emu-nccl";
 
 ncclResult_t refuse(ncclResult_t rc, const char *call, const char *why)
@@ -182,10 +188,65 @@ extern "C" ncclResult_t ncclAllReduce(const void *sendbuff, void *recvbuff, size
     return ncclSuccess;
 }
 
+extern "C" ncclResult_t ncclBroadcast(const void *sendbuff, void *recvbuff, size_t count, ncclDataType_t datatype,
+                                      int root, ncclComm_t comm, cudaStream_t stream)
+{
+    const char *call = "ncclBroadcast";
+    ncclComm *c = live(comm, call);
+    MPI_Datatype mt;
+    size_t es;
+    if (!mpi_type(datatype, &mt, &es)) emu::fail(call, "data type %d is not emulated", (int)datatype);
+    int size = 0, me = 0;
+    MPI_Comm_size(c->mpi, &size);
+    MPI_Comm_rank(c->mpi, &me);
+    if (root < 0 || root >= size) return refuse(ncclInvalidArgument, call, "root not in [0, nranks)");
+    if (emu::injected_failure(call)) return ncclInternalError;
+    emu::Op q;
+    q.what = "ncclBroadcast of " + std::to_string(count) + " elements from rank " + std::to_string(root);
+    if (count) {
+        q.uses = {emu::device_range(recvbuff, count * es, call, "recvbuff")};
+        if (me == root) {
+            q.uses.push_back(emu::device_range(sendbuff, count * es, call, "sendbuff"));
+            const char *s = (const char *)sendbuff, *r = (const char *)recvbuff;
+            if (s != r && s < r + count * es && r < s + count * es)
+                emu::fail(call, "sendbuff and recvbuff overlap without being equal");
+        }
+    }
+    MPI_Comm mpi = c->mpi;
+    const bool is_root = me == root;
+    q.run = [=] {
+        if (is_root && sendbuff != recvbuff) memcpy(recvbuff, sendbuff, count * es);
+        const size_t piece = INT_MAX / 2;
+        for (size_t off = 0; off < count; off += piece) {
+            const int m = (int)(count - off < piece ? count - off : piece);
+            MPI_Bcast((char *)recvbuff + off * es, m, mt, root, mpi);
+        }
+    };
+    emu::enqueue(stream, std::move(q));
+    c->last_stream = stream;
+    return ncclSuccess;
+}
+
+extern "C" ncclResult_t ncclGroupStart(void)
+{
+    if (emu::injected_failure("ncclGroupStart")) return ncclInternalError;
+    ++g_group_depth;
+    return ncclSuccess;
+}
+
+extern "C" ncclResult_t ncclGroupEnd(void)
+{
+    if (g_group_depth == 0) emu::fail("ncclGroupEnd", "no ncclGroupStart to end");
+    --g_group_depth;
+    if (emu::injected_failure("ncclGroupEnd")) return ncclInternalError;
+    return ncclSuccess;
+}
+
 extern "C" ncclResult_t ncclCommDestroy(ncclComm_t comm)
 {
     if (!comm) return ncclSuccess;
     ncclComm *c = live(comm, "ncclCommDestroy");
+    if (g_group_depth) emu::fail("ncclCommDestroy", "inside a group (ncclGroupStart without its ncclGroupEnd)");
     if (emu::injected_failure("ncclCommDestroy")) return ncclInternalError;
     if (c->last_stream) emu::run_stream(c->last_stream);
     MPI_Comm_free(&c->mpi);

@@ -690,6 +690,28 @@ extern "C" cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t stream)
     return cudaSuccess;
 }
 
+/* Work queued on stream after this waits for the event's work as recorded now
+ * (a later record of the event does not change it); an event never recorded
+ * stands for no work. */
+extern "C" cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t e, unsigned int flags)
+{
+    std::lock_guard<std::recursive_mutex> g(emu::g_lock);
+    CUevent_st *ev = event(e, "cudaStreamWaitEvent");
+    if (flags != 0 && flags != cudaEventWaitDefault) return record(cudaErrorInvalidValue);
+    if (emu::injected_failure("cudaStreamWaitEvent")) return record(cudaErrorUnknown);
+    emu::Op op;
+    op.what = "cudaStreamWaitEvent";
+    if (ev->recorded) {
+        CUstream_st *on = ev->stream;
+        const uint64_t upto = ev->seq;
+        op.run = [on, upto] { emu::run_stream(on, upto); };
+    } else {
+        op.run = [] {};
+    }
+    emu::enqueue(stream, std::move(op));
+    return cudaSuccess;
+}
+
 /* An event never recorded stands for no work: returns at once (cuda_runtime_api.h). */
 extern "C" cudaError_t cudaEventSynchronize(cudaEvent_t e)
 {

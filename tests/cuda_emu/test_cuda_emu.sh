@@ -13,9 +13,12 @@
 #  - pnp run on the emulated cuda backend against the cpu backend of the same
 #    binary, strict fp32 (PNP_CUDA_TF32=0: the emulation then sums exactly, so
 #    1e-5): whole image; tiled with partial batches (12 windows in batches of
-#    5); 2 ranks sharing the emulated GPU (MPI on host buffers) and 2 ranks
-#    with a GPU each (PNP_EMU_DEVICES=2: NCCL, emulated on MPI), tiled in
-#    batches of 4 + 2; the result file's layout (peak <= planned memory on the
+#    5); 2 ranks sharing the emulated GPU (MPI on host buffers; the denoised
+#    slabs' all-gather once per iteration, and per batch: comm_overlap true)
+#    and 2 and 3 ranks with a GPU each (PNP_EMU_DEVICES: NCCL, emulated on
+#    MPI; the all-gather as grouped broadcasts on a second stream, per batch
+#    by default, once per iteration with comm_overlap false), tiled in
+#    batches of 4 + 2 (3 + 1 on 3 ranks); the result file's layout (peak <= planned memory on the
 #    cuda backend); every device byte the emulation saw at its high-water mark
 #    counted by the backend's peak, nothing left allocated at exit; the root
 #    attribute unfused_convolutions (0, and > 0 with fused calls refused);
@@ -104,19 +107,31 @@ check "EMULATED cuda: unfused_convolutions = 0 when cuDNN takes the fused call" 
 
 check "EMULATED cpu reference, tiled 16/8, batches of 5" run cpu_t 1 $small $tiles --set max_batch_size=5 --set backend=cpu
 check "EMULATED cuda, tiled 16/8, batches of 5" run tiled 1 $small $tiles --set max_batch_size=5 --set backend=cuda
-check "EMULATED cuda: 12 windows in batches of 5 (5 + 5 + 2)" grep -q "12 windows of 32x32; rank 0 ran 12 of them in batches of 5" "$TMP/tiled.log"
+check "EMULATED cuda: 12 windows in batches of 5 (5 + 5 + 2)" grep -q "tiles: 12 windows of 32x32 (patch 16, overlap 8), batches of 5 on rank 0" "$TMP/tiled.log"
 close cpu_t tiled "tiled, partial batches = cpu"
 
 dist="$tiles --set distribute_physics=true --set max_batch_size=4"
 check "EMULATED cpu reference, 2 ranks, tiled, batches of 4" run cpu_2 2 $small $dist --set backend=cpu
 check "EMULATED cuda, 2 ranks sharing one GPU" run shared 2 $small $dist --set backend=cuda
 close cpu_2 shared "2 ranks sharing the GPU (MPI on host buffers), batches 4 + 2 = cpu"
-check "EMULATED cuda: ranks sharing a GPU reduce through MPI" test "$(attr shared communication)" = mpi
+check "EMULATED cuda: ranks sharing a GPU reduce through MPI, one all-gather per iteration (auto: no overlap)" \
+    test "$(attr shared communication) $(attr shared comm_overlap)" = "mpi 0"
+check "EMULATED cuda, 2 ranks sharing one GPU, comm_overlap true" run shared_ov 2 $small $dist --set backend=cuda \
+    --set comm_overlap=true
+close cpu_2 shared_ov "2 ranks sharing the GPU, an all-gather per batch staged through the host = cpu"
 export PNP_EMU_DEVICES=2
 check "EMULATED cuda, 2 ranks with a GPU each" run nccl 2 $small $dist --set backend=cuda
+check "EMULATED cuda, 2 ranks with a GPU each, comm_overlap false" run nccl_1 2 $small $dist --set backend=cuda \
+    --set comm_overlap=false
+export PNP_EMU_DEVICES=3
+check "EMULATED cuda, 3 ranks with a GPU each, batches 3 + 1" run nccl_3 3 $small $dist --set backend=cuda \
+    --set max_batch_size=3
 unset PNP_EMU_DEVICES
-close cpu_2 nccl "2 ranks with a GPU each (emulated NCCL), batches 4 + 2 = cpu"
-check "EMULATED cuda: ranks with a GPU each reduce through NCCL" test "$(attr nccl communication)" = nccl
+close cpu_2 nccl "2 ranks with a GPU each (emulated NCCL), all-gathers per batch 4 + 2 overlapping on a second stream = cpu"
+close cpu_2 nccl_1 "2 ranks with a GPU each, one grouped-broadcast all-gather per iteration = cpu"
+close cpu_2 nccl_3 "3 ranks with a GPU each, all-gathers of batches 3 + 1 overlapping = cpu"
+check "EMULATED cuda: ranks with a GPU each reduce through NCCL and overlap by default (auto)" \
+    test "$(attr nccl communication) $(attr nccl comm_overlap) $(attr nccl_1 comm_overlap)" = "nccl 1 0"
 
 export PNP_EMU_REFUSE_FUSED=1
 check "EMULATED cuda, fused calls refused" run refused 1 $small --set backend=cuda

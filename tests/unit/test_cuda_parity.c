@@ -523,10 +523,17 @@ int main(void)
     gpu->ops->gather_windows(gpu, xd, C, H, W, 16, t.win_h, t.win_w, t.count, y0, x0, wd);
     gpu->ops->download(gpu, wg, wd, wbytes);
     CHECK(!memcmp(wc, wg, wbytes), "cuda gather of %d windows bit-identical to cpu", t.count);
+    float *pc = pnp_malloc(bytes), *pd = gpu->ops->alloc(gpu, bytes); /* every pixel owned once: [C, H, W] in all */
+    cpu->ops->pack_windows(cpu, wc, C, t.win_h, t.win_w, t.count, sy, sx, nr, nc, pc);
+    gpu->ops->pack_windows(gpu, wd, C, t.win_h, t.win_w, t.count, sy, sx, nr, nc, pd);
+    gpu->ops->download(gpu, got, pd, bytes);
+    CHECK(!memcmp(got, pc, bytes), "cuda pack of %d windows bit-identical to cpu", t.count);
     gpu->ops->zero(gpu, yd, bytes);
-    gpu->ops->scatter_windows(gpu, wd, C, t.win_h, t.win_w, t.count, sy, sx, dy, dx, nr, nc, yd, H, W);
+    gpu->ops->unpack_windows(gpu, pd, C, t.count, dy, dx, nr, nc, yd, H, W);
     gpu->ops->download(gpu, got, yd, bytes);
-    CHECK(!memcmp(got, x, bytes), "cuda scatter of the gathered windows rebuilds the image");
+    CHECK(!memcmp(got, x, bytes), "cuda unpack of the packed windows rebuilds the image");
+    gpu->ops->free(gpu, pd);
+    free(pc);
     /* two gathers queued back to back, the second with the windows in reverse order: the window
      * starts travel through one pinned staging buffer, rewritten only once the copy out of it ran */
     int *ry0 = pnp_malloc(sizeof(int) * 2 * t.count), *rx0 = ry0 + t.count;

@@ -144,9 +144,20 @@ static void gather_scatter(int h, int w, int patch, int ov)
                 }
     CHECK(bad == 0, "gather %dx%d %d/%d: %d windows equal the reflect-padded image (%d wrong)", h, w, patch, ov,
           t.count, bad);
-    be->ops->scatter_windows(be, win, 3, t.win_h, t.win_w, t.count, sy, sx, dy, dx, nr, nc, back, h, w);
-    CHECK(memcmp(back, img, n * 4) == 0, "scatter of the gathered windows rebuilds the %dx%d image exactly", h, w);
-    free(img), free(back), free(win), free(v);
+    /* packed: each window's owned pixels, [3, rows, cols] one after another; their sum is the image */
+    float *packed = pnp_malloc(n * 4);
+    be->ops->pack_windows(be, win, 3, t.win_h, t.win_w, t.count, sy, sx, nr, nc, packed);
+    size_t o = 0;
+    bad = 0;
+    for (int j = 0; j < t.count; ++j)
+        for (int c = 0; c < 3; ++c)
+            for (int r = 0; r < nr[j]; ++r)
+                for (int q = 0; q < nc[j]; ++q) bad += packed[o++] != pixel(c, dy[j] + r, dx[j] + q);
+    CHECK(bad == 0 && o == n, "pack %dx%d %d/%d: the owned pixels of every window in order, %zu of %zu (%d wrong)", h,
+          w, patch, ov, o, n, bad);
+    be->ops->unpack_windows(be, packed, 3, t.count, dy, dx, nr, nc, back, h, w);
+    CHECK(memcmp(back, img, n * 4) == 0, "unpack of the packed windows rebuilds the %dx%d image exactly", h, w);
+    free(img), free(back), free(win), free(v), free(packed);
     pnp_tiling_free(&t);
     pnp_backend_destroy(be);
 }

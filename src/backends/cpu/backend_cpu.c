@@ -330,20 +330,39 @@ static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, 
             }
 }
 
-static void cpu_scatter_windows(pnp_backend *be, const float *win, int c, int wh, int ww, int n, const int *sy,
-                                const int *sx, const int *dy, const int *dx, const int *rows, const int *cols,
-                                float *img, int h, int w)
+static void cpu_pack_windows(pnp_backend *be, const float *win, int c, int wh, int ww, int n, const int *sy,
+                             const int *sx, const int *rows, const int *cols, float *packed)
 {
     (void)be;
+    size_t o = 0; /* o_j */
     for (int j = 0; j < n; ++j) {
-        if (sy[j] < 0 || sx[j] < 0 || sy[j] + rows[j] > wh || sx[j] + cols[j] > ww || dy[j] < 0 || dx[j] < 0 ||
-            dy[j] + rows[j] > h || dx[j] + cols[j] > w)
-            pnp_fatal("scatter_windows: window %d rectangle %dx%d from (%d,%d) to (%d,%d) is out of bounds", j,
-                      rows[j], cols[j], sy[j], sx[j], dy[j], dx[j]);
+        if (sy[j] < 0 || sx[j] < 0 || rows[j] < 0 || cols[j] < 0 || sy[j] + rows[j] > wh || sx[j] + cols[j] > ww)
+            pnp_fatal("pack_windows: window %d rectangle %dx%d from (%d,%d) is outside the %dx%d window", j, rows[j],
+                      cols[j], sy[j], sx[j], wh, ww);
+        float *dst = packed + o;
+        o += (size_t)c * rows[j] * cols[j];
         for (int ch = 0; ch < c; ++ch)
             for (int r = 0; r < rows[j]; ++r)
-                memcpy(img + ((size_t)ch * h + dy[j] + r) * w + dx[j],
+                memcpy(dst + ((size_t)ch * rows[j] + r) * cols[j],
                        win + (((size_t)j * c + ch) * wh + sy[j] + r) * ww + sx[j], sizeof(float) * cols[j]);
+    }
+}
+
+static void cpu_unpack_windows(pnp_backend *be, const float *packed, int c, int n, const int *dy, const int *dx,
+                               const int *rows, const int *cols, float *img, int h, int w)
+{
+    (void)be;
+    size_t o = 0; /* o_j */
+    for (int j = 0; j < n; ++j) {
+        if (dy[j] < 0 || dx[j] < 0 || rows[j] < 0 || cols[j] < 0 || dy[j] + rows[j] > h || dx[j] + cols[j] > w)
+            pnp_fatal("unpack_windows: rectangle %d of %dx%d at (%d,%d) is outside the %dx%d image", j, rows[j],
+                      cols[j], dy[j], dx[j], h, w);
+        const float *src = packed + o;
+        o += (size_t)c * rows[j] * cols[j];
+        for (int ch = 0; ch < c; ++ch)
+            for (int r = 0; r < rows[j]; ++r)
+                memcpy(img + ((size_t)ch * h + dy[j] + r) * w + dx[j], src + ((size_t)ch * rows[j] + r) * cols[j],
+                       sizeof(float) * cols[j]);
     }
 }
 
@@ -385,7 +404,8 @@ static const pnp_backend_ops CPU_OPS = {
     .workspace_bytes = cpu_workspace_bytes,
     .memory_id = cpu_memory_id,
     .gather_windows = cpu_gather_windows,
-    .scatter_windows = cpu_scatter_windows,
+    .pack_windows = cpu_pack_windows,
+    .unpack_windows = cpu_unpack_windows,
     .act_bytes = cpu_act_bytes,
     .conv_create = cpu_conv_create,
     .conv_forward = cpu_conv_forward,

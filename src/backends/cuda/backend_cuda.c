@@ -311,19 +311,49 @@ static void cuda_gather_windows(pnp_backend *be, const float *img, int ch, int h
     LAUNCH_CHECK(pnp_launch_gather_windows(img, ch, h, w, pad, wh, ww, n, starts, win, c->stream));
 }
 
-static void cuda_scatter_windows(pnp_backend *be, const float *win, int ch, int wh, int ww, int n, const int *sy,
-                                 const int *sx, const int *dy, const int *dx, const int *rows, const int *cols,
-                                 float *img, int h, int w)
+/* The rectangles of pack_windows / unpack_windows as the kernels' parameters
+ * [y, x, rows, cols, lo, hi] x [n] (pnp_kernels.h), checked against the
+ * bounds of the side they are cut from or put into; *largest: the most
+ * elements of one. */
+static const int *upload_rects(cuda_ctx *c, const char *what, int ch, int n, const int *y, const int *x,
+                               const int *rows, const int *cols, int h, int w, size_t *largest)
+{
+    int *lo = pnp_malloc(sizeof(int) * 2 * (size_t)n), *hi = lo + n;
+    size_t o = 0;
+    *largest = 0;
+    for (int j = 0; j < n; ++j) {
+        if (y[j] < 0 || x[j] < 0 || rows[j] < 0 || cols[j] < 0 || y[j] + rows[j] > h || x[j] + cols[j] > w)
+            pnp_fatal("%s: rectangle %d of %dx%d at (%d,%d) is outside %dx%d", what, j, rows[j], cols[j], y[j], x[j],
+                      h, w);
+        lo[j] = (int)(o & ((1u << 30) - 1)), hi[j] = (int)(o >> 30);
+        const size_t e = (size_t)ch * rows[j] * cols[j];
+        o += e;
+        *largest = e > *largest ? e : *largest;
+    }
+    const int *arrays[6] = {y, x, rows, cols, lo, hi};
+    const int *rect = upload_params(c, n, 6, arrays);
+    free(lo);
+    return rect;
+}
+
+static void cuda_pack_windows(pnp_backend *be, const float *win, int ch, int wh, int ww, int n, const int *sy,
+                              const int *sx, const int *rows, const int *cols, float *packed)
 {
     cuda_ctx *c = be->ctx;
     if (n == 0) return;
-    for (int j = 0; j < n; ++j)
-        if (sy[j] < 0 || sx[j] < 0 || sy[j] + rows[j] > wh || sx[j] + cols[j] > ww || dy[j] < 0 || dx[j] < 0 ||
-            dy[j] + rows[j] > h || dx[j] + cols[j] > w)
-            pnp_fatal("scatter_windows: window %d rectangle is out of bounds", j);
-    const int *arrays[6] = {sy, sx, dy, dx, rows, cols};
-    const int *rect = upload_params(c, n, 6, arrays);
-    LAUNCH_CHECK(pnp_launch_scatter_windows(win, ch, wh, ww, n, rect, img, h, w, c->stream));
+    size_t largest;
+    const int *rect = upload_rects(c, "pack_windows", ch, n, sy, sx, rows, cols, wh, ww, &largest);
+    LAUNCH_CHECK(pnp_launch_pack_windows(win, ch, wh, ww, n, rect, largest, packed, c->stream));
+}
+
+static void cuda_unpack_windows(pnp_backend *be, const float *packed, int ch, int n, const int *dy, const int *dx,
+                                const int *rows, const int *cols, float *img, int h, int w)
+{
+    cuda_ctx *c = be->ctx;
+    if (n == 0) return;
+    size_t largest;
+    const int *rect = upload_rects(c, "unpack_windows", ch, n, dy, dx, rows, cols, h, w, &largest);
+    LAUNCH_CHECK(pnp_launch_unpack_windows(packed, ch, n, rect, largest, img, h, w, c->stream));
 }
 
 /* Everything the backend still holds goes: the layer engine's handle and
@@ -384,7 +414,8 @@ static const pnp_backend_ops CUDA_OPS = {
     .workspace_bytes = cuda_workspace_bytes,
     .memory_id = cuda_memory_id,
     .gather_windows = cuda_gather_windows,
-    .scatter_windows = cuda_scatter_windows,
+    .pack_windows = cuda_pack_windows,
+    .unpack_windows = cuda_unpack_windows,
     .act_bytes = cudnn_act_bytes,
     .conv_create = cudnn_conv_create,
     .conv_forward = cudnn_conv_forward,
