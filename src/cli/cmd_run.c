@@ -261,10 +261,15 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     const double *mine[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
     double *per_rank[PNP_RESULT_PER_RANK];
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) per_rank[k] = gather_per_rank(mine[k], it, rank, size);
-    const double owned[4] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first};
-    double *owned_all[4];
-    for (int k = 0; k < 4; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
+    const double owned[5] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first,
+                             tr->measurement_psnr};
+    double *owned_all[5];
+    for (int k = 0; k < 5; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
     if (rank != 0) return;
+    r->measurement_psnr = NAN; /* the best over the ranks' measurements */
+    for (int q = 0; q < size; ++q)
+        if (isnan(r->measurement_psnr) || owned_all[4][q] > r->measurement_psnr) r->measurement_psnr = owned_all[4][q];
+    free(owned_all[4]);
     r->hosts = pnp_strdup(hosts);
     r->ranks = size;
     r->traced = r->iterations = it;
@@ -655,13 +660,18 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
             .region_col = geo.ox};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
         write_status_file(outcome, rank);
+        const double best_y = r.measurement_psnr;
         pnp_result_free(&r);
         if (region != x) free(region);
         const int last = tr.iterations - 1;
+        const double final_psnr = last >= 0 ? tr.psnr[last] : tr.psnr_initial;
         printf("wrote %s: ", path);
-        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", last >= 0 ? tr.psnr[last] : tr.psnr_initial);
+        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", final_psnr);
         printf("data residual %.6g after %d iterations%s, %.2f s\n", last >= 0 ? tr.residual[last] : tr.residual_initial,
                tr.iterations, tr.converged ? " (relative change below the tolerance)" : "", total_time);
+        if (!isnan(best_y) && !isnan(final_psnr))
+            printf("  the best measurement has PSNR %.3f dB: the reconstruction is %+.3f dB above it\n", best_y,
+                   final_psnr - best_y);
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);
