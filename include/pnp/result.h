@@ -20,6 +20,8 @@
  *                       last iteration and of x_0: 1/2 sum_i ||A_i x - y_i||^2),
  *                     final_psnr, initial_psnr (dB; only with a ground truth or
  *                       reference: PSNR of the measured region),
+ *                     measurement_psnr (dB, with a reference: the best PSNR of
+ *                       the measurements, what the reconstruction has to beat),
  *                     channels (1 or 3), boundary ("circular" | "pad"),
  *                     communication ("mpi" | "nccl"), denoiser (one line),
  *                     source (where the data came from),
@@ -97,6 +99,7 @@ typedef struct {
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
     long long grid_row_index, ranks, iterations, channels;
     double initial_psnr, final_psnr, initial_residual, final_residual, total_time, setup_time;
+    double measurement_psnr; /* the best measurement's PSNR against the reference (NaN: none) */
     long long windows, window_height, window_width, batch_size, patch_size, comm_overlap;
     char *slab_combine;                       /* "allgather" | "allreduce", or NULL (no tiles) */
     long long unfused_convolutions; /* rank 0's convolutions that ran unfused (cuDNN refused the fused call) */

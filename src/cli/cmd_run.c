@@ -262,10 +262,15 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
                                                tr->wait_time,   tr->bytes_sent,   tr->bytes_received};
     double *per_rank[PNP_RESULT_PER_RANK];
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) per_rank[k] = gather_per_rank(mine[k], it, rank, size);
-    const double owned[5] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first, tr->pixels_owned};
-    double *owned_all[5];
-    for (int k = 0; k < 5; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
+    const double owned[6] = {tr->planned_bytes, tr->ops_owned,        tr->windows_owned,
+                             tr->window_first,  tr->measurement_psnr, tr->pixels_owned};
+    double *owned_all[6];
+    for (int k = 0; k < 6; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
     if (rank != 0) return;
+    r->measurement_psnr = NAN; /* the best over the ranks' measurements */
+    for (int q = 0; q < size; ++q)
+        if (isnan(r->measurement_psnr) || owned_all[4][q] > r->measurement_psnr) r->measurement_psnr = owned_all[4][q];
+    free(owned_all[4]);
     r->hosts = pnp_strdup(hosts);
     r->ranks = size;
     r->traced = r->iterations = it;
@@ -276,7 +281,7 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     memcpy(r->per_rank, per_rank, sizeof per_rank);
     r->planned_memory = owned_all[0], r->operators_owned = owned_all[1];
     r->windows_owned = owned_all[2], r->window_first = owned_all[3];
-    r->pixels_owned = tr->slab_combine ? owned_all[4] : (free(owned_all[4]), NULL);
+    r->pixels_owned = tr->slab_combine ? owned_all[5] : (free(owned_all[5]), NULL);
     r->slab_combine = tr->slab_combine ? pnp_strdup(tr->slab_combine) : NULL;
     r->patch_size = tr->patch_size, r->comm_overlap = tr->comm_overlap;
     r->initial_psnr = tr->psnr_initial;
@@ -660,13 +665,18 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
             .region_col = geo.ox};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
         write_status_file(outcome, rank);
+        const double best_y = r.measurement_psnr;
         pnp_result_free(&r);
         if (region != x) free(region);
         const int last = tr.iterations - 1;
+        const double final_psnr = last >= 0 ? tr.psnr[last] : tr.psnr_initial;
         printf("wrote %s: ", path);
-        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", last >= 0 ? tr.psnr[last] : tr.psnr_initial);
+        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", final_psnr);
         printf("data residual %.6g after %d iterations%s, %.2f s\n", last >= 0 ? tr.residual[last] : tr.residual_initial,
                tr.iterations, tr.converged ? " (relative change below the tolerance)" : "", total_time);
+        if (!isnan(best_y) && !isnan(final_psnr))
+            printf("  the best measurement has PSNR %.3f dB: the reconstruction is %+.3f dB above it\n", best_y,
+                   final_psnr - best_y);
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);

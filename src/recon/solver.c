@@ -44,7 +44,7 @@ void pnp_trace_alloc(pnp_trace *tr, int max_iter)
                          &tr->denoise_time, &tr->wait_time, &tr->comm_time, &tr->bytes_sent, &tr->bytes_received,
                          &tr->peak_bytes};
     for (size_t k = 0; k < sizeof arrays / sizeof *arrays; ++k) *arrays[k] = pnp_calloc(n, sizeof(double));
-    tr->psnr_initial = tr->residual_initial = NAN;
+    tr->psnr_initial = tr->residual_initial = tr->measurement_psnr = NAN;
 }
 
 void pnp_trace_free(pnp_trace *tr)
@@ -400,6 +400,10 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     for (int l = 0; l < n_own; ++l) {
         if ((stopping = a->stop_requested && a->stop_requested(a->user))) break; /* a signal: setup ends here */
         pnp_problem_measurement(p, row, be, dt, l, ids[l], truth, y);
+        if (has_truth) { /* what the reconstruction has to beat */
+            const double m = region_psnr(be, dt, y, NULL, truth, NY);
+            if (isnan(tr->measurement_psnr) || m > tr->measurement_psnr) tr->measurement_psnr = m;
+        }
         if (ids[l] == 0 && measurement0) o->download(be, measurement0, y, ybytes);
         pnp_data_term_add(dt, l, y);
     }
