@@ -3,6 +3,8 @@
 #   make            the program (CPU backend; CUDA parts too when CUDA=1)
 #   make test       build, then run the whole test suite (tests/run.sh)
 #   make demo       build, then run the main job on the embedded default
+#   make install    the program and its data under PREFIX (default /usr/local;
+#                   DESTDIR honoured): bin/pnp, share/pnp/{configs,scripts,weights}
 #   make bench      the benchmark programs (bench/*.c -> build/bench/*)
 #   make CUDA=0     a CPU-only build whatever config.mk says
 #
@@ -65,7 +67,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test demo bench clean deps FORCE
+.PHONY: all test demo bench clean deps install FORCE
 all: $(BUILD)/pnp $(TEST_BIN)
 
 # $(BUILD)/flags holds the flags the objects there were built with; it is
@@ -134,6 +136,18 @@ test: all
 
 demo: all
 	bash scripts/demo.sh
+
+# The installed pnp finds its data relative to itself (PREFIX/share/pnp, see
+# pnp_cli_find_data), so a staged DESTDIR copy runs as well as the final one.
+PREFIX ?= /usr/local
+SHARE := $(DESTDIR)$(PREFIX)/share/pnp
+install: $(BUILD)/pnp
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/configs $(SHARE)/scripts $(SHARE)/weights
+	install -m 755 $(BUILD)/pnp $(DESTDIR)$(PREFIX)/bin/pnp
+	install -m 644 configs/*.yml $(SHARE)/configs/
+	install -m 755 scripts/pnp-report $(SHARE)/scripts/
+	$(if $(wildcard weights/*.h5),install -m 644 $(wildcard weights/*.h5) $(SHARE)/weights/)
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/pnp (data in $(SHARE))"
 
 clean:
 	rm -rf $(BUILD)

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p results
 ./build/pnp config
-./build/pnp run --out results
+./build/pnp run --out results --force
 echo
 echo "inspect it with:  h5dump -H results/default_row0.h5"
 echo "              or: python3 -c \"import h5py; f = h5py.File('results/default_row0.h5'); print(f.attrs['final_psnr'], f['traces/psnr'][:])\""

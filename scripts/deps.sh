@@ -18,6 +18,8 @@ PACKAGES=(
     python3-matplotlib                  # pnp report (scripts/pnp-report): figures
     slurm-wlm munge                     # a real Slurm for tests/cli/test_grid.sh (tests/slurm/harness.sh
                                         # starts private daemons during that test only)
+    iproute2                            # ip: network namespaces for the two-node Slurm of
+                                        # tests/cli/test_two_nodes.sh (nsenter, unshare: util-linux)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -30,11 +32,18 @@ elif [ "$(id -u)" -ne 0 ]; then
     echo "deps: as root, run: apt-get install -y ${missing[*]}" >&2
     exit 1
 else
-    echo "deps: installing ${missing[*]}"
+    start=$(date +%s)
+    echo "deps: installing ${#missing[@]} Debian packages (a few minutes on a fresh machine): ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    echo "deps: done"
+    echo "deps: apt-get update"
+    apt-get update -q | sed -u 's/^/deps:   /'
+    echo "deps: apt-get install (one line per package as it is set up)"
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        > >(grep --line-buffered '^Setting up' | sed -u 's/^/deps:   /'); then
+        echo "deps: apt-get install failed (its message is above)" >&2
+        exit 1
+    fi
+    echo "deps: done: ${#missing[@]} packages installed in $(($(date +%s) - start)) s"
 fi
 
 # The CUDA toolkit: every piece the CUDA backend links, or the first one missing.

@@ -13,6 +13,7 @@ extern const char pnp_default_config_yaml[];
 /* Options every config-reading subcommand accepts. */
 typedef struct {
     const char *config;      /* NULL: the embedded default */
+    char config_found[4096]; /* a bare NAME[.yml] not in this folder, found among the data's configs/ */
     const char *overrides[64];
     int n_overrides;
     int row;                 /* --row K, -1 if not given */
@@ -22,6 +23,13 @@ typedef struct {
 
 /* Parse argv[1..]; returns 0, 1 when --help was asked (usage printed), or exits 2 on a bad option. */
 int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o);
+/* The data files beside the program: REL (e.g. "scripts/pnp-report",
+ * "configs/highres_imaging.yml", "weights/x.h5") under PREFIX/share/pnp when
+ * the program is installed as PREFIX/bin/pnp (make install), else under the
+ * source tree the program was built in (build/pnp -> ./REL). 0 and the path
+ * in out, or -1 with out the path where it was expected (for messages). */
+int pnp_cli_find_data(const char *rel, char *out, size_t len);
+
 /* Load the config named in o (or the default) with o's overrides; exits 2 with the message on error. */
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
 

@@ -45,14 +45,19 @@ typedef struct {
     char init_method[32];  /* zeros */
     int max_iter;          /* alias n_iter */
     double tolerance;      /* stop when ||x_k - x_{k-1}|| / ||x_k|| < tolerance (0: never) */
-    char backend[16];      /* cpu | cuda */
+    char backend[16];      /* auto | cpu | cuda */
+    bool force_cpu;        /* the benchmark's torchrun rows: backend cpu */
     char precision[16];    /* fp32 | bf16 */
 
     /* execution */
     char slurm_gres[64]; /* gpu:N */
     int gres_gpus;       /* N parsed from slurm_gres, 0 if none */
-    int ntasks_per_node;
+    int ntasks_per_node; /* ranks per node (from torchrun_nproc_per_node on workstation rows) */
     int nodes;
+    int torchrun_nproc_per_node; /* the benchmark's workstation rows: N ranks on one node (1: no effect) */
+    int omp_num_threads;         /* OMP_NUM_THREADS: CPU threads per rank (0: the node's cores / ranks) */
+    int mkl_num_threads;         /* MKL_NUM_THREADS: accepted for the benchmark's files; pnp has no MKL */
+    char name_prefix[64];        /* accepted for the benchmark's files; recorded in the result only */
     bool distribute_physics, distribute_denoiser;
     int patch_size, overlap, max_batch_size;
     char slurm_time[32], slurm_partition[64], slurm_account[64];
@@ -89,6 +94,31 @@ void pnp_config_free(pnp_config *cfg);
 #define PNP_SLURM_EXTRA_MAX 32
 #define PNP_SLURM_OPT_LEN 512
 int pnp_slurm_extra_options(const char *extra, char (*opts)[PNP_SLURM_OPT_LEN], int max, char *err, size_t errlen);
+
+/* A benchopt parallel configuration (`benchopt run --parallel-config FILE`),
+ * the cluster settings that `pnp grid --parallel-config FILE` applies to the
+ * sbatch script of every row:
+ *   backend: submitit                 the only backend pnp grid implements (Slurm)
+ *   slurm_time: 30                    minutes (or "H:MM:SS"): --time
+ *   slurm_partition, slurm_account, slurm_cpus_per_task, slurm_mem
+ *   slurm_additional_parameters:      a mapping: each key becomes --KEY=VALUE (true: --KEY)
+ *   slurm_setup: [lines]              shell lines run before srun (module load ...)
+ *   slurm_stderr_to_stdout: bool      false: stderr to its own log (--error)
+ * Unknown keys are errors naming file, line and column. Row keys (slurm_time,
+ * slurm_partition, ...) win over the parallel config's; an additional
+ * parameter that names one of those (cpus-per-task, time, ...) fills that key. */
+typedef struct {
+    char path[1024];
+    char slurm_time[32], slurm_partition[64], slurm_account[64], slurm_mem[32];
+    int slurm_cpus_per_task;
+    int n_sbatch, n_setup;
+    char sbatch[PNP_SLURM_EXTRA_MAX][PNP_SLURM_OPT_LEN];  /* "--qos=qos_gpu-dev", ... */
+    char setup[PNP_SLURM_EXTRA_MAX][PNP_SLURM_OPT_LEN];   /* "module purge", ... */
+    bool stderr_to_stdout;
+} pnp_parallel_config;
+
+/* 0, or -1 with "FILE:LINE:COL: message" in err. */
+int pnp_parallel_config_load(const char *path, pnp_parallel_config *pc, char *err, size_t errlen);
 
 /* "key=value key=value ..." for every parameter of the row (those of its
  * dataset and every solver parameter), in table order. */

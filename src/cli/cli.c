@@ -1,9 +1,13 @@
 /* cli.c - what the subcommands share (include/pnp/cli.h): option parsing,
- * loading the configuration (a file or the embedded default), and where a
- * row's result file goes. */
+ * loading the configuration (a file, an installed one by name, or the embedded
+ * default), the data files beside the program, and where a row's result file
+ * goes. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pnp/cli.h"
 
@@ -50,11 +54,43 @@ int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o)
             usage_error(usage, "unknown option '%s'", a);
         } else if (!o->config) {
             o->config = a;
+            /* a bare name that is not here: an installed (or source tree) config */
+            char rel[4200];
+            const size_t n = strlen(a);
+            snprintf(rel, sizeof rel, "configs/%s%s", a, n > 4 && !strcmp(a + n - 4, ".yml") ? "" : ".yml");
+            if (!strchr(a, '/') && access(a, F_OK) != 0 &&
+                pnp_cli_find_data(rel, o->config_found, sizeof o->config_found) == 0)
+                o->config = o->config_found;
         } else {
             usage_error(usage, "unexpected argument '%s'", a);
         }
     }
     return 0;
+}
+
+int pnp_cli_find_data(const char *rel, char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(out, len, "%s", rel);
+        return -1;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0'; /* the program's folder: PREFIX/bin or the build folder */
+    const char *roots[2] = {"/../share/pnp/", "/../"};
+    for (int k = 0; k < 2; ++k) {
+        snprintf(out, len, "%s%s%s", exe, roots[k], rel);
+        char *real = access(out, R_OK) == 0 ? realpath(out, NULL) : NULL;
+        if (real) {
+            snprintf(out, len, "%s", real);
+            free(real);
+            return 0;
+        }
+    }
+    snprintf(out, len, "%s%s%s", exe, roots[1], rel);
+    return -1;
 }
 
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg)

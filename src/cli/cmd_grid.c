@@ -299,6 +299,10 @@ typedef struct {
     char out[4096];        /* --out as given (default results) */
     char out_abs[4096];
     char stem[256];        /* job names: <stem>_row<K> */
+    pnp_parallel_config pc; /* --parallel-config FILE: cluster settings for every script */
+    bool have_pc;
+    int node_cpus;         /* CPUs of a compute node (sinfo, else this machine): --cpus-per-task's default */
+    char node_cpus_from[128];
 } grid;
 
 typedef struct {
@@ -352,6 +356,16 @@ static void text_row_comment(text *t, const pnp_row *r)
     if (line[0]) text_comment(t, "  %s", line);
 }
 
+/* "#SBATCH OPTION=LOG" with LOG's ".out" ending replaced by ending, and every
+ * '%' but that of "%j" (the job id) doubled for sbatch. */
+static void log_option(text *t, const char *option, const char *log, const char *ending)
+{
+    const size_t stem = strlen(log) - strlen(".out");
+    text_add(t, "#SBATCH %s=", option);
+    for (size_t k = 0; k < stem; ++k) text_add(t, log[k] == '%' && log[k + 1] != 'j' ? "%%%%" : "%c", log[k]);
+    text_add(t, "%s\n", ending);
+}
+
 static void make_script(const grid *g, grid_job *j)
 {
     const pnp_row *r = j->row;
@@ -372,20 +386,38 @@ static void make_script(const grid *g, grid_job *j)
     text_add(t, "#SBATCH --nodes=%d\n", r->nodes);
     text_add(t, "#SBATCH --ntasks-per-node=%d\n", r->ntasks_per_node);
     if (r->slurm_gres[0]) text_add(t, "#SBATCH --gres=%s\n", r->slurm_gres);
-    if (r->slurm_time[0]) text_add(t, "#SBATCH --time=%s\n", r->slurm_time);
-    if (r->slurm_partition[0]) text_add(t, "#SBATCH --partition=%s\n", r->slurm_partition);
-    if (r->slurm_account[0]) text_add(t, "#SBATCH --account=%s\n", r->slurm_account);
-    if (r->slurm_cpus_per_task > 0) text_add(t, "#SBATCH --cpus-per-task=%d\n", r->slurm_cpus_per_task);
+    /* the row's keys, else the parallel config's */
+    const pnp_parallel_config *pc = g->have_pc ? &g->pc : NULL;
+    const char *time = r->slurm_time[0] || !pc ? r->slurm_time : pc->slurm_time;
+    const char *partition = r->slurm_partition[0] || !pc ? r->slurm_partition : pc->slurm_partition;
+    const char *account = r->slurm_account[0] || !pc ? r->slurm_account : pc->slurm_account;
+    if (time[0]) text_add(t, "#SBATCH --time=%s\n", time);
+    if (partition[0]) text_add(t, "#SBATCH --partition=%s\n", partition);
+    if (account[0]) text_add(t, "#SBATCH --account=%s\n", account);
+    if (pc && pc->slurm_mem[0]) text_add(t, "#SBATCH --mem=%s\n", pc->slurm_mem);
+    int cpus = r->slurm_cpus_per_task > 0 ? r->slurm_cpus_per_task : pc ? pc->slurm_cpus_per_task : 0;
+    if (cpus <= 0) { /* each rank's share of a node */
+        cpus = g->node_cpus / r->ntasks_per_node > 0 ? g->node_cpus / r->ntasks_per_node : 1;
+        text_comment(t, "--cpus-per-task: %d CPUs per node (%s) / %d tasks per node", g->node_cpus, g->node_cpus_from,
+                     r->ntasks_per_node);
+    }
+    text_add(t, "#SBATCH --cpus-per-task=%d\n", cpus);
     for (int i = 0; i < n_extra; ++i) text_add(t, "#SBATCH %s\n", opts[i]);
+    for (int i = 0; pc && i < pc->n_sbatch; ++i) text_add(t, "#SBATCH %s\n", pc->sbatch[i]);
     text_add(t, "#SBATCH --signal=B:USR1@%d\n", SIGNAL_LEAD_S);
-    text_add(t, "#SBATCH --output=");
-    for (const char *p = j->log; *p; ++p) text_add(t, *p == '%' && p[1] != 'j' ? "%%%%" : "%c", *p);
-    text_add(t, "\n\n");
+    log_option(t, "--output", j->log, ".out");
+    if (pc && !pc->stderr_to_stdout) log_option(t, "--error", j->log, ".err"); /* stderr in a log of its own */
+    text_add(t, "\n");
 
     text_add(t, "# relative paths in the configuration (image, weights) mean what they meant at submission\n");
     text_add(t, "cd ");
     text_word(t, g->cwd);
     text_add(t, " || exit 1\n\n");
+    if (pc && pc->n_setup > 0) {
+        text_comment(t, "slurm_setup of %s", pc->path);
+        for (int i = 0; i < pc->n_setup; ++i) text_add(t, "%s\n", pc->setup[i]);
+        text_add(t, "\n");
+    }
     text_add(t,
              "# Slurm sends USR1 to this shell %d s before the time limit (--signal above):\n"
              "# pass it to srun, which forwards it to every rank (for pnp run to checkpoint).\n"
@@ -400,6 +432,7 @@ static void make_script(const grid *g, grid_job *j)
              SIGNAL_LEAD_S);
     argvec a = {0};
     arg_push(&a, "srun");
+    arg_push(&a, "--mpi=pmix"); /* Open MPI's ranks wire up through PMIx, whatever the site's MpiDefault */
     run_args(g, r, true, &a);
     text_args(t, &a, true);
     args_free(&a);
@@ -414,6 +447,26 @@ static void make_script(const grid *g, grid_job *j)
                 "    status=$?\n"
                 "done\n"
                 "exit \"$status\"\n");
+}
+
+/* The CPUs of a compute node for --cpus-per-task's default: the smallest node
+ * Slurm reports (sinfo), else this machine's. */
+static void node_cpus(grid *g)
+{
+    char *argv[] = {"sinfo", "--noheader", "--Node", "--format=%c", NULL}, out[4096] = "", err[1024];
+    g->node_cpus = 0;
+    if (g->mode != MODE_LOCAL && spawn(argv, out, sizeof out, err, sizeof err) == 0)
+        for (char *save = NULL, *w = strtok_r(out, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
+            const int c = atoi(w);
+            if (c > 0 && (g->node_cpus == 0 || c < g->node_cpus)) g->node_cpus = c;
+        }
+    if (g->node_cpus > 0) {
+        snprintf(g->node_cpus_from, sizeof g->node_cpus_from, "the smallest node sinfo lists");
+        return;
+    }
+    const long online = sysconf(_SC_NPROCESSORS_ONLN);
+    g->node_cpus = online > 0 ? (int)online : 1;
+    snprintf(g->node_cpus_from, sizeof g->node_cpus_from, "this machine's: sinfo gave none");
 }
 
 /* Characters an #SBATCH line cannot carry in a path. */
@@ -511,7 +564,7 @@ static int submit(const grid *g, grid_job *jobs, int n)
                jobs[i].result, log);
         text_add(&ids, "%s%s", i ? "," : "", jobs[i].job_id);
     }
-    printf("follow them with: squeue -j %s\n", ids.s);
+    printf("follow them with: squeue -j %s\n", ids.s ? ids.s : "");
     free(ids.s);
     return 0;
 }
@@ -574,7 +627,9 @@ static int write_scripts(const grid *g, grid_job *jobs, int n, bool print)
 }
 
 /* Take --dry-run / --submit / --local out of argv (the rest goes to pnp_cli_parse). */
-static int take_mode(int *argc, char **argv, grid_mode *mode)
+/* Takes this command's own options out of argv (the mode, --parallel-config
+ * FILE); the shared ones stay for pnp_cli_parse. */
+static int take_mode(int *argc, char **argv, grid_mode *mode, const char **parallel_config)
 {
     static const char *const with_value[] = {"--set", "--row", "--out", "--threads"};
     int kept = 1, given = 0;
@@ -582,6 +637,14 @@ static int take_mode(int *argc, char **argv, grid_mode *mode)
     for (int i = 1; i < *argc; ++i) {
         const char *a = argv[i];
         grid_mode m;
+        if (!strcmp(a, "--parallel-config")) {
+            if (i + 1 >= *argc) {
+                fprintf(stderr, "pnp: --parallel-config needs a file\n\n%s", USAGE);
+                return -1;
+            }
+            *parallel_config = argv[++i];
+            continue;
+        }
         if (!strcmp(a, "--dry-run")) m = MODE_DRY_RUN;
         else if (!strcmp(a, "--submit")) m = MODE_SUBMIT;
         else if (!strcmp(a, "--local")) m = MODE_LOCAL;
@@ -606,9 +669,19 @@ static int take_mode(int *argc, char **argv, grid_mode *mode)
 int pnp_cmd_grid(int argc, char **argv)
 {
     static grid g; /* large path buffers: not on the stack */
-    if (take_mode(&argc, argv, &g.mode)) return 2;
+    const char *parallel_config = NULL;
+    if (take_mode(&argc, argv, &g.mode, &parallel_config)) return 2;
     if (pnp_cli_parse(argc, argv, USAGE, &g.o)) return 0;
     pnp_cli_load_config(&g.o, &g.cfg); /* a bad grid ends here (exit 2): nothing written */
+    char err[2048];
+    if (parallel_config) {
+        if (pnp_parallel_config_load(parallel_config, &g.pc, err, sizeof err)) {
+            fprintf(stderr, "pnp: %s\n", err);
+            pnp_config_free(&g.cfg);
+            return 2;
+        }
+        g.have_pc = true;
+    }
 
     if (!getcwd(g.cwd, sizeof g.cwd)) pnp_fatal("getcwd: %s", strerror(errno));
     const ssize_t len = readlink("/proc/self/exe", g.exe, sizeof g.exe - 1);
@@ -628,13 +701,14 @@ int pnp_cmd_grid(int argc, char **argv)
                 g.out_abs);
         return 2;
     }
-    char *probe[] = {"sbatch", "--version", NULL}, out[256], err[1024];
+    char *probe[] = {"sbatch", "--version", NULL}, out[4096];
     if (g.mode == MODE_SUBMIT && spawn(probe, out, sizeof out, err, sizeof err) == 127) { /* could not start */
         fprintf(stderr, "pnp: --submit needs Slurm's sbatch, which is not on PATH (--dry-run writes the scripts "
                         "only, --local runs the rows here)\n");
         return 1;
     }
 
+    node_cpus(&g);
     const int n = g.o.row >= 0 ? 1 : g.cfg.n_rows;
     grid_job *jobs = pnp_calloc((size_t)n, sizeof *jobs);
     for (int i = 0; i < n; ++i) {

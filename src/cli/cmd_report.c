@@ -2,8 +2,8 @@
  *
  * The report itself is the Python script scripts/pnp-report (h5py, numpy,
  * matplotlib from Debian); this command finds it beside the program
- * (<dir of the executable>/../scripts/pnp-report, i.e. the source tree the
- * program was built in, or $PNP_REPORT_SCRIPT) and replaces itself with
+ * (pnp_cli_find_data: installed under PREFIX/share/pnp, or in the source tree
+ * the program was built in; or $PNP_REPORT_SCRIPT) and replaces itself with
  * `python3 SCRIPT ARGS...` ($PNP_PYTHON, else /usr/bin/python3, else python3
  * on PATH). PNP_BIN is set to this executable so the script's table comes
  * from this very program's `pnp inspect --json`. */
@@ -29,8 +29,8 @@ static const char *USAGE =
     "are labelled by grid row, ranks and file name.\n"
     "\n"
     "Runs scripts/pnp-report (Python 3 with h5py, numpy and matplotlib: Debian's\n"
-    "python3-h5py, python3-numpy, python3-matplotlib) found beside this program\n"
-    "in its source tree, or at $PNP_REPORT_SCRIPT; the interpreter is $PNP_PYTHON,\n"
+    "python3-h5py, python3-numpy, python3-matplotlib) installed with this program\n"
+    "or in the source tree it was built in, or at $PNP_REPORT_SCRIPT; the interpreter is $PNP_PYTHON,\n"
     "else /usr/bin/python3, else python3 on PATH. Files that are not pnp results\n"
     "stop it with status 2, as `pnp inspect`.\n"
     "\n"
@@ -58,19 +58,13 @@ int pnp_cmd_report(int argc, char **argv)
     }
     exe[len] = '\0';
     const char *env_script = getenv("PNP_REPORT_SCRIPT");
-    if (env_script && env_script[0]) {
-        snprintf(script, sizeof script, "%s", env_script);
-    } else {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s", exe);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        snprintf(script, sizeof script, "%s/../scripts/pnp-report", dir);
-    }
+    if (env_script && env_script[0]) snprintf(script, sizeof script, "%s", env_script);
+    else pnp_cli_find_data("scripts/pnp-report", script, sizeof script);
     if (access(script, R_OK) != 0) {
         fprintf(stderr,
-                "pnp: report: cannot read the report script %s (%s); it lives in the source tree's scripts/ "
-                "folder beside build/: run the pnp built there, or set PNP_REPORT_SCRIPT\n",
+                "pnp: report: cannot read the report script %s (%s); it is installed with the program (make "
+                "install: PREFIX/share/pnp/scripts/) or lives in the source tree beside build/; or set "
+                "PNP_REPORT_SCRIPT\n",
                 script, strerror(errno));
         return 1;
     }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pnp/cli.h"
@@ -40,7 +41,7 @@
 
 static const char *USAGE =
     "usage: pnp run [CONFIG] [--row K] [--set KEY=VALUE ...] [--out DIR] [--threads N]\n"
-    "               [--max-memory SIZE] [--resume FILE]\n"
+    "               [--max-memory SIZE] [--resume FILE] [--force]\n"
     "       mpirun -n P pnp run ...   (or srun)\n"
     "\n"
     "Run the PnP reconstruction of a grid row on the ranks this program was\n"
@@ -53,11 +54,14 @@ static const char *USAGE =
     "  --row K           grid row to run (default: all rows in turn)\n"
     "  --set KEY=VALUE   override a parameter, e.g. --set max_iter=20\n"
     "  --out DIR         folder for results (default results/): DIR/NAME_row<K>.h5\n"
-    "  --threads N       CPU threads per rank (default: the node's cores / ranks on it)\n"
+    "  --threads N       CPU threads per rank (default: the row's OMP_NUM_THREADS, else\n"
+    "                    the node's cores / ranks on it)\n"
     "  --max-memory SIZE cap on what each rank's backend holds (e.g. 1500M, 2G;\n"
     "                    default: the free memory, shared by the ranks on it):\n"
     "                    denoiser batches shrink to fit; a run that cannot fit\n"
     "                    one window stops at setup with the sizes\n"
+    "  --force           replace an existing result file (without it, pnp run\n"
+    "                    refuses to start when the file is there)\n"
     "  --resume FILE     continue the interrupted run saved in FILE (same row, same\n"
     "                    rank count; --row defaults to FILE's row): the result equals\n"
     "                    an uninterrupted run\n"
@@ -373,7 +377,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     setup_status st = {0};
     int local_rank = 0, local_size = 1;
     pnp_comm_local_rank(MPI_COMM_WORLD, &local_rank, &local_size);
-    int threads = o->threads;
+    int threads = o->threads > 0 ? o->threads : row->omp_num_threads; /* --threads, else OMP_NUM_THREADS */
     if (threads == 0) {
         const long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores / local_size > 0 ? (int)(cores / local_size) : 1;
@@ -517,6 +521,13 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     return interrupted ? 3 : 0;
 }
 
+/* path names the file described by info (the same inode on the same device). */
+static bool same_file(const char *path, const struct stat *info)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && st.st_dev == info->st_dev && st.st_ino == info->st_ino;
+}
+
 /* "1500M", "2G", "512K", "1T" or plain bytes (binary units) into *bytes; nonzero when malformed or zero. */
 static int parse_size(const char *text, size_t *bytes)
 {
@@ -541,12 +552,15 @@ static int parse_size(const char *text, size_t *bytes)
 
 int pnp_cmd_run(int argc, char **argv)
 {
-    /* --resume FILE and --max-memory SIZE are this command's own options; the rest are shared */
+    /* --resume FILE, --max-memory SIZE and --force are this command's own options; the rest are shared */
     const char *resume = NULL;
     size_t max_memory = 0;
+    bool force = false;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--max-memory")) {
+        if (!strcmp(argv[i], "--force")) {
+            force = true;
+        } else if (!strcmp(argv[i], "--resume") || !strcmp(argv[i], "--max-memory")) {
             const bool is_resume = !strcmp(argv[i], "--resume");
             if (i + 1 >= argc) {
                 fprintf(stderr, "pnp: %s needs %s\n\n%s", argv[i], is_resume ? "a result file" : "a size", USAGE);
@@ -588,6 +602,17 @@ int pnp_cmd_run(int argc, char **argv)
         o.row = checkpoint_row(resume, rank);
         if (o.row < 0 || o.row >= cfg.n_rows) o.row = 0; /* checkpoint_load names the problem */
     }
+    if (status == 0 && rank == 0 && !force) /* an existing result is never replaced unasked */
+        for (int k = 0; k < cfg.n_rows && !st.failed; ++k) {
+            char path[4096];
+            pnp_cli_result_path(o.config, o.out, k, path, sizeof path);
+            struct stat info;
+            const bool own_checkpoint = resume && stat(resume, &info) == 0 && same_file(path, &info);
+            if ((o.row < 0 || o.row == k) && access(path, F_OK) == 0 && !own_checkpoint)
+                setup_fail(&st, "%s exists: pnp run does not replace a result; add --force to replace it, or "
+                           "give another --out DIR", path);
+        }
+    if (status == 0 && setup_agree(&st, rank, size)) status = 2;
     install_signal_handlers();
     for (int k = 0; status == 0 && k < cfg.n_rows; ++k)
         if (o.row < 0 || o.row == k) status = run_row(&o, resume, max_memory, &cfg, &cfg.rows[k], rank, size);

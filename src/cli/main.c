@@ -29,26 +29,31 @@ static const char *MAIN_USAGE =
     "  inspect FILE...    summarize result files: status, PSNR, time per iteration\n"
     "                     (gradient / denoiser / communication), peak memory per rank\n"
     "  report FILE...     figures and an HTML page comparing result files (--out DIR)\n"
-    "  version            print version, git commit and library versions\n"
+    "  version            print the version, git commit, backends and library versions\n"
     "  help [COMMAND]     this text, or a command's options\n"
     "\n"
     "Without CONFIG a command uses the embedded default (configs/default.yml).\n"
     "Run `pnp COMMAND --help` for a command's options.\n";
 
+/* What `pnp version` prints, said once for `pnp help` and `pnp help version`. */
+#define VERSION_HELP "Print the version, the git commit, the built-in backends and the library versions."
+
 static int cmd_version(int argc, char **argv)
 {
     if (argc > 1) {
         const int help = !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help");
-        fputs("usage: pnp version\n\nPrint the version, the git commit and the built-in backends.\n",
-              help ? stdout : stderr);
+        fputs("usage: pnp version\n\n" VERSION_HELP "\n", help ? stdout : stderr);
         return help ? 0 : 2;
     }
+    char libs[1024];
+    pnp_library_versions(libs, sizeof libs);
     printf("pnp %s (commit %s)\n", PNP_VERSION, PNP_GIT_COMMIT);
 #ifdef PNP_WITH_CUDA
     printf("backends: cpu cuda\n");
 #else
     printf("backends: cpu\n");
 #endif
+    printf("libraries: %s\n", libs);
     return 0;
 }
 

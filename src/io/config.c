@@ -63,6 +63,7 @@ static const param PARAMS[] = {
     S("max_iter", "n_iter", T_INT, max_iter, "10", 0),
     S("tolerance", NULL, T_FLOAT, tolerance, "0", 0),
     S("backend", NULL, T_STRING, backend, "auto", 0),
+    S("force_cpu", NULL, T_BOOL, force_cpu, "false", 0),
     S("precision", NULL, T_STRING, precision, "fp32", 0),
     S("slurm_gres", NULL, T_STRING, slurm_gres, "", 0),
     S("slurm_ntasks_per_node", NULL, T_INT, ntasks_per_node, "1", -1e300),
@@ -70,13 +71,17 @@ static const param PARAMS[] = {
     S("distribute_physics", NULL, T_BOOL, distribute_physics, "false", 0),
     S("distribute_denoiser", NULL, T_BOOL, distribute_denoiser, "false", 0),
     S("patch_size", NULL, T_INT, patch_size, "0", -1e300),
-    S("overlap", NULL, T_INT, overlap, "0", -1e300),
+    S("overlap", "receptive_field_size", T_INT, overlap, "0", -1e300),
     S("max_batch_size", NULL, T_INT, max_batch_size, "0", 0),
     S("slurm_time", NULL, T_STRING, slurm_time, "", 0),
     S("slurm_partition", NULL, T_STRING, slurm_partition, "", 0),
     S("slurm_account", NULL, T_STRING, slurm_account, "", 0),
     S("slurm_cpus_per_task", NULL, T_INT, slurm_cpus_per_task, "0", 0),
     S("slurm_extra", NULL, T_STRING, slurm_extra, "", 0),
+    S("torchrun_nproc_per_node", NULL, T_INT, torchrun_nproc_per_node, "1", 1),
+    S("OMP_NUM_THREADS", NULL, T_INT, omp_num_threads, "0", 0),
+    S("MKL_NUM_THREADS", NULL, T_INT, mkl_num_threads, "0", 0),
+    S("name_prefix", NULL, T_STRING, name_prefix, "pnp", 0),
 };
 #define NPARAMS ((int)(sizeof PARAMS / sizeof PARAMS[0]))
 
@@ -560,6 +565,22 @@ static int validate_slurm(ctx *c, const pnp_row *r); /* below: the Slurm keys */
 static int validate_row(ctx *c, pnp_row *r)
 {
 #define MARK(nm) r->marks[param_index(nm)]
+    if (r->torchrun_nproc_per_node > 1) { /* a workstation row: N ranks on one node */
+        if (r->ntasks_per_node != 1 && r->ntasks_per_node != r->torchrun_nproc_per_node)
+            return fail(c, MARK("torchrun_nproc_per_node"),
+                        "row %d: torchrun_nproc_per_node %d and slurm_ntasks_per_node %d disagree on the ranks "
+                        "per node", r->index, r->torchrun_nproc_per_node, r->ntasks_per_node);
+        if (r->nodes != 1)
+            return fail(c, MARK("torchrun_nproc_per_node"),
+                        "row %d: torchrun_nproc_per_node runs on one node, but slurm_nodes is %d", r->index,
+                        r->nodes);
+        r->ntasks_per_node = r->torchrun_nproc_per_node;
+    }
+    if (r->force_cpu) {
+        if (!strcmp(r->backend, "cuda"))
+            return fail(c, MARK("force_cpu"), "row %d: force_cpu: true contradicts backend: cuda", r->index);
+        snprintf(r->backend, sizeof r->backend, "cpu");
+    }
     if (r->slurm_gres[0]) {
         /* gpu:N or gpu:TYPE:N */
         const char *last = strrchr(r->slurm_gres, ':');
@@ -872,43 +893,33 @@ static int load_doc(ctx *c, yaml_document_t *doc, pnp_config *cfg, const char *c
     return rc;
 }
 
-int pnp_config_load_string(const char *name, const char *text, const char *const *overrides, int n_overrides,
-                           pnp_config *cfg, char *err, size_t errlen)
+/* text into doc; 0, or -1 with "FILE:LINE:COL: YAML syntax error ..." */
+static int parse_yaml(ctx *c, const char *text, yaml_document_t *doc)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->path = pnp_strdup(name);
-    cfg->text = pnp_strdup(text);
-    ctx c = {cfg->path, err, errlen};
-
     yaml_parser_t parser;
-    yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) pnp_fatal("libyaml: cannot initialise a parser");
-    yaml_parser_set_input_string(&parser, (const unsigned char *)cfg->text, strlen(cfg->text));
-    int rc;
-    if (!yaml_parser_load(&parser, &doc)) {
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    int rc = 0;
+    if (!yaml_parser_load(&parser, doc)) {
         pnp_mark m = {(int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1};
         if (parser.context)
-            rc = fail(&c, m, "YAML syntax error: %s (%s that starts at line %d, column %d)",
+            rc = fail(c, m, "YAML syntax error: %s (%s that starts at line %d, column %d)",
                       parser.problem ? parser.problem : "unknown", parser.context,
                       (int)parser.context_mark.line + 1, (int)parser.context_mark.column + 1);
         else
-            rc = fail(&c, m, "YAML syntax error: %s", parser.problem ? parser.problem : "unknown");
-    } else {
-        rc = load_doc(&c, &doc, cfg, overrides, n_overrides);
-        yaml_document_delete(&doc);
+            rc = fail(c, m, "YAML syntax error: %s", parser.problem ? parser.problem : "unknown");
     }
     yaml_parser_delete(&parser);
-    if (rc) pnp_config_free(cfg);
     return rc;
 }
 
-int pnp_config_load_file(const char *path, const char *const *overrides, int n_overrides, pnp_config *cfg,
-                         char *err, size_t errlen)
+/* The whole of a text file, NUL-terminated (malloc'd), or NULL with err. */
+static char *read_text(const char *path, const char *what, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open configuration file: %s", path, strerror(errno));
-        return -1;
+        snprintf(err, errlen, "%s: cannot open %s: %s", path, what, strerror(errno));
+        return NULL;
     }
     size_t cap = 4096, n = 0;
     char *buf = pnp_malloc(cap);
@@ -924,8 +935,33 @@ int pnp_config_load_file(const char *path, const char *const *overrides, int n_o
     if (bad || strlen(buf) != n) {
         free(buf);
         snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "contains NUL bytes (not a YAML text file)");
-        return -1;
+        return NULL;
     }
+    return buf;
+}
+
+int pnp_config_load_string(const char *name, const char *text, const char *const *overrides, int n_overrides,
+                           pnp_config *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = pnp_strdup(name);
+    cfg->text = pnp_strdup(text);
+    ctx c = {cfg->path, err, errlen};
+    yaml_document_t doc;
+    int rc = parse_yaml(&c, cfg->text, &doc);
+    if (!rc) {
+        rc = load_doc(&c, &doc, cfg, overrides, n_overrides);
+        yaml_document_delete(&doc);
+    }
+    if (rc) pnp_config_free(cfg);
+    return rc;
+}
+
+int pnp_config_load_file(const char *path, const char *const *overrides, int n_overrides, pnp_config *cfg,
+                         char *err, size_t errlen)
+{
+    char *buf = read_text(path, "configuration file", err, errlen);
+    if (!buf) return -1;
     int rc = pnp_config_load_string(path, buf, overrides, n_overrides, cfg, err, errlen);
     free(buf);
     return rc;
@@ -937,6 +973,154 @@ void pnp_config_free(pnp_config *cfg)
     free(cfg->text);
     free(cfg->rows);
     memset(cfg, 0, sizeof *cfg);
+}
+
+/* ------------------------------------------------ the parallel config */
+
+/* A scalar as text: plain integers and floats keep their spelling. */
+static int pc_text(ctx *c, yaml_node_t *n, const char *key, char *out, size_t len)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(c, node_mark(n), "%s: expected a single value, got %s", key, kind_name(n));
+    const char *t = (const char *)n->data.scalar.value;
+    if (strlen(t) >= len) return fail(c, node_mark(n), "%s: value too long (%zu characters)", key, strlen(t));
+    if (!slurm_word_ok(t)) return fail(c, node_mark(n), "%s: '%s' must be one word (no spaces or quotes)", key, t);
+    snprintf(out, len, "%s", t);
+    return 0;
+}
+
+/* slurm_time: whole minutes (submitit's unit) or Slurm's own "[D-]H:MM:SS". */
+static int pc_time(ctx *c, yaml_node_t *n, pnp_parallel_config *pc)
+{
+    if (n->type == YAML_SCALAR_NODE) {
+        const scalar v = node_scalar(n);
+        if (v.type == S_INT && v.i > 0) {
+            snprintf(pc->slurm_time, sizeof pc->slurm_time, "%lld:%02lld:00", v.i / 60, v.i % 60);
+            return 0;
+        }
+        if (v.type == S_STRING && slurm_time_ok(v.text) && strlen(v.text) < sizeof pc->slurm_time) {
+            snprintf(pc->slurm_time, sizeof pc->slurm_time, "%s", v.text);
+            return 0;
+        }
+    }
+    return fail(c, node_mark(n), "slurm_time: expected minutes (a positive integer) or H:MM:SS");
+}
+
+/* One slurm_additional_parameters entry: a key pnp writes itself fills it, else an #SBATCH option. */
+static int pc_additional(ctx *c, const char *key, yaml_node_t *v, pnp_parallel_config *pc)
+{
+    static const char *const owned[] = {"nodes", "N", "ntasks-per-node", "ntasks", "n", "gres", "job-name", "J",
+                                        "output", "o", "error", "e", "signal"};
+    if (one_of(key, owned, COUNT(owned)))
+        return fail(c, node_mark(v), "slurm_additional_parameters: '%s' is set by pnp grid from the grid row "
+                    "(slurm_nodes, slurm_ntasks_per_node, slurm_gres) or by itself", key);
+    const scalar s = node_scalar(v);
+    if (!strcmp(key, "cpus-per-task") || !strcmp(key, "c")) {
+        if (s.type != S_INT || s.i < 1) return fail(c, node_mark(v), "cpus-per-task: expected a positive integer");
+        pc->slurm_cpus_per_task = (int)s.i;
+    } else if (!strcmp(key, "time") || !strcmp(key, "t")) {
+        return pc_time(c, v, pc);
+    } else if (!strcmp(key, "partition") || !strcmp(key, "p")) {
+        return pc_text(c, v, key, pc->slurm_partition, sizeof pc->slurm_partition);
+    } else if (!strcmp(key, "account") || !strcmp(key, "A")) {
+        return pc_text(c, v, key, pc->slurm_account, sizeof pc->slurm_account);
+    } else if (!strcmp(key, "mem")) {
+        return pc_text(c, v, key, pc->slurm_mem, sizeof pc->slurm_mem);
+    } else {
+        char val[PNP_SLURM_OPT_LEN - 64];
+        if (pc_text(c, v, key, val, sizeof val)) return -1;
+        if (pc->n_sbatch == PNP_SLURM_EXTRA_MAX)
+            return fail(c, node_mark(v), "slurm_additional_parameters: more than %d options", PNP_SLURM_EXTRA_MAX);
+        char *opt = pc->sbatch[pc->n_sbatch++];
+        if (s.type == S_BOOL && s.b) snprintf(opt, PNP_SLURM_OPT_LEN, "--%s", key);
+        else if (s.type == S_BOOL) --pc->n_sbatch; /* false: the option is not given */
+        else snprintf(opt, PNP_SLURM_OPT_LEN, "--%s=%s", key, val);
+    }
+    return 0;
+}
+
+static int pc_walk(ctx *c, yaml_document_t *d, pnp_parallel_config *pc)
+{
+    yaml_node_t *root = yaml_document_get_root_node(d);
+    if (!root || root->type != YAML_MAPPING_NODE)
+        return fail(c, root ? node_mark(root) : (pnp_mark){0, 0},
+                    "a parallel config is a mapping (backend: submitit, slurm_time: ..., ...)");
+    bool have_backend = false;
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; ++p) {
+        yaml_node_t *k = yaml_document_get_node(d, p->key), *v = yaml_document_get_node(d, p->value);
+        const char *key = k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        char text[256];
+        if (!strcmp(key, "backend")) {
+            if (pc_text(c, v, key, text, sizeof text)) return -1;
+            if (strcmp(text, "submitit"))
+                return fail(c, node_mark(v), "backend: '%s': pnp grid runs the submitit backend (Slurm) only; "
+                            "for this machine use pnp grid --local", text);
+            have_backend = true;
+        } else if (!strcmp(key, "slurm_time")) {
+            if (pc_time(c, v, pc)) return -1;
+        } else if (!strcmp(key, "slurm_partition")) {
+            if (pc_text(c, v, key, pc->slurm_partition, sizeof pc->slurm_partition)) return -1;
+        } else if (!strcmp(key, "slurm_account")) {
+            if (pc_text(c, v, key, pc->slurm_account, sizeof pc->slurm_account)) return -1;
+        } else if (!strcmp(key, "slurm_mem")) {
+            if (pc_text(c, v, key, pc->slurm_mem, sizeof pc->slurm_mem)) return -1;
+        } else if (!strcmp(key, "slurm_cpus_per_task")) {
+            const scalar s = v->type == YAML_SCALAR_NODE ? node_scalar(v) : (scalar){0};
+            if (s.type != S_INT || s.i < 1) return fail(c, node_mark(v), "slurm_cpus_per_task: expected a positive integer");
+            pc->slurm_cpus_per_task = (int)s.i;
+        } else if (!strcmp(key, "slurm_stderr_to_stdout")) {
+            const scalar s = v->type == YAML_SCALAR_NODE ? node_scalar(v) : (scalar){0};
+            if (s.type != S_BOOL) return fail(c, node_mark(v), "slurm_stderr_to_stdout: expected true or false");
+            pc->stderr_to_stdout = s.b;
+        } else if (!strcmp(key, "slurm_additional_parameters")) {
+            if (v->type != YAML_MAPPING_NODE)
+                return fail(c, node_mark(v), "slurm_additional_parameters: expected a mapping (option: value)");
+            for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; ++q) {
+                yaml_node_t *qk = yaml_document_get_node(d, q->key), *qv = yaml_document_get_node(d, q->value);
+                if (qk->type != YAML_SCALAR_NODE || !slurm_word_ok((const char *)qk->data.scalar.value))
+                    return fail(c, node_mark(qk), "slurm_additional_parameters: a key must be one word");
+                if (pc_additional(c, (const char *)qk->data.scalar.value, qv, pc)) return -1;
+            }
+        } else if (!strcmp(key, "slurm_setup")) {
+            yaml_node_t **items;
+            const int n = as_list(d, v, &items);
+            for (int i = 0; i < n; ++i) {
+                if (items[i]->type != YAML_SCALAR_NODE || pc->n_setup == PNP_SLURM_EXTRA_MAX ||
+                    strchr((const char *)items[i]->data.scalar.value, '\n') ||
+                    strlen((const char *)items[i]->data.scalar.value) >= PNP_SLURM_OPT_LEN) {
+                    free(items);
+                    return fail(c, node_mark(items[i]), "slurm_setup: expected a list of at most %d one-line "
+                                "shell commands", PNP_SLURM_EXTRA_MAX);
+                }
+                snprintf(pc->setup[pc->n_setup++], PNP_SLURM_OPT_LEN, "%s", (const char *)items[i]->data.scalar.value);
+            }
+            free(items);
+        } else {
+            return fail(c, node_mark(k), "unknown key '%s' in a parallel config (known: backend, slurm_time, "
+                        "slurm_partition, slurm_account, slurm_cpus_per_task, slurm_mem, "
+                        "slurm_additional_parameters, slurm_setup, slurm_stderr_to_stdout)", key);
+        }
+    }
+    if (!have_backend) return fail(c, (pnp_mark){0, 0}, "no 'backend: submitit' (a benchopt parallel config names its backend)");
+    return 0;
+}
+
+int pnp_parallel_config_load(const char *path, pnp_parallel_config *pc, char *err, size_t errlen)
+{
+    memset(pc, 0, sizeof *pc);
+    pc->stderr_to_stdout = true; /* submitit's default */
+    snprintf(pc->path, sizeof pc->path, "%s", path);
+    char *text = read_text(path, "parallel config", err, errlen);
+    if (!text) return -1;
+    ctx c = {path, err, errlen};
+    yaml_document_t doc;
+    int rc = parse_yaml(&c, text, &doc);
+    if (!rc) {
+        rc = pc_walk(&c, &doc, pc);
+        yaml_document_delete(&doc);
+    }
+    free(text);
+    return rc;
 }
 
 /* ------------------------------------------------------------ printing */

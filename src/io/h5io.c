@@ -5,16 +5,12 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <fftw3.h>
-#include <mpi.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "pnp/error.h"
 #include "pnp/version.h"
@@ -409,15 +405,7 @@ void pnp_h5_provenance(hid_t file, const pnp_config *cfg, const pnp_row *row, co
     pnp_h5_attr_str(file, "backend", backend);
     pnp_h5_attr_str(file, "gpu_names", ""); /* filled by the CUDA backend's runs */
 
-    unsigned maj, min, rel;
-    H5get_libversion(&maj, &min, &rel);
-    char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
-    int len = 0;
-    MPI_Get_library_version(mpi, &len);
-    char *nl = strchr(mpi, '\n');
-    if (nl) *nl = '\0';
-    snprintf(buf, sizeof buf, "hdf5 %u.%u.%u; %s; libyaml %s; libpng %s; mpi: %s", maj, min, rel, fftwf_version,
-             yaml_get_version_string(), png_get_libpng_ver(NULL), mpi);
+    pnp_library_versions(buf, sizeof buf);
     pnp_h5_attr_str(file, "library_versions", buf);
 
     pnp_h5_attr_str(file, "config_file", cfg->path);

@@ -46,7 +46,7 @@ check "script row 2: --gres=gpu:4 --ntasks-per-node=4" bash -c \
 check "script: bash reads it (bash -n)" bash -n "$s1"
 check "script: #SBATCH lines come before the first command" \
     bash -c "awk '/^#SBATCH/ { if (cmd) bad = 1 } /^[^#]/ && NF { cmd = 1 } END { exit bad }' '$s1'"
-check "script: srun of the absolute pnp and config" grep -q "^srun $PNP run $GRID_ABS " "$s1"
+check "script: srun --mpi=pmix of the absolute pnp and config" grep -q "^srun --mpi=pmix $PNP run $GRID_ABS " "$s1"
 
 # srun gets exactly `pnp run CONFIG --row 1 --out DIR --set ...` (a fake srun prints its arguments)
 mkdir -p "$TMP/fake"
@@ -62,7 +62,7 @@ EOF
 chmod +x "$TMP/fake/srun"
 FAKE_ARGS="$TMP/args" PATH="$TMP/fake:$PATH" bash "$s1" >"$TMP/fake.log" 2>&1
 rc=$?
-printf '%s\n' "$PNP" run "$GRID_ABS" --row 1 --out "$TMP/dry" "${tiny[@]}" --set slurm_time=01:30:00 \
+printf '%s\n' --mpi=pmix "$PNP" run "$GRID_ABS" --row 1 --out "$TMP/dry" "${tiny[@]}" --set slurm_time=01:30:00 \
     --set slurm_partition=gpu --set slurm_account=proj42 --set slurm_cpus_per_task=8 \
     --set "slurm_extra=--qos=high; -C a100 --exclusive" --set "image=it's a b.png" >"$TMP/args.want"
 check "script: srun gets pnp's arguments word for word (quotes and spaces kept)" cmp -s "$TMP/args" "$TMP/args.want"
@@ -88,7 +88,7 @@ check "a row without slurm_gres: no --gres line; --row K writes that row only (d
              [ \$(ls '$TMP/nogres/slurm' | wc -l) -eq 1 ]"
 "$PNP" grid --out "$TMP/default" >/dev/null 2>&1
 check "no CONFIG: the embedded default, srun of pnp run without a config" \
-    grep -q "^srun $PNP run --row 0 --out $TMP/default" "$TMP/default/slurm/default_row0.sbatch"
+    grep -q "^srun --mpi=pmix $PNP run --row 0 --out $TMP/default" "$TMP/default/slurm/default_row0.sbatch"
 
 for ex in slurm/*.sbatch; do
     check "checked-in example $ex: bash reads it, asks for gpu:N with N tasks per node and USR1" bash -c \
@@ -156,15 +156,6 @@ if ! slurm_start "$TMP/slurm"; then
     echo "skip - pnp grid --submit on a real Slurm: $SLURM_WHY"
     exit $status
 fi
-wait_jobs() { # wait_jobs SECONDS ID,ID...: until none is queued or running
-    local t
-    for t in $(seq $((2 * $1))); do
-        [ -z "$(squeue -h -j "$2" 2>/dev/null)" ] && return 0
-        sleep 0.5
-    done
-    return 1
-}
-jobstate() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 
 "$PNP" grid "$GRID" --submit --out "$TMP/sub" "${tiny[@]}" >"$TMP/sub.log" 2>&1
 check "--submit: 3 jobs submitted (exit $?)" grep -q "3 jobs submitted to Slurm" "$TMP/sub.log" ||
@@ -179,10 +170,10 @@ for k in 0 1 2; do
         "$TMP/sub.log"
 done
 joined=$(IFS=,; echo "${ids[*]}")
-check "the jobs end within 150 s" wait_jobs 150 "$joined"
+check "the jobs end within 150 s" slurm_wait_jobs 150 "$joined"
 for k in 0 1 2; do
     check "row $k: job ${ids[$k]} COMPLETED, its log says where it wrote" bash -c \
-        "[ '$(jobstate "${ids[$k]}")' = COMPLETED ] && grep -q '^wrote $TMP/sub/highres_imaging_row$k.h5' '$TMP/sub/slurm/highres_imaging_row$k-${ids[$k]}.out'" ||
+        "[ '$(slurm_job_state "${ids[$k]}")' = COMPLETED ] && grep -q '^wrote $TMP/sub/highres_imaging_row$k.h5' '$TMP/sub/slurm/highres_imaging_row$k-${ids[$k]}.out'" ||
         { tail -5 "$TMP/sub/slurm/highres_imaging_row$k-${ids[$k]}.out" 2>&1 | sed 's/^/#   /'; }
 done
 $PY tests/cli/check_grid.py "--submit" "$TMP/sub" highres_imaging "${specs[@]}" || status=1
@@ -194,7 +185,7 @@ for ex in slurm/*.sbatch; do
         sbatch --parsable --output="$TMP/ex-%x-%j.out" "$ex" --out "$TMP/ex" "${tiny[@]}" 2>"$TMP/ex.err")
     check "sbatch $ex: submitted (job ${ex_ids[$ex]})" test -n "${ex_ids[$ex]}" || sed 's/^/#   /' "$TMP/ex.err"
 done
-check "the examples' jobs end within 120 s" wait_jobs 120 "$(IFS=,; echo "${ex_ids[*]}")"
+check "the examples' jobs end within 120 s" slurm_wait_jobs 120 "$(IFS=,; echo "${ex_ids[*]}")"
 $PY tests/cli/check_grid.py "slurm/highres_gpu2.sbatch" "$TMP/ex" highres_imaging \
     "1:${ex_ids[slurm/highres_gpu2.sbatch]}:2" || status=1
 $PY tests/cli/check_grid.py "slurm/highres_gpu4_mpirun.sbatch" "$TMP/ex" highres_imaging \
@@ -221,7 +212,7 @@ id=$(sed -n 's/^row 1: job \([0-9]*\) .*/\1/p' "$TMP/sig.log")
 log="$TMP/sig/slurm/highres_imaging_row1-$id.out"
 for _ in $(seq 120); do grep -q '^iter' "$log" 2>/dev/null && break; sleep 0.5; done
 scancel --batch --signal=USR1 "$id"
-wait_jobs 60 "$id"
+slurm_wait_jobs 60 "$id"
 check "USR1 to a running job's batch shell: forwarded to the ranks, which checkpoint; the job ends" bash -c \
     "grep -q 'forwarding it to the ranks' '$log' && grep -q 'interrupted by signal USR1' '$log' &&
      [ -z \"\$(squeue -h -j $id)\" ]" ||

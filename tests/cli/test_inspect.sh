@@ -45,6 +45,11 @@ rc=$?
 check "pnp report: exit 0 ($(($(date +%s) - start)) s)" test $rc -eq 0
 [ $rc -eq 0 ] || sed 's/^/#   /' "$TMP/report.log" | tail -20
 $PY tests/cli/check_inspect.py report "$TMP/report" "$one" "$two" "$intr" || status=1
+echo mine >"$TMP/report/notes.txt"
+"$PNP" report "$one" --out "$TMP/report" >/dev/null 2>&1
+check "a second report into the folder: only its own previews, the earlier report's files gone, other files kept" \
+    bash -c "[ \$(ls '$TMP/report' | grep -c '^preview_') -eq 1 ] && [ -f '$TMP/report/notes.txt' ] &&
+             [ \$(grep -c preview_ '$TMP/report/index.html') -ge 1 ]"
 
 # errors: exit 2, the file and what is missing named, nothing on stdout
 expect_error() { # expect_error WHAT PATTERN FILES...

@@ -74,7 +74,7 @@ check "resuming on another rank count: exit non-zero, message" \
 check "a refused resume leaves the checkpoint as it was" bash -c "[ \"\$(attr $TMP/y/$R status)\" = interrupted ]"
 cp "$TMP/y/$R" "$TMP/nopsnr.h5"
 $PY -c "import h5py, sys; del h5py.File(sys.argv[1], 'r+')['traces/psnr']" "$TMP/nopsnr.h5"
-"$PNP" run $a --out "$TMP/y" --resume "$TMP/nopsnr.h5" >"$TMP/e4.log" 2>&1
+"$PNP" run $a --out "$TMP/z" --resume "$TMP/nopsnr.h5" >"$TMP/e4.log" 2>&1
 check "resuming a checkpoint without /traces/psnr: exit 2, the file and the dataset named" \
     bash -c "[ $? -eq 2 ] && grep -q -- '--resume $TMP/nopsnr.h5: /traces/psnr: not found' '$TMP/e4.log'"
 exit $status

@@ -105,9 +105,9 @@ PNP_CPU_NO_BF16=1 "$PNP" run $small --set precision=bf16 --out "$TMP/bf" >"$TMP/
 check "precision bf16 on a cpu without avx512_bf16 (PNP_CPU_NO_BF16=1): exit 2 naming the row and the instructions" \
     bash -c "[ $? -eq 2 ] && grep -q \"row 0: precision 'bf16' on backend 'cpu' needs the AVX512_BF16\" '$TMP/bf.log'"
 if grep -qw avx512_bf16 /proc/cpuinfo; then
-    if run b1 1 $small $dist --set precision=bf16; then
-        check "precision bf16 on the cpu backend runs, its log says so" grep -q "backend cpu (bf16)," "$TMP/b1.log"
-        $PY tests/cli/check_run.py close "$TMP/t1/default_row0.h5" "$TMP/b1/default_row0.h5" 0.05 0.05 \
+    if run bf1 1 $small $dist --set precision=bf16; then
+        check "precision bf16 on the cpu backend runs, its log says so" grep -q "backend cpu (bf16)," "$TMP/bf1.log"
+        $PY tests/cli/check_run.py close "$TMP/t1/default_row0.h5" "$TMP/bf1/default_row0.h5" 0.05 0.05 \
             "cpu bf16 = cpu fp32 (1 rank, tiled)" || status=1
     else
         check "precision bf16 on the cpu backend runs" false
@@ -115,6 +115,15 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 else
     echo "skip - precision bf16 on the cpu backend: skipped: no avx512_bf16"
 fi
+# an existing result is never replaced unasked
+before=$(md5sum "$TMP/t1/default_row0.h5")
+"$PNP" run $small $dist --out "$TMP/t1" >"$TMP/again.log" 2>&1
+check "a second run into the same folder: exit 2 at setup, names the file and --force, the result unchanged" \
+    bash -c "[ $? -eq 2 ] && grep -q 't1/default_row0.h5 exists: .*--force' '$TMP/again.log' &&
+             ! grep -q '^iter' '$TMP/again.log' && [ \"\$(md5sum '$TMP/t1/default_row0.h5')\" = '$before' ]"
+"$PNP" run $small $dist --set max_iter=1 --out "$TMP/t1" --force >"$TMP/forced.log" 2>&1
+check "--force replaces it" bash -c "[ $? -eq 0 ] && [ \"\$(md5sum '$TMP/t1/default_row0.h5')\" != '$before' ]"
+
 if ! nvidia-smi -L >/dev/null 2>&1; then
     "$PNP" run $small --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
     check "backend cuda without a GPU: exit 2 naming the row and the backend" \
