@@ -39,6 +39,10 @@ int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v
                         void *stream);
 int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, int kc, size_t n,
                                  float scale, void *stream);
+/* v <- (data + rho v) / (gram + rho) * scale (has_v 0: v taken as 0): the
+ * spectrum of the minimiser of 1/2 sum ||A_i x - y_i||^2 + rho/2 ||x - z||^2, v = rfft(z). */
+int pnp_launch_solve_spectrum(float *v, int has_v, const float *gram, const float *data, int c, int kc, size_t n,
+                              float rho, float scale, void *stream);
 int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream); /* z = x + a y */
 int pnp_launch_clamp01(float *x, size_t n, void *stream);
 /* partial[b] (double, `blocks` of them) = sum of (a - b)^2 over [b*chunk, (b+1)*chunk) ∩ [0, n). */

@@ -57,6 +57,26 @@ extern "C" int pnp_launch_gradient_spectrum(float *v, const float *gram, const f
     return (int)cudaGetLastError();
 }
 
+/* v[ch, t] <- (data[ch, t] + rho v[ch, t]) / (gram[ch', t] + rho) * scale (v = 0 when !has_v) */
+__global__ void solve_kernel(float2 *v, int has_v, const float *gram, const float2 *data, int c, int kc, size_t n,
+                             float rho, float scale)
+{
+    const size_t total = (size_t)c * n, gn = (size_t)kc * n;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const float d = gram[i % gn] + rho;
+        const float2 a = has_v ? v[i] : make_float2(0.f, 0.f), b = data[i];
+        v[i] = make_float2(((b.x + rho * a.x) / d) * scale, ((b.y + rho * a.y) / d) * scale);
+    }
+}
+
+extern "C" int pnp_launch_solve_spectrum(float *v, int has_v, const float *gram, const float *data, int c, int kc,
+                                         size_t n, float rho, float scale, void *stream)
+{
+    solve_kernel<<<pnp_grid_size((size_t)c * n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
+        (float2 *)v, has_v, gram, (const float2 *)data, c, kc, n, rho, scale);
+    return (int)cudaGetLastError();
+}
+
 __global__ void add_scaled_kernel(float *z, const float *x, float a, const float *y, size_t n)
 {
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x)

@@ -63,6 +63,14 @@ typedef struct {
      * (zero when no operator was added). g may alias x. */
     void (*blur_add_data)(pnp_blur *op, int i, const float *y_dev);
     void (*blur_gradient)(pnp_blur *op, const float *x_dev, float *g_dev);
+    /* S [kc, h, w/2+1] and B [c, h, w/2+1, 2] (re, im) as float buffers of
+     * gram_n and data_n elements (zero when no operator was added), for a
+     * caller that sums them over ranks in place: blur_gradient and blur_solve
+     * use them as they are then. An operator set of n = 0 holds only these. */
+    void (*blur_data_buffers)(pnp_blur *op, float **gram_dev, size_t *gram_n, float **data_dev, size_t *data_n);
+    /* x = irfft((B + rho rfft(z)) / (S + rho)): the minimiser of
+     * 1/2 sum_i ||A_i x - y_i||^2 + rho/2 ||x - z||^2 (z NULL: z = 0; x may alias z). */
+    void (*blur_solve)(pnp_blur *op, const float *z_dev, float rho, float *x_dev);
 
     /* ---- vector ops on float32 buffers of n elements ---- */
     void (*zero)(pnp_backend *be, void *dev, size_t bytes);

@@ -66,7 +66,7 @@ static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, in
     op->kc = kc;
     op->wc = w / 2 + 1;
     const size_t spec = (size_t)h * op->wc, plane = (size_t)h * w;
-    op->spectra = fftwf_alloc_complex(spec * n * kc);
+    op->spectra = fftwf_alloc_complex(spec * (n > 0 ? n : 1) * kc); /* n may be 0: S and B only */
     op->work = fftwf_alloc_complex(spec * c);
     op->real = fftwf_alloc_real(plane * c);
     if (!op->spectra || !op->work || !op->real) pnp_fatal("cpu blur: out of memory for %dx%d x %d operators", h, w, n);
@@ -112,17 +112,33 @@ static void cpu_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool a
     memcpy(y, op->real, sizeof(float) * plane * op->c);
 }
 
+/* S and B, zero, on first use. */
+static void ensure_data(pnp_blur *op)
+{
+    if (op->gram) return;
+    const size_t spec = (size_t)op->h * op->wc;
+    op->gram = pnp_calloc(spec * op->kc, sizeof(float));
+    op->data = fftwf_alloc_complex(spec * op->c);
+    if (!op->data) pnp_fatal("cpu blur: out of memory for the data term of %dx%d", op->h, op->w);
+    memset(op->data, 0, sizeof(fftwf_complex) * spec * op->c);
+    cpu_count_bytes(op->be, sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c, 0);
+}
+
+static void cpu_blur_data_buffers(pnp_blur *op, float **gram, size_t *gram_n, float **data, size_t *data_n)
+{
+    ensure_data(op);
+    const size_t spec = (size_t)op->h * op->wc;
+    *gram = op->gram;
+    *gram_n = spec * op->kc;
+    *data = (float *)op->data;
+    *data_n = 2 * spec * op->c;
+}
+
 static void cpu_blur_add_data(pnp_blur *op, int i, const float *y)
 {
     if (i < 0 || i >= op->n) pnp_fatal("cpu blur: operator %d out of range [0, %d)", i, op->n);
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
-    if (!op->gram) {
-        op->gram = pnp_calloc(spec * op->kc, sizeof(float));
-        op->data = fftwf_alloc_complex(spec * op->c);
-        if (!op->data) pnp_fatal("cpu blur: out of memory for the data term of %dx%d", op->h, op->w);
-        memset(op->data, 0, sizeof(fftwf_complex) * spec * op->c);
-        cpu_count_bytes(op->be, sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c, 0);
-    }
+    ensure_data(op);
     memcpy(op->real, y, sizeof(float) * plane * op->c);
     fftwf_execute(op->fwd);
 #pragma omp parallel for schedule(static) num_threads(cpu_threads(op->be))
@@ -162,6 +178,30 @@ static void cpu_blur_gradient(pnp_blur *op, const float *x, float *g)
         }
     fftwf_execute(op->inv);
     memcpy(g, op->real, sizeof(float) * plane * op->c);
+}
+
+/* x = irfft((B + rho rfft(z)) / (S + rho)), z NULL: 0. */
+static void cpu_blur_solve(pnp_blur *op, const float *z, float rho, float *x)
+{
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    ensure_data(op);
+    if (z) {
+        memcpy(op->real, z, sizeof(float) * plane * op->c);
+        fftwf_execute(op->fwd);
+    }
+    const float scale = 1.0f / (float)plane;
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(op->be))
+    for (size_t t = 0; t < spec; ++t)
+        for (int ch = 0; ch < op->c; ++ch) {
+            fftwf_complex *v = op->work + spec * ch + t;
+            const fftwf_complex *b = op->data + spec * ch + t;
+            const float d = op->gram[spec * (op->kc > 1 ? ch : 0) + t] + rho;
+            const float vr = z ? (*v)[0] : 0.f, vi = z ? (*v)[1] : 0.f;
+            (*v)[0] = (((*b)[0] + rho * vr) / d) * scale;
+            (*v)[1] = (((*b)[1] + rho * vi) / d) * scale;
+        }
+    fftwf_execute(op->inv);
+    memcpy(x, op->real, sizeof(float) * plane * op->c);
 }
 
 static void cpu_blur_destroy(pnp_blur *op)
@@ -310,6 +350,8 @@ static const pnp_backend_ops CPU_OPS = {
     .add_noise_clamp = cpu_add_noise_clamp,
     .blur_add_data = cpu_blur_add_data,
     .blur_gradient = cpu_blur_gradient,
+    .blur_data_buffers = cpu_blur_data_buffers,
+    .blur_solve = cpu_blur_solve,
     .zero = cpu_zero,
     .add_scaled = cpu_add_scaled,
     .clamp01 = cpu_clamp01,

@@ -99,15 +99,31 @@ static void cuda_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool 
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, y));
 }
 
+/* S and B, zero, on first use. */
+static void ensure_data(pnp_blur *op)
+{
+    if (op->gram) return;
+    const size_t spec = (size_t)op->h * op->wc;
+    op->gram = op->be->ops->alloc(op->be, spec * op->kc * sizeof(float));
+    op->data = op->be->ops->alloc(op->be, spec * op->c * 2 * sizeof(float));
+}
+
+static void cuda_blur_data_buffers(pnp_blur *op, float **gram, size_t *gram_n, float **data, size_t *data_n)
+{
+    ensure_data(op);
+    const size_t spec = (size_t)op->h * op->wc;
+    *gram = op->gram;
+    *gram_n = spec * op->kc;
+    *data = op->data;
+    *data_n = 2 * spec * op->c;
+}
+
 static void cuda_blur_add_data(pnp_blur *op, int i, const float *y)
 {
     if (i < 0 || i >= op->n) pnp_fatal("cuda blur: operator %d out of range [0, %d)", i, op->n);
     cuda_ctx *cx = op->be->ctx;
     const size_t spec = (size_t)op->h * op->wc;
-    if (!op->gram) {
-        op->gram = op->be->ops->alloc(op->be, spec * op->kc * sizeof(float));
-        op->data = op->be->ops->alloc(op->be, spec * op->c * 2 * sizeof(float));
-    }
+    ensure_data(op);
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)y, (cufftComplex *)op->work));
     CUDA_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * op->kc * i, op->work, op->c, op->kc,
                                    spec, cx->stream));
@@ -125,6 +141,18 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
     CUDA_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, op->kc, spec, 1.0f / (float)plane,
                                             cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, g));
+}
+
+/* x = irfft((B + rho rfft(z)) / (S + rho)), z NULL: 0. */
+static void cuda_blur_solve(pnp_blur *op, const float *z, float rho, float *x)
+{
+    cuda_ctx *cx = op->be->ctx;
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    ensure_data(op);
+    if (z) CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)z, (cufftComplex *)op->work));
+    CUDA_CHECK(pnp_launch_solve_spectrum(op->work, z != NULL, op->gram, op->data, op->c, op->kc, spec, rho,
+                                         1.0f / (float)plane, cx->stream));
+    CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, x));
 }
 
 static void cuda_blur_destroy(pnp_blur *op)
@@ -320,6 +348,8 @@ static const pnp_backend_ops CUDA_OPS = {
     .add_noise_clamp = cuda_add_noise_clamp,
     .blur_add_data = cuda_blur_add_data,
     .blur_gradient = cuda_blur_gradient,
+    .blur_data_buffers = cuda_blur_data_buffers,
+    .blur_solve = cuda_blur_solve,
     .zero = cuda_zero,
     .add_scaled = cuda_add_scaled,
     .clamp01 = cuda_clamp01,
