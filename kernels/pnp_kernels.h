@@ -51,6 +51,10 @@ int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chun
 /* The same with a * b for (a - b)^2. */
 int pnp_launch_dot(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
                    void *stream);
+/* partial[b] = sum over block b's fixed range of element indices (as above)
+ * of the SSIM map of a against b, both [c, h, w] (include/pnp/backend_util.h). */
+int pnp_launch_ssim(const float *a, const float *b, int c, int h, int w, size_t chunk, double *partial,
+                    unsigned blocks, void *stream);
 /* Windows (include/pnp/backend.h gather_windows / scatter_windows) with their
  * parameters in device int arrays: starts [y0[n], x0[n]]; rect [sy, sx, dy, dx, rows, cols] x [n]. */
 int pnp_launch_gather_windows(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,

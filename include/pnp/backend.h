@@ -81,6 +81,11 @@ typedef struct {
     double (*dot)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n);         /* sum a*b */
     /* (both in double, summed in fixed blocks then in block order: the same
      * result whatever the thread count or launch) */
+    /* Mean SSIM of x against ref, both [c, h, w], as deepinv.metric.SSIM
+     * (torchmetrics) computes it (include/pnp/backend_util.h): in double, summed
+     * in fixed blocks in order as above. NaN when h or w <= 5 (reflect padding
+     * needs more). */
+    double (*ssim)(pnp_backend *be, const float *x_dev, const float *ref_dev, int c, int h, int w);
     /* Bytes the backend could still allocate (host: MemAvailable, or less when the
      * process's cgroup caps it; GPU: free device memory). */
     size_t (*free_bytes)(pnp_backend *be);

@@ -30,7 +30,8 @@ static const char *USAGE =
     "usage: pnp inspect FILE.h5 [FILE.h5 ...] [--json]\n"
     "\n"
     "Summarize `pnp run` result files: for each file a table (status, grid row,\n"
-    "ranks, backend, denoiser, iterations, PSNR, total time, time per iteration\n"
+    "ranks, backend, solver and its step, denoiser, iterations, PSNR and SSIM,\n"
+    "total time, time per iteration\n"
     "split into gradient / denoiser / communication, peak memory of every rank),\n"
     "then one table across the files, one row per file.\n"
     "\n"
@@ -49,8 +50,9 @@ static const char *USAGE =
     "options:\n"
     "  --json       print one JSON array instead, one object per file (numbers as\n"
     "               numbers, seconds and bytes; per-rank values as arrays; the\n"
-    "               per-iteration PSNR and elapsed time under \"traces\"; the\n"
-    "               dataset path of each image, or null, under \"images\")\n"
+    "               per-iteration PSNR, SSIM, denoiser sigma and elapsed time\n"
+    "               under \"traces\"; the dataset path of each image, or null,\n"
+    "               under \"images\", of each saved iterate under \"iterates\")\n"
     "  -h, --help   this text\n"
     "\n"
     "See also `pnp report FILES --out DIR` (figures and an HTML page), h5dump, h5py.\n";
@@ -135,12 +137,20 @@ static void print_file(const summary *s)
            or_dash(s->r.communication), or_dash(s->r.hosts));
     if (s->r.slurm_job_id && s->r.slurm_job_id[0]) printf(", Slurm job %s", s->r.slurm_job_id);
     printf(")\n");
+    printf("  %-18s%s", "solver", s->r.solver ? s->r.solver : "PnP");
+    if (!isnan(s->r.step_size)) printf(" (step %.6g", s->r.step_size);
+    if (!isnan(s->r.lipschitz))
+        printf(" = scale / L, L = %.6g%s", s->r.lipschitz, s->r.lipschitz_iterations ? " by the power method" : ", exact");
+    if (!isnan(s->r.step_size)) printf(")");
+    printf("\n");
     printf("  %-18s%s\n", "denoiser", or_dash(s->r.denoiser));
     printf("  %-18s%lld", "iterations", s->r.iterations);
+    if (s->r.n_iterates) printf(" (%d saved in /iterates)", s->r.n_iterates);
     if (s->r.traced != s->r.iterations) printf(" (%lld traced)", s->r.traced);
     printf("\n");
     if (isnan(s->r.initial_psnr)) printf("  %-18sfinal %.3f dB\n", "PSNR", s->r.final_psnr);
     else printf("  %-18s%.3f dB initial, %.3f dB final\n", "PSNR", s->r.initial_psnr, s->r.final_psnr);
+    if (!isnan(s->r.final_ssim)) printf("  %-18s%.4f initial, %.4f final\n", "SSIM", s->r.initial_ssim, s->r.final_ssim);
     printf("  %-18s%.3f s", "total time", s->r.total_time);
     if (!isnan(s->r.setup_time)) printf(" (setup %.3f s)", s->r.setup_time);
     printf("\n");
@@ -159,12 +169,14 @@ static void print_table(const summary *s, int n)
 {
     int w = 4;
     for (int i = 0; i < n; ++i) w = (int)strlen(s[i].path) > w ? (int)strlen(s[i].path) : w;
-    printf("%-*s  %4s %5s %-7s %-11s %5s %9s %9s %8s %8s %8s %8s  %s\n", w, "file", "row", "ranks", "backend",
-           "status", "iters", "PSNR dB", "total s", "s/iter", "gradient", "denoiser", "comm", "peak MiB per rank");
+    printf("%-*s  %4s %-6s %5s %-7s %-11s %5s %9s %6s %9s %8s %8s %8s %8s  %s\n", w, "file", "row", "solver", "ranks",
+           "backend", "status", "iters", "PSNR dB", "SSIM", "total s", "s/iter", "gradient", "denoiser", "comm",
+           "peak MiB per rank");
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
-        printf("%-*s  %4lld %5lld %-7s %-11s %5lld %9.3f %9.3f", w, f->path, f->r.grid_row_index, f->r.ranks, f->r.backend,
-               f->r.status, f->r.iterations, f->r.final_psnr, f->r.total_time);
+        printf("%-*s  %4lld %-6s %5lld %-7s %-11s %5lld %9.3f %6.4f %9.3f", w, f->path, f->r.grid_row_index,
+               f->r.solver ? f->r.solver : "PnP", f->r.ranks, f->r.backend, f->r.status, f->r.iterations,
+               f->r.final_psnr, f->r.final_ssim, f->r.total_time);
         if (f->r.traced)
             printf(" %8.4f %8.4f %8.4f %8.4f  ", f->iteration_time, f->gradient_time, f->denoise_time, f->comm_time);
         else
@@ -223,11 +235,11 @@ static void print_json(const summary *s, int n)
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
         const char *skeys[] = {"file", "status", "grid_row", "config_file", "backend", "communication",
-                               "denoiser", "hosts", "slurm_job_id"};
+                               "denoiser", "hosts", "slurm_job_id", "solver"};
         const char *svals[] = {f->path, f->r.status, f->r.grid_row, f->r.config_file, f->r.backend, f->r.communication,
-                               f->r.denoiser, f->r.hosts, f->r.slurm_job_id};
+                               f->r.denoiser, f->r.hosts, f->r.slurm_job_id, f->r.solver ? f->r.solver : "PnP"};
         printf("  {\n");
-        for (int k = 0; k < 9; ++k) {
+        for (int k = 0; k < 10; ++k) {
             printf("    \"%s\": ", skeys[k]);
             json_str(svals[k]);
             printf(",\n");
@@ -235,11 +247,13 @@ static void print_json(const summary *s, int n)
         printf("    \"grid_row_index\": %lld,\n    \"ranks\": %lld,\n    \"iterations\": %lld,\n"
                "    \"traced_iterations\": %lld,\n",
                f->r.grid_row_index, f->r.ranks, f->r.iterations, f->r.traced);
-        const char *nkeys[] = {"initial_psnr", "final_psnr", "total_time", "setup_time", "iteration_time",
-                               "gradient_time", "denoise_time", "comm_time"};
-        const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.total_time, f->r.setup_time, f->iteration_time,
-                                f->gradient_time, f->denoise_time, f->comm_time};
-        for (int k = 0; k < 8; ++k) {
+        const char *nkeys[] = {"initial_psnr", "final_psnr", "initial_ssim", "final_ssim", "total_time", "setup_time",
+                               "iteration_time", "gradient_time", "denoise_time", "comm_time", "step_size",
+                               "lipschitz"};
+        const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.initial_ssim, f->r.final_ssim,
+                                f->r.total_time, f->r.setup_time, f->iteration_time, f->gradient_time,
+                                f->denoise_time, f->comm_time, f->r.step_size, f->r.lipschitz};
+        for (int k = 0; k < 12; ++k) {
             printf("    \"%s\": ", nkeys[k]);
             json_num(nvals[k]);
             printf(",\n");
@@ -254,6 +268,10 @@ static void print_json(const summary *s, int n)
         json_array(f->r.windows_owned, f->r.ranks);
         printf(",\n    \"traces\": {\"psnr\": ");
         json_array(f->r.psnr, f->r.traced);
+        printf(", \"ssim\": ");
+        json_array(f->r.ssim, f->r.traced);
+        printf(", \"denoiser_sigma\": ");
+        json_array(f->r.sigma, f->r.traced);
         printf(", \"elapsed\": ");
         json_array(f->r.elapsed, f->r.traced);
         printf("},\n    \"images\": {");
@@ -262,6 +280,9 @@ static void print_json(const summary *s, int n)
             if (f->r.has_image[k]) printf("\"/%s\"", pnp_result_image_names[k]);
             else fputs("null", stdout);
         }
+        printf("},\n    \"iterates\": {");
+        for (int q = 0; q < f->r.n_iterates; ++q)
+            printf("%s\"%d\": \"/iterates/%d\"", q ? ", " : "", f->r.iterate_index[q], f->r.iterate_index[q]);
         printf("}");
         printf("\n  }%s\n", i + 1 < n ? "," : "");
     }

@@ -13,6 +13,10 @@
     check_run.py golden GOLDEN FILE XNAME       PSNR per iteration within 1e-4 dB of the
                                                 golden trace, reconstruction = GOLDEN[XNAME]
                                                 within 1e-4 (max abs)
+    check_run.py algo GOLDEN CASE FILE XNAME    against GOLDEN's group CASE (make_golden_algo.py):
+                                                PSNR per iteration within 1e-3 dB, SSIM within
+                                                1e-5, the reconstruction = CASE[XNAME] within 1e-5
+                                                relative (2-norm); step and L (PnP) within 1e-4
 
 Prints ok/not ok lines (tests/run.sh counts them); exit 1 on any failure."""
 import sys
@@ -106,6 +110,26 @@ def golden(gpath, path, xname):
         check(dx <= 1e-4, f"deepinv golden trace: reconstruction after {n} iterations = {xname}, max abs {dx:.3g}")
 
 
+def algo(gpath, case, path, xname):
+    with h5py.File(gpath, "r") as gf, h5py.File(path, "r") as f:
+        g, tr = gf[case], f["traces"]
+        n = len(tr["psnr"])
+        dp = float(np.max(np.abs(g["psnr"][:n] - tr["psnr"][...])))
+        ds = float(np.max(np.abs(g["ssim"][:n] - tr["ssim"][...])))
+        check(dp <= 1e-3 and ds <= 1e-5, f"{case}: deepinv's PSNR and SSIM of {n} iterations within 1e-3 dB and "
+              f"1e-5 (max diff {dp:.3g} dB, {ds:.3g})")
+        ref, x = g[xname][...].astype(np.float64), f["reconstruction"][...].astype(np.float64)
+        rel = float(np.linalg.norm(x - ref) / np.linalg.norm(ref))
+        check(rel <= 1e-5, f"{case}: reconstruction after {n} iterations = deepinv's {xname}, relative {rel:.3g} "
+              f"(max abs {np.max(np.abs(x - ref)):.3g})")
+        if "lipschitz" in g.attrs:
+            lp, lg = float(f.attrs["lipschitz"]), float(g.attrs["lipschitz"])
+            sp, sg = float(f.attrs["step_size"]), float(g.attrs["step_size"])
+            check(abs(lp - lg) <= 1e-4 * lg and abs(sp - sg) <= 1e-4 * sg,
+                  f"{case}: L = {lp:.7g} (exact, {int(f.attrs['lipschitz_iterations'])} iterations) = deepinv's "
+                  f"power method {lg:.7g} within 1e-4; step {sp:.7g} (deepinv {sg:.7g})")
+
+
 mode = sys.argv[1]
 if mode == "layout":
     layout(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
@@ -119,6 +143,8 @@ elif mode == "capped":
     capped(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
 elif mode == "golden":
     golden(sys.argv[2], sys.argv[3], sys.argv[4])
+elif mode == "algo":
+    algo(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
 else:
     sys.exit(f"unknown mode {mode}")
 sys.exit(1 if failed else 0)

@@ -5,6 +5,7 @@
  * FFTW plans use FFTW_ESTIMATE: the plan (and so the rounding) is the same on
  * every rank and every run, which keeps multi-rank results bit-reproducible. */
 #include <fftw3.h>
+#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -290,6 +291,74 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
 
 static double cpu_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
 
+/* Strips of SSIM_STRIP rows per channel, each summed on its own, then the
+ * strips in order: the same result whatever the thread count. Per strip the
+ * five products x, y, x^2, y^2, xy are filtered along rows (reflect index,
+ * double) into the thread's buffer for the strip's rows and the radius above
+ * and below, then down columns per pixel. The buffers (and the strip sums in
+ * the context's block-sum array) are grow-only, counted in peak_bytes. */
+enum { SSIM_STRIP = 32 };
+
+static double cpu_ssim(pnp_backend *be, const float *x, const float *ref, int c, int h, int w)
+{
+    enum { R = PNP_SSIM_RADIUS, T = 2 * PNP_SSIM_RADIUS + 1 };
+    if (h <= R || w <= R) return NAN;
+    cpu_ctx *cx = be->ctx;
+    double g[T], gs = 0;
+    for (int t = 0; t < T; ++t) gs += g[t] = pnp_ssim_weight(t - R);
+    for (int t = 0; t < T; ++t) g[t] /= gs;
+    const int strips = (h + SSIM_STRIP - 1) / SSIM_STRIP, total = c * strips;
+    if ((size_t)total > cx->npart) {
+        free(cx->part);
+        cpu_count_bytes(be, (size_t)total * sizeof(double), cx->npart * sizeof(double));
+        cx->part = pnp_malloc((size_t)total * sizeof(double));
+        cx->npart = (size_t)total;
+    }
+    const size_t per_thread = (size_t)5 * (SSIM_STRIP + 2 * R) * w; /* doubles: [5, strip rows + 2R, w] */
+    if (per_thread * cx->threads > cx->nssim) {
+        free(cx->ssim_buf);
+        cpu_count_bytes(be, per_thread * cx->threads * sizeof(double), cx->nssim * sizeof(double));
+        cx->ssim_buf = pnp_malloc(per_thread * cx->threads * sizeof(double));
+        cx->nssim = per_thread * cx->threads;
+    }
+    double *part = cx->part;
+#pragma omp parallel num_threads(cx->threads)
+    {
+        double *buf = cx->ssim_buf + per_thread * (size_t)omp_get_thread_num();
+#pragma omp for schedule(static)
+        for (int s = 0; s < total; ++s) {
+            const int ch = s / strips, i0 = (s % strips) * SSIM_STRIP;
+            const int i1 = i0 + SSIM_STRIP < h ? i0 + SSIM_STRIP : h, rows = i1 - i0 + 2 * R;
+            const float *a = x + (size_t)ch * h * w, *b = ref + (size_t)ch * h * w;
+            for (int r = 0; r < rows; ++r) { /* padded row i0 + r (image row i0 + r - R, reflected) */
+                const size_t src = (size_t)pnp_reflect_index(i0 + r, R, h) * w;
+                for (int j = 0; j < w; ++j) {
+                    double m[5] = {0, 0, 0, 0, 0};
+                    for (int t = 0; t < T; ++t) {
+                        const int q = pnp_reflect_index(j + t, R, w);
+                        const double u = a[src + q], v = b[src + q];
+                        m[0] += g[t] * u, m[1] += g[t] * v, m[2] += g[t] * u * u, m[3] += g[t] * v * v,
+                            m[4] += g[t] * u * v;
+                    }
+                    for (int k = 0; k < 5; ++k) buf[((size_t)k * rows + r) * w + j] = m[k];
+                }
+            }
+            double sum = 0;
+            for (int i = 0; i < i1 - i0; ++i)
+                for (int j = 0; j < w; ++j) {
+                    double m[5] = {0, 0, 0, 0, 0};
+                    for (int t = 0; t < T; ++t)
+                        for (int k = 0; k < 5; ++k) m[k] += g[t] * buf[((size_t)k * rows + i + t) * w + j];
+                    sum += pnp_ssim_pixel(m[0], m[1], m[2], m[3], m[4]);
+                }
+            part[s] = sum;
+        }
+    }
+    double sum = 0;
+    for (int s = 0; s < total; ++s) sum += part[s];
+    return sum / ((double)c * h * w);
+}
+
 /* ---------------------------------------------------------- tiles */
 
 static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, int w, int pad, int wh, int ww,
@@ -330,6 +399,7 @@ static void cpu_destroy(pnp_backend *be)
     for (int t = 0; t < c->nscratch; ++t) free(c->scratch[t]);
     free(c->scratch);
     free(c->part);
+    free(c->ssim_buf);
     free(c);
     free(be);
 }
@@ -357,6 +427,7 @@ static const pnp_backend_ops CPU_OPS = {
     .clamp01 = cpu_clamp01,
     .sum_sq_diff = cpu_sum_sq_diff,
     .dot = cpu_dot,
+    .ssim = cpu_ssim,
     .free_bytes = cpu_free_bytes,
     .workspace_bytes = cpu_workspace_bytes,
     .memory_id = cpu_memory_id,

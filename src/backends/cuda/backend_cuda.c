@@ -4,6 +4,7 @@
  * element-wise work, and the cuDNN layer engine of layers_cudnn.c. Everything
  * runs on one stream per backend.
  * NOTE: compiled in CI, but run only where a GPU is present. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,9 +195,12 @@ static void cuda_clamp01(pnp_backend *be, float *x, size_t n)
     CUDA_CHECK(pnp_launch_clamp01(x, n, ((cuda_ctx *)be->ctx)->stream));
 }
 
-/* Fixed chunks of 64K elements per block, summed on the host in block order.
- * squares: sum (a-b)^2, else sum a*b. */
-static double block_sum(pnp_backend *be, const float *a, const float *b, size_t n, bool squares)
+enum sum_kind { SUM_SQ_DIFF, SUM_DOT, SUM_SSIM };
+
+/* Fixed chunks of 64K elements per block, summed on the host in block order:
+ * sum (a-b)^2, sum a*b, or the SSIM map of a against b as [c, h, w]. */
+static double block_sum(pnp_backend *be, const float *a, const float *b, size_t n, enum sum_kind kind, int c_,
+                        int h, int w)
 {
     cuda_ctx *c = be->ctx;
     const size_t chunk = 65536;
@@ -210,8 +214,9 @@ static double block_sum(pnp_backend *be, const float *a, const float *b, size_t 
         c->partial_host = pnp_malloc(blocks * sizeof(double));
         c->partial_count = blocks;
     }
-    if (squares) CUDA_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
-    else CUDA_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
+    if (kind == SUM_SQ_DIFF) CUDA_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    else if (kind == SUM_DOT) CUDA_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
+    else CUDA_CHECK(pnp_launch_ssim(a, b, c_, h, w, chunk, c->partial, blocks, c->stream));
     CUDA_CHECK(cudaMemcpyAsync(c->partial_host, c->partial, blocks * sizeof(double), cudaMemcpyDeviceToHost,
                                c->stream));
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -222,10 +227,20 @@ static double block_sum(pnp_backend *be, const float *a, const float *b, size_t 
 
 static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
 {
-    return block_sum(be, a, b, n, true);
+    return block_sum(be, a, b, n, SUM_SQ_DIFF, 0, 0, 0);
 }
 
-static double cuda_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
+static double cuda_ssim(pnp_backend *be, const float *x, const float *ref, int c, int h, int w)
+{
+    if (h <= PNP_SSIM_RADIUS || w <= PNP_SSIM_RADIUS) return NAN;
+    const size_t n = (size_t)c * h * w;
+    return block_sum(be, x, ref, n, SUM_SSIM, c, h, w) / (double)n;
+}
+
+static double cuda_dot(pnp_backend *be, const float *a, const float *b, size_t n)
+{
+    return block_sum(be, a, b, n, SUM_DOT, 0, 0, 0);
+}
 
 static size_t cuda_free_bytes(pnp_backend *be)
 {
@@ -355,6 +370,7 @@ static const pnp_backend_ops CUDA_OPS = {
     .clamp01 = cuda_clamp01,
     .sum_sq_diff = cuda_sum_sq_diff,
     .dot = cuda_dot,
+    .ssim = cuda_ssim,
     .free_bytes = cuda_free_bytes,
     .workspace_bytes = cuda_workspace_bytes,
     .memory_id = cuda_memory_id,

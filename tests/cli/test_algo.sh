@@ -1,0 +1,89 @@
+# test_algo.sh - the solvers of include/pnp/solver.h against deepinv, on the
+# runs of tests/configs/golden_algo.yml with the trained FFDNet of ../shared
+# (tests/golden/algo_trace.h5, made by tests/golden/make_golden_algo.py with
+# deepinv in float64; skipped without ../shared):
+#  - row 0 PnP with step_size null (0.99 / L, L exact), init pseudo_inverse and
+#    denoiser_lambda_relaxation; row 1 PnP with init wiener; row 2 DPIR: PSNR
+#    within 1e-3 dB and SSIM within 1e-5 at every iteration, the image within
+#    1e-5 relative after the first (PNP_STOP_AFTER=1) and the last iteration,
+#    L and the step within 1e-4 of deepinv's power method;
+#  - 1 rank = 2 ranks = 3 ranks for each solver: distributed physics on 3
+#    ranks, distributed physics and tiles on 2 ranks against 1 rank with the
+#    same tiles; max abs 1e-6 for row 0, 5e-6 for rows 1 and 2: S and B are
+#    float32 sums over the operators, in another order on several ranks (the
+#    images differ by 3e-7 after the Wiener start), and the data step divides
+#    by S + rho, rho down to 0.06, while the trained FFDNet does not shrink
+#    differences, over 6 or 8 iterations (measured: 2.4e-6 and 1.3e-6);
+#  - a resumed DPIR run (stopped after iteration 3) equals the uninterrupted
+#    one, its saved iterates (save_every 2) included;
+#  - /iterates/K, and pnp inspect / --json showing SSIM.
+. "$(dirname "$0")/lib.sh"
+MPI="timeout 300 mpirun --allow-run-as-root --oversubscribe"
+G=tests/golden/algo_trace.h5
+cfg=tests/configs/golden_algo.yml
+R=golden_algo_row
+algo() { $PY tests/cli/check_run.py algo $G "$@" || status=1; }
+same() { $PY tests/cli/check_run.py same "$1" "$2" "${4:-1e-6}" "$3" || status=1; }
+tiles="--set distribute_physics=true --set distribute_denoiser=true --set patch_size=24 --set overlap=8"
+ffdnet="$PNP_SHARED/data/weights/kair-small/ffdnet_color.h5"
+if [ ! -r "$ffdnet" ]; then
+    echo "skip - solvers against deepinv: $ffdnet not found (set PNP_SHARED)"
+    exit 0
+fi
+cfg="$cfg --set weights=$ffdnet"
+
+"$PNP" run $cfg --out "$TMP/g" >"$TMP/g.log" 2>&1
+check "golden_algo.yml: three rows run" test -s "$TMP/g/${R}0.h5" -a -s "$TMP/g/${R}1.h5" -a -s "$TMP/g/${R}2.h5"
+names=(pnp_pinv_relax pnp_wiener dpir)
+last=(x6 x6 x8)
+ranks_tol=(1e-6 5e-6 5e-6)
+for k in 0 1 2; do
+    PNP_STOP_AFTER=1 "$PNP" run $cfg --row $k --out "$TMP/g1" >"$TMP/g1.log" 2>&1 # the first iteration alone
+    algo "${names[$k]}" "$TMP/g/${R}$k.h5" "${last[$k]}"
+    algo "${names[$k]}" "$TMP/g1/${R}$k.h5" x1
+done
+check "the log says the solver, the step and L" \
+    grep -q "solver PnP: step 0.12375 = 0.99 / L, L = 8 (exact" "$TMP/g.log"
+check "the log says DPIR's schedule" grep -q "solver DPIR: x_0 = A^T y; sigma 0.1922 -> 0.1, rho 0.06229 -> 0.23" "$TMP/g.log"
+
+# ranks: each row on 3 ranks (distributed physics) and 2 ranks (physics and tiles)
+for k in 0 1 2; do
+    $MPI -n 3 "$PNP" run $cfg --row $k --set distribute_physics=true --out "$TMP/r3" >"$TMP/r3.log" 2>&1
+    same "$TMP/g/${R}$k.h5" "$TMP/r3/${R}$k.h5" "${names[$k]}: 3 ranks with distributed physics = 1 rank" \
+        "${ranks_tol[$k]}"
+    "$PNP" run $cfg --row $k $tiles --out "$TMP/t1" >"$TMP/t1.log" 2>&1
+    $MPI -n 2 "$PNP" run $cfg --row $k $tiles --out "$TMP/t2" >"$TMP/t2.log" 2>&1
+    same "$TMP/t1/${R}$k.h5" "$TMP/t2/${R}$k.h5" "${names[$k]}: 2 ranks with physics and tiles = 1 rank, same tiles" \
+        "${ranks_tol[$k]}"
+done
+
+# resume of DPIR, with iterates saved every 2 iterations
+"$PNP" run $cfg --row 2 --set save_every=2 --out "$TMP/full" >/dev/null 2>&1
+PNP_STOP_AFTER=3 "$PNP" run $cfg --row 2 --set save_every=2 --out "$TMP/part" >/dev/null 2>&1
+check "DPIR stopped after iteration 3: exit 3" test $? -eq 3
+"$PNP" run $cfg --row 2 --set save_every=2 --out "$TMP/part" --resume "$TMP/part/${R}2.h5" >"$TMP/res.log" 2>&1
+check "DPIR resumed: exit 0" test $? -eq 0
+same "$TMP/full/${R}2.h5" "$TMP/part/${R}2.h5" "DPIR interrupted + resumed = uninterrupted"
+check "iterates 2, 4, 6, 8 saved, the last equal to the reconstruction, the resumed run's equal to the uninterrupted's" \
+    $PY - "$TMP/full/${R}2.h5" "$TMP/part/${R}2.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+keys = sorted(a["iterates"].keys(), key=int)
+ok = keys == ["2", "4", "6", "8"] and sorted(b["iterates"].keys(), key=int) == keys
+ok &= all(a["iterates"][k].compression == "gzip" and a["iterates"][k].chunks is not None
+          and int(a["iterates"][k].attrs["iteration"]) == int(k) for k in keys)
+ok &= np.array_equal(a["iterates/8"][...], a["reconstruction"][...])
+ok &= all(np.max(np.abs(a["iterates"][k][...] - b["iterates"][k][...])) <= 1e-6 for k in keys)
+sys.exit(0 if ok else 1)
+PYEOF
+
+"$PNP" inspect "$TMP/g/${R}2.h5" >"$TMP/insp" 2>&1
+check "pnp inspect shows the solver and SSIM" \
+    bash -c "grep -q 'solver *DPIR' '$TMP/insp' && grep -qE 'SSIM +0\.[0-9]+ initial, 0\.[0-9]+ final' '$TMP/insp'"
+"$PNP" inspect --json "$TMP/g/${R}0.h5" >"$TMP/json" 2>&1
+check "pnp inspect --json: final_ssim, the SSIM trace, solver, step_size and L" $PY -c "
+import json, sys
+r = json.load(open('$TMP/json'))[0]
+sys.exit(0 if r['solver'] == 'PnP' and 0 < r['final_ssim'] < 1 and len(r['traces']['ssim']) == 6
+         and abs(r['step_size'] - 0.12375) < 1e-6 and abs(r['lipschitz'] - 8) < 1e-5 else 1)"
+exit $status
