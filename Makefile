@@ -7,6 +7,8 @@
 #                   DESTDIR honoured): bin/pnp, share/pnp/{configs,scripts,weights}
 #   make bench      the benchmark programs (bench/*.c -> build/bench/*)
 #   make CUDA=0     a CPU-only build whatever config.mk says
+#   make cuda-emu   the CUDA backend on CPU stand-ins of its libraries, in
+#                   build-emu/ (tests/cuda_emu/README.md; make test runs it)
 #
 # Dependencies are Debian packages (scripts/deps.sh installs them). deps.sh
 # also checks the optional CUDA toolkit and writes config.mk with CUDA = 1 or 0
@@ -18,7 +20,7 @@ CUDA ?= 0
 BUILD ?= build
 CC := mpicc
 NVCC ?= nvcc
-PKGS := yaml-0.1 libpng fftw3f hdf5
+PKGS := yaml-0.1 libpng fftw3f hdf5 libtiff-4 cfitsio
 
 OPT ?= -O2 -g
 CFLAGS := $(OPT) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
@@ -62,6 +64,57 @@ NVFLAGS := -O2 -std=c++17 -Iinclude -fmad=false \
 LDLIBS += $(CUDNN_LIBS) $(NCCL_LIBS) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcufft -lcudart -lstdc++
 endif
 
+# ---------------------------------------------------------------- CUDA emulation
+# `make cuda-emu` builds the CUDA backend (src/backends/cuda, src/comm/comm_nccl.c,
+# kernels/) against CPU stand-ins for the CUDA runtime, cuFFT, cuDNN and NCCL
+# (tests/cuda_emu/) into build-emu/ with CUDA=emu: build-emu/pnp and
+# build-emu/tests/*. The host files compile against the toolkit's real headers,
+# so every call's signature is checked; the kernels are rewritten into host C++
+# (tests/cuda_emu/rewrite_cu.py). Only the headers are needed (CUDA_HOME,
+# CUDNN_HOME, NCCL_HOME from config.mk, else /usr/local/cuda): without them it
+# says why and builds nothing, and tests/cuda_emu/test_cuda_emu.sh skips.
+# `make cuda-emu-asan`: the emulated parity test under AddressSanitizer, in
+# build-emu-asan/.
+EMU_CUDA_HOME := $(or $(CUDA_HOME),/usr/local/cuda)
+EMU_CUDNN_HOME := $(or $(CUDNN_HOME),$(EMU_CUDA_HOME))
+EMU_NCCL_HOME := $(or $(NCCL_HOME),$(EMU_CUDA_HOME))
+EMU_HEADERS := $(EMU_CUDA_HOME)/include/cuda_runtime_api.h $(EMU_CUDA_HOME)/include/cuda_bf16.h \
+               $(EMU_CUDA_HOME)/include/cufft.h $(EMU_CUDNN_HOME)/include/cudnn.h $(EMU_NCCL_HOME)/include/nccl.h
+EMU_MISSING := $(filter-out $(wildcard $(EMU_HEADERS)),$(EMU_HEADERS))
+ifeq ($(CUDA),emu)
+ifneq ($(EMU_MISSING),)
+$(error CUDA=emu needs the CUDA toolkit's headers; missing: $(EMU_MISSING))
+endif
+EMU_SAN ?=
+CUDA_INC := -I$(EMU_CUDA_HOME)/include -I$(EMU_CUDNN_HOME)/include -I$(EMU_NCCL_HOME)/include
+CFLAGS += -DPNP_WITH_CUDA $(EMU_SAN)
+LDFLAGS += $(EMU_SAN)
+EMU_CXX := mpicxx
+EMU_CXXFLAGS := $(OPT) -std=c++17 -Wall -Wextra -Wno-unused-parameter -ffp-contract=off -fopenmp $(EMU_SAN) \
+                -DOMPI_SKIP_MPICXX -DMPICH_SKIP_MPICXX -Iinclude -Ikernels -Itests/cuda_emu $(CUDA_INC)
+EMU_OBJ := $(patsubst tests/cuda_emu/%.cpp,$(BUILD)/obj/emu/%.o,$(wildcard tests/cuda_emu/*.cpp))
+LIB_OBJ += $(CUDA_C_SRC:%.c=$(BUILD)/obj/%.o) $(patsubst kernels/%.cu,$(BUILD)/obj/emu/kernels/%.o,\
+           $(wildcard kernels/*.cu)) $(EMU_OBJ)
+LDLIBS += -lstdc++ -lpthread
+.SECONDARY: $(patsubst kernels/%.cu,$(BUILD)/gen/kernels/%.cpp,$(wildcard kernels/*.cu))
+
+$(BUILD)/gen/kernels/%.cpp: kernels/%.cu tests/cuda_emu/rewrite_cu.py
+	@mkdir -p $(@D)
+	python3 tests/cuda_emu/rewrite_cu.py $< $@
+
+$(BUILD)/obj/emu/kernels/%.o: $(BUILD)/gen/kernels/%.cpp tests/cuda_emu/kernel_shim.h kernels/*.h include/pnp/*.h \
+                              $(BUILD)/flags
+	@mkdir -p $(@D)
+	$(EMU_CXX) $(EMU_CXXFLAGS) -include tests/cuda_emu/kernel_shim.h -c $< -o $@
+
+$(BUILD)/obj/emu/%.o: tests/cuda_emu/%.cpp tests/cuda_emu/*.h $(BUILD)/flags
+	@mkdir -p $(@D)
+	$(EMU_CXX) $(EMU_CXXFLAGS) -c $< -o $@
+endif
+
+# (its make targets are at the end)
+# ---------------------------------------------------------------- end of CUDA emulation
+
 TEST_SRC := $(wildcard tests/unit/*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
@@ -73,7 +126,7 @@ all: $(BUILD)/pnp $(TEST_BIN)
 # $(BUILD)/flags holds the flags the objects there were built with; it is
 # rewritten (and so everything rebuilt) only when they change, so CUDA=0 and
 # CUDA=1 objects never mix in one folder.
-BUILD_FLAGS := CUDA=$(CUDA) CC=$(CC) CFLAGS=$(CFLAGS) NVFLAGS=$(NVFLAGS) LDLIBS=$(LDLIBS)
+BUILD_FLAGS := CUDA=$(CUDA) CC=$(CC) CFLAGS=$(CFLAGS) NVFLAGS=$(NVFLAGS) EMU_CXXFLAGS=$(EMU_CXXFLAGS) LDLIBS=$(LDLIBS)
 $(BUILD)/flags: FORCE | $(BUILD)/obj
 	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' > $@
 
@@ -131,7 +184,7 @@ bench: $(BENCH_BIN)
 deps:
 	bash scripts/deps.sh
 
-test: all
+test: all cuda-emu
 	bash tests/run.sh
 
 demo: all
@@ -150,6 +203,26 @@ install: $(BUILD)/pnp
 	@echo "installed $(DESTDIR)$(PREFIX)/bin/pnp (data in $(SHARE))"
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-emu build-emu-asan
 
 FORCE:
+
+# ---------------------------------------------------------------- CUDA emulation targets (see above)
+.PHONY: cuda-emu cuda-emu-asan cuda-emu-missing
+cuda-emu-missing: # what the emulation lacks here (nothing when it builds); tests/cuda_emu/test_cuda_emu.sh asks
+	@echo $(EMU_MISSING)
+
+cuda-emu:
+ifeq ($(EMU_MISSING),)
+	$(MAKE) CUDA=emu BUILD=build-emu all
+else
+	@echo "cuda-emu: not built: no CUDA toolkit headers ($(EMU_MISSING))"
+endif
+
+cuda-emu-asan:
+ifeq ($(EMU_MISSING),)
+	$(MAKE) CUDA=emu BUILD=build-emu-asan OPT="-O1 -g" EMU_SAN="-fsanitize=address -fno-omit-frame-pointer" \
+	    build-emu-asan/tests/test_cuda_parity
+else
+	@echo "cuda-emu-asan: not built: no CUDA toolkit headers ($(EMU_MISSING))"
+endif

@@ -10,7 +10,10 @@
 #      into /tmp/pnp-sysroot and used from there;
 #   2. make BUILD=build-gpu (CUDA=1, sm_90), and build-gpu/bench/denoiser_forward;
 #   3. build-gpu/tests/test_cuda_parity (every layer op, DRUNet, DnCNN, FFDNet
-#      in TF32, bf16 and strict fp32 against the CPU backend);
+#      in TF32, bf16 and strict fp32 against the CPU backend; the summary says
+#      how the tensor cores round TF32 operands and how many convolutions cuDNN
+#      would not fuse: the two things the CUDA emulation, tests/cuda_emu/,
+#      cannot tell);
 #   4. tests/cli/test_run_reference.sh on build-gpu/pnp (the golden run on the
 #      cuda backend against the cpu one, TF32 / strict / bf16 / 2 ranks);
 #   5. the reference problem (configs/highres_imaging.yml: 2048x1366 synthetic
@@ -146,6 +149,7 @@ step "test_cuda_parity" 150 "$OUT/parity.log" env PNP_SHARED="$SHARED" build-gpu
 note "  $(grep -c '^ok - ' "$OUT/parity.log" || true) ok, $(grep -c '^not ok - ' "$OUT/parity.log" || true) failed," \
     "$(grep -c '^skip - ' "$OUT/parity.log" || true) skipped"
 grep '^not ok - ' "$OUT/parity.log" | head -20 | sed 's/^/    /' >>"$SUMMARY" || true
+grep '^# ' "$OUT/parity.log" | sed 's/^# /    /' >>"$SUMMARY" || true
 
 # ---------------------------------------------------------------- 4. golden run on the GPU
 step "tests/cli/test_run_reference.sh (cuda)" 120 "$OUT/cli.log" \
@@ -168,6 +172,8 @@ for prec in fp32 bf16; do
         fi
     done
 done
+grep -h 'ran unfused\|refused the fused\|refused its queried workspace' "$OUT/runs.log" | sort -u | head -5 |
+    sed 's/^/    /' >>"$SUMMARY" || true
 if [ ${#files[@]} -gt 0 ]; then
     "$PNP" inspect --json "${files[@]}" >"$OUT/inspect.json" 2>>"$OUT/runs.log" || true
     if python3 -c 'import json' 2>/dev/null; then

@@ -2,8 +2,8 @@
  * (src/backends/cuda/layers_cudnn.c): moving NCHW float images in and out of NHWC
  * activations (replicate padding at the bottom and right, crop back), the
  * constant sigma channel, 2x2 pixel (un)shuffle in PyTorch's channel order, the
- * sum of two activations, and the bias / ReLU / residual epilogue of the
- * convolutions cuDNN cannot fuse.
+ * sum of two activations, and the bias / ReLU / residual epilogues of the
+ * convolutions cuDNN does not fuse (kernels/pnp_kernels.h).
  *
  * Every kernel is one grid-stride loop over the elements of its OUTPUT in
  * memory order (so stores are coalesced) and is instantiated for float and
@@ -121,18 +121,41 @@ template <typename T> __global__ void add_kernel(const T *a, const T *b, T *y, s
     GRID_STRIDE_LOOP(e, count) y[e] = from_float<T>(to_float(a[e]) + to_float(b[e]));
 }
 
-/* y = relu?(t + bias[e % cs]) + res? (elementwise, so t, res and y may alias) */
-template <typename T>
-__global__ void bias_act_kernel(const T *t, const T *bias, int cs, int relu, const T *res, T *y, size_t count)
+/* y[e] = values[e % cs] */
+template <typename T> __global__ void fill_channels_kernel(const T *values, int cs, T *y, size_t count)
+{
+    GRID_STRIDE_LOOP(e, count) y[e] = values[e % cs];
+}
+
+/* y = relu?(y + bias[e % cs]), in place */
+template <typename T> __global__ void bias_relu_kernel(T *y, const T *bias, int cs, int relu, size_t count)
 {
     GRID_STRIDE_LOOP(e, count)
     {
-        float v = to_float(t[e]);
+        float v = to_float(y[e]);
+        if (bias) v += to_float(bias[e % cs]);
+        if (relu) v = v < 0.f ? 0.f : v;
+        y[e] = from_float<T>(v);
+    }
+}
+
+/* y = relu?(t + bias[e % cs]) + res?, t float32: one rounding (elementwise, so res may be y) */
+template <typename T>
+__global__ void epilogue_kernel(const float *t, const T *bias, int cs, int relu, const T *res, T *y, size_t count)
+{
+    GRID_STRIDE_LOOP(e, count)
+    {
+        float v = t[e];
         if (bias) v += to_float(bias[e % cs]);
         if (relu) v = v < 0.f ? 0.f : v;
         if (res) v += to_float(res[e]);
         y[e] = from_float<T>(v);
     }
+}
+
+template <typename T> __global__ void to_float_kernel(const T *x, float *y, size_t count)
+{
+    GRID_STRIDE_LOOP(e, count) y[e] = to_float(x[e]);
 }
 
 static unsigned blocks_for(size_t count) { return pnp_grid_size(count, BLOCK, PNP_GRID_MAX); }
@@ -201,16 +224,43 @@ extern "C" int pnp_launch_act_add(const void *a, const void *b, void *y, size_t 
     return (int)cudaGetLastError();
 }
 
-extern "C" int pnp_launch_bias_act(const void *t, const void *bias, int cs, int relu, const void *res, void *y,
+extern "C" int pnp_launch_fill_channels(const void *values, int cs, void *y, size_t count, int bf16, void *stream)
+{
+    const unsigned g = blocks_for(count);
+    cudaStream_t s = (cudaStream_t)stream;
+    if (bf16)
+        fill_channels_kernel<<<g, BLOCK, 0, s>>>((const __nv_bfloat16 *)values, cs, (__nv_bfloat16 *)y, count);
+    else fill_channels_kernel<<<g, BLOCK, 0, s>>>((const float *)values, cs, (float *)y, count);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pnp_launch_bias_relu(void *y, const void *bias, int cs, int relu, size_t count, int bf16, void *stream)
+{
+    const unsigned g = blocks_for(count);
+    cudaStream_t s = (cudaStream_t)stream;
+    if (bf16)
+        bias_relu_kernel<<<g, BLOCK, 0, s>>>((__nv_bfloat16 *)y, (const __nv_bfloat16 *)bias, cs, relu, count);
+    else bias_relu_kernel<<<g, BLOCK, 0, s>>>((float *)y, (const float *)bias, cs, relu, count);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pnp_launch_epilogue(const float *t, const void *bias, int cs, int relu, const void *res, void *y,
                                    size_t count, int bf16, void *stream)
 {
     const unsigned g = blocks_for(count);
     cudaStream_t s = (cudaStream_t)stream;
     if (bf16)
-        bias_act_kernel<<<g, BLOCK, 0, s>>>((const __nv_bfloat16 *)t, (const __nv_bfloat16 *)bias, cs, relu,
-                                            (const __nv_bfloat16 *)res, (__nv_bfloat16 *)y, count);
-    else
-        bias_act_kernel<<<g, BLOCK, 0, s>>>((const float *)t, (const float *)bias, cs, relu, (const float *)res,
-                                            (float *)y, count);
+        epilogue_kernel<<<g, BLOCK, 0, s>>>(t, (const __nv_bfloat16 *)bias, cs, relu, (const __nv_bfloat16 *)res,
+                                            (__nv_bfloat16 *)y, count);
+    else epilogue_kernel<<<g, BLOCK, 0, s>>>(t, (const float *)bias, cs, relu, (const float *)res, (float *)y, count);
+    return (int)cudaGetLastError();
+}
+
+extern "C" int pnp_launch_to_float(const void *x, float *y, size_t count, int bf16, void *stream)
+{
+    const unsigned g = blocks_for(count);
+    cudaStream_t s = (cudaStream_t)stream;
+    if (bf16) to_float_kernel<<<g, BLOCK, 0, s>>>((const __nv_bfloat16 *)x, y, count);
+    else to_float_kernel<<<g, BLOCK, 0, s>>>((const float *)x, y, count);
     return (int)cudaGetLastError();
 }

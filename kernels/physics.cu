@@ -25,6 +25,43 @@ extern "C" int pnp_launch_spectrum_mul(float *v, const float *s, int c, int kc, 
     return (int)cudaGetLastError();
 }
 
+__global__ void spectrum_conj_mul_add_kernel(float2 *acc, const float2 *v, const float2 *s, int c, int kc, size_t n,
+                                             float scale)
+{
+    const size_t total = (size_t)c * n, sn = (size_t)kc * n;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const float2 a = v[i], k = s[i % sn];
+        float2 b = acc[i];
+        b.x += (k.x * a.x + k.y * a.y) * scale;
+        b.y += (k.x * a.y - k.y * a.x) * scale;
+        acc[i] = b;
+    }
+}
+
+extern "C" int pnp_launch_spectrum_conj_mul_add(float *acc, const float *v, const float *s, int c, int kc, size_t n,
+                                                float scale, void *stream)
+{
+    spectrum_conj_mul_add_kernel<<<pnp_grid_size((size_t)c * n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
+        (float2 *)acc, (const float2 *)v, (const float2 *)s, c, kc, n, scale);
+    return (int)cudaGetLastError();
+}
+
+__global__ void mask_window_kernel(float *x, int c, int h, int w, int y0, int x0, int rows, int cols)
+{
+    const size_t total = (size_t)c * h * w;
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
+        const int q = (int)(e % w), r = (int)(e / w % h);
+        if (r < y0 || r >= y0 + rows || q < x0 || q >= x0 + cols) x[e] = 0.f;
+    }
+}
+
+extern "C" int pnp_launch_mask_window(float *x, int c, int h, int w, int y0, int x0, int rows, int cols, void *stream)
+{
+    mask_window_kernel<<<pnp_grid_size((size_t)c * h * w, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
+        x, c, h, w, y0, x0, rows, cols);
+    return (int)cudaGetLastError();
+}
+
 __global__ void add_noise_clamp_kernel(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset,
                                        float sigma)
 {

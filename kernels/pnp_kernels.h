@@ -1,14 +1,16 @@
 /* pnp_kernels.h - extern "C" launchers of the CUDA kernels in kernels/ (.cu files).
  * Included only by the CUDA backend (src/backends/cuda/); streams are passed as void*
  * (a cudaStream_t) so this header needs no CUDA header itself. Each launcher
- * returns the cudaError_t of its launch as an int (0: success). */
+ * returns the cudaError_t of its launch as an int (0: success): cudaGetLastError
+ * right after it, so callers check for an error left pending by an earlier call
+ * before launching (LAUNCH_CHECK in src/backends/cuda/cuda_check.h). */
 #ifndef PNP_KERNELS_H
 #define PNP_KERNELS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#ifdef __CUDACC__
+#if defined(__CUDACC__) || defined(PNP_CUDA_EMU) /* nvcc, or host C++ in the CUDA emulation (tests/cuda_emu/) */
 /* Blocks for n elements of `block` threads, at most `cap` (grid-stride loops do the rest). */
 enum { PNP_GRID_MAX = 65535 * 32 };
 static inline unsigned pnp_grid_size(size_t n, unsigned block, unsigned cap)
@@ -28,6 +30,13 @@ extern "C" {
 int pnp_launch_spectrum_mul(float *v, const float *s, int c, int kc, size_t n, int conjugate, float scale,
                             void *stream);
 
+/* acc[ch, t] += conj(s[ch', t]) * v[ch, t] * scale (s as above): the adjoints'
+ * sum of blur_normal_window. */
+int pnp_launch_spectrum_conj_mul_add(float *acc, const float *v, const float *s, int c, int kc, size_t n, float scale,
+                                     void *stream);
+/* x [c, h, w]: zero every pixel outside rows y0 .. y0+rows-1, columns x0 .. x0+cols-1. */
+int pnp_launch_mask_window(float *x, int c, int h, int w, int y0, int x0, int rows, int cols, void *stream);
+
 /* y[e] <- clamp(y[e] + sigma * N(seed, stream_id, offset + e), 0, 1), e < n (include/pnp/philox.h). */
 int pnp_launch_add_noise_clamp(float *y, size_t n, uint64_t seed, uint32_t stream_id, uint64_t offset, float sigma,
                                void *stream);
@@ -44,7 +53,8 @@ int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data,
 int pnp_launch_solve_spectrum(float *v, int has_v, const float *gram, const float *data, int c, int kc, size_t n,
                               float rho, float scale, void *stream);
 int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream); /* z = x + a y */
-int pnp_launch_clamp01(float *x, size_t n, void *stream);
+/* x = clamp(x, 0, 1) with a NaN to 0; *nonfinite (device) = 1 when a NaN or an infinity was met. */
+int pnp_launch_clamp01(float *x, size_t n, int *nonfinite, void *stream);
 /* partial[b] (double, `blocks` of them) = sum of (a - b)^2 over [b*chunk, (b+1)*chunk) ∩ [0, n). */
 int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
                            void *stream);
@@ -89,11 +99,20 @@ int pnp_launch_pixel_shuffle2(const void *x, int n, int c, int xs, int h, int w,
                               void *stream);
 /* y = a + b over count elements (any of them may alias). */
 int pnp_launch_act_add(const void *a, const void *b, void *y, size_t count, int bf16, void *stream);
-/* The convolution epilogue where cuDNN cannot fuse it: y = relu?(t + bias[e % cs]) + res?
- * over count elements; bias [cs] (same element type) and res may be NULL; t,
- * res and y may alias. */
-int pnp_launch_bias_act(const void *t, const void *bias, int cs, int relu, const void *res, void *y, size_t count,
+
+/* The convolution epilogues where cuDNN does not do them (src/backends/cuda/layers_cudnn.c),
+ * over count elements of activations with cs channels per pixel; bias [cs] has
+ * the activations' type:
+ *   fill_channels  y[e] = values[e % cs] (a bias broadcast before a convolution blends into y);
+ *   bias_relu      y = relu?(y + bias?) in place (bias may be NULL);
+ *   epilogue       y = relu?(t + bias?) + res?, t float32 (a convolution's unrounded
+ *                  sums), bias and res may be NULL, res may be y: one rounding;
+ *   to_float       y (float32) = x, exactly (bfloat16 widens without rounding). */
+int pnp_launch_fill_channels(const void *values, int cs, void *y, size_t count, int bf16, void *stream);
+int pnp_launch_bias_relu(void *y, const void *bias, int cs, int relu, size_t count, int bf16, void *stream);
+int pnp_launch_epilogue(const float *t, const void *bias, int cs, int relu, const void *res, void *y, size_t count,
                         int bf16, void *stream);
+int pnp_launch_to_float(const void *x, float *y, size_t count, int bf16, void *stream);
 
 #ifdef __cplusplus
 }

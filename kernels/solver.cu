@@ -89,23 +89,27 @@ extern "C" int pnp_launch_add_scaled(float *z, const float *x, float a, const fl
     return (int)cudaGetLastError();
 }
 
-/* The CPU backend's comparisons, not fminf/fmaxf: those map NaN to 0 (they
- * return the numeric argument), where the CPU keeps NaN. */
-__global__ void clamp01_kernel(float *x, size_t n)
+/* The CPU backend's expression (backend_cpu.c cpu_clamp01): a NaN becomes 0,
+ * infinities clamp, and *nonfinite becomes 1 when any value was not finite
+ * (every writer stores the same 1: no atomic needed). */
+__global__ void clamp01_kernel(float *x, size_t n, int *nonfinite)
 {
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x)
-        x[e] = x[e] < 0.f ? 0.f : (x[e] > 1.f ? 1.f : x[e]);
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x) {
+        const float v = x[e];
+        if (!(v - v == 0.f)) *nonfinite = 1; /* isfinite(v): NaN and infinities give v - v = NaN */
+        x[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : (v == v ? v : 0.f));
+    }
 }
 
-extern "C" int pnp_launch_clamp01(float *x, size_t n, void *stream)
+extern "C" int pnp_launch_clamp01(float *x, size_t n, int *nonfinite, void *stream)
 {
-    clamp01_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(x, n);
+    clamp01_kernel<<<pnp_grid_size(n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(x, n, nonfinite);
     return (int)cudaGetLastError();
 }
 
-/* partial[b] = sum over block b's fixed range [b*chunk, (b+1)*chunk) of (a-b)^2 (or a*b), in double. */
-template <bool squares>
-__global__ void block_sum_kernel(const float *a, const float *b, size_t n, size_t chunk, double *partial)
+/* partial[b] = sum over block b's fixed range [b*chunk, (b+1)*chunk) of (a-b)^2
+ * (squares) or a*b, in double. */
+__global__ void block_sum_kernel(const float *a, const float *b, size_t n, size_t chunk, int squares, double *partial)
 {
     __shared__ double acc[256];
     double s = 0;
@@ -126,7 +130,7 @@ __global__ void block_sum_kernel(const float *a, const float *b, size_t n, size_
 extern "C" int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chunk, double *partial,
                                       unsigned blocks, void *stream)
 {
-    block_sum_kernel<true><<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, partial);
+    block_sum_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, 1, partial);
     return (int)cudaGetLastError();
 }
 
@@ -176,10 +180,9 @@ extern "C" int pnp_launch_ssim(const float *a, const float *b, int c, int h, int
 extern "C" int pnp_launch_dot(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
                               void *stream)
 {
-    block_sum_kernel<false><<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, partial);
+    block_sum_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, 0, partial);
     return (int)cudaGetLastError();
 }
-
 
 /* win [n, c, wh, ww]; grid.y = window; starts = [y0[n], x0[n]] */
 __global__ void gather_kernel(const float *img, int c, int h, int w, int pad, int wh, int ww, int n,

@@ -12,6 +12,7 @@ PACKAGES=(
     libopenmpi-dev openmpi-bin          # MPI (mpicc, mpirun)
     libyaml-dev                         # configuration files
     libpng-dev                          # image input
+    libtiff-dev libcfitsio-dev          # observed data: TIFF and FITS images and PSFs
     libfftw3-dev                        # CPU FFTs (single precision)
     libhdf5-dev hdf5-tools              # results, weights; h5dump
     python3 python3-h5py python3-numpy  # the tests read results back as users do

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # run.sh - the whole test suite: the layering of the code (tests/check_layers.py
-# on the objects in build/), every unit test program (build/tests/test_*) and
-# every command-line test (tests/cli/test_*.sh). Each prints one line per
-# check ("ok - ...", "not ok - ...", "skip - ..."); this script counts them,
-# treats a crash or non-zero exit with no failed check as a failure, and ends
-# with "N passed, N failed, N skipped". Exit status 1 on any failure or when
-# nothing ran.
+# on the objects in build/), every unit test program (build/tests/test_*),
+# every command-line test (tests/cli/test_*.sh), the CUDA backend on the CUDA
+# emulation (tests/cuda_emu/test_*.sh, build-emu/) and the fault suite
+# (tests/faults/test_*.sh: bad inputs, signals, full disks, ranks that
+# disagree). Each prints one line per check ("ok - ...", "not ok - ...",
+# "skip - ..."); this script counts them, treats a crash or non-zero exit with
+# no failed check as a failure, and ends with "N passed, N failed, N skipped".
+# Exit status 1 on any failure or when nothing ran.
 set -u
 cd "$(dirname "$0")/.."
 export PNP_BIN="${PNP_BIN:-$PWD/build/pnp}"
@@ -13,7 +15,7 @@ export PNP_SHARED="${PNP_SHARED:-$(cd .. && pwd)/shared}"
 pass=0 fail=0 skip=0
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for t in tests/check_layers.py build/tests/test_* tests/cli/test_*.sh; do
+for t in tests/check_layers.py build/tests/test_* tests/cli/test_*.sh tests/cuda_emu/test_*.sh tests/faults/test_*.sh; do
     [ -e "$t" ] || continue
     echo "# $t"
     start=$(date +%s%N)

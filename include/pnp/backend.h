@@ -71,12 +71,21 @@ typedef struct {
     /* x = irfft((B + rho rfft(z)) / (S + rho)): the minimiser of
      * 1/2 sum_i ||A_i x - y_i||^2 + rho/2 ||x - z||^2 (z NULL: z = 0; x may alias z). */
     void (*blur_solve)(pnp_blur *op, const float *z_dev, float rho, float *x_dev);
+    /* g [c,h,w] = sum_i A_i^T P A_i x over all n operators, P keeping rows
+     * y0 .. y0+rows-1 and columns x0 .. x0+cols-1 of every channel and zeroing
+     * the rest: the normal operator of "crop to a window after a circular
+     * convolution" (the data term's boundary pad). One forward FFT of x, per
+     * operator one inverse and one forward FFT, one inverse FFT at the end.
+     * g may alias x. */
+    void (*blur_normal_window)(pnp_blur *op, const float *x_dev, float *g_dev, int y0, int x0, int rows, int cols);
 
     /* ---- vector ops on float32 buffers of n elements ---- */
     void (*zero)(pnp_backend *be, void *dev, size_t bytes);
     /* z = x + a * y (z may alias x or y) */
     void (*add_scaled)(pnp_backend *be, float *z_dev, const float *x_dev, float a, const float *y_dev, size_t n);
-    void (*clamp01)(pnp_backend *be, float *x_dev, size_t n);
+    /* x = clamp(x, 0, 1), a NaN to 0: no NaN is ever passed on; returns whether
+     * any value was not finite (NaN or an infinity), for the caller to refuse it */
+    bool (*clamp01)(pnp_backend *be, float *x_dev, size_t n);
     double (*sum_sq_diff)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n); /* sum (a-b)^2 */
     double (*dot)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n);         /* sum a*b */
     /* (both in double, summed in fixed blocks then in block order: the same
@@ -128,6 +137,10 @@ typedef struct {
     /* 2x2 pixel unshuffle ([n,c,2h,2w] -> [n,4c,h,w]) and shuffle (inverse), as PyTorch orders channels. */
     void (*pixel_unshuffle2)(pnp_backend *be, const pnp_act *x, pnp_act *y);
     void (*pixel_shuffle2)(pnp_backend *be, const pnp_act *x, pnp_act *y);
+    /* Convolution plans (layer and input shape) the device library refused to
+     * run as one fused call, which therefore run slower, as a convolution and
+     * a kernel (CUDA: cudnnConvolutionBiasActivationForward); NULL: none ever. */
+    int (*unfused_convs)(pnp_backend *be);
 } pnp_backend_ops;
 
 struct pnp_backend {
@@ -157,6 +170,8 @@ int pnp_backend_check(const char *name, const char *precision, char *err, size_t
  * else "cpu"; any other name as it is. */
 const char *pnp_backend_resolve(const char *name);
 void pnp_backend_destroy(pnp_backend *be);
+/* ops->unfused_convs, or 0 where the backend has none. */
+int pnp_backend_unfused_convs(pnp_backend *be);
 /* bf16: precision bf16 (dies when !pnp_backend_cpu_bf16()). */
 pnp_backend *pnp_backend_cpu_create(int threads, bool bf16);
 /* This CPU runs the bf16 convolutions (AVX-512 with AVX512_BF16). PNP_CPU_NO_BF16=1

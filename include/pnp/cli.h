@@ -18,7 +18,7 @@ typedef struct {
     int n_overrides;
     int row;                 /* --row K, -1 if not given */
     const char *out;         /* --out */
-    int threads;             /* --threads (0: all cores) */
+    int threads;             /* --threads (0: not given; see pnp_cli_threads) */
 } pnp_cli_opts;
 
 /* Parse argv[1..]; returns 0, 1 when --help was asked (usage printed), or exits 2 on a bad option. */
@@ -30,8 +30,15 @@ int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o);
  * in out, or -1 with out the path where it was expected (for messages). */
 int pnp_cli_find_data(const char *rel, char *out, size_t len);
 
-/* Load the config named in o (or the default) with o's overrides; exits 2 with the message on error. */
+/* Load the config named in o (or the default) with o's overrides and check the
+ * rows o selects (pnp_config_check_row: the files they name); exits 2 with the
+ * message on error (commands without MPI only: `pnp run` agrees on it). */
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
+/* CPU threads for --threads `asked` (0: not given): refused (-1, err) past the
+ * CPUs this process may use (include/pnp/host.h: affinity mask, cgroup quota);
+ * by default those CPUs divided among the `sharers` processes that run on the
+ * same ones (at least 1). */
+int pnp_cli_threads(int asked, int sharers, char *err, size_t errlen);
 
 /* The name results are filed under: "configs/highres_imaging.yml" -> "highres_imaging",
  * no CONFIG (the embedded default) -> "default"; `pnp run` writes DIR/<stem>_row<K>.h5. */
@@ -47,5 +54,6 @@ int pnp_cmd_weights(int argc, char **argv);
 int pnp_cmd_denoise(int argc, char **argv);
 int pnp_cmd_inspect(int argc, char **argv);
 int pnp_cmd_report(int argc, char **argv);
+int pnp_cmd_export(int argc, char **argv);
 
 #endif

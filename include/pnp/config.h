@@ -89,6 +89,30 @@ int pnp_config_load_file(const char *path, const char *const *overrides, int n_o
 int pnp_config_load_string(const char *name, const char *text, const char *const *overrides,
                            int n_overrides, pnp_config *cfg, char *err, size_t errlen);
 void pnp_config_free(pnp_config *cfg);
+/* The text of a configuration file (malloc'd, NUL-terminated) as the loader
+ * reads it: `pnp run` reads it on rank 0 alone and broadcasts it, so a file
+ * edited while a job starts cannot give its ranks different grids. 0, or -1
+ * with err (no such file, a folder, unreadable, NUL bytes). */
+int pnp_config_read_text(const char *path, char **text, char *err, size_t errlen);
+
+/* What a row needs of the world outside the configuration, checked before any
+ * work or submission (`pnp config`, `pnp grid`, `pnp run`, `pnp dataset` call
+ * it on the rows they use): every file the row names exists, is a regular file
+ * and is readable (image, weights). The loader has already checked everything
+ * else in the row, the denoiser name included. 0, or -1 with
+ * "FILE:LINE:COL: row K: KEY: PATH: what" in err. */
+int pnp_config_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen);
+
+/* A denoiser name: "drunet" (widths 64,128,256,512, 4 blocks per level),
+ * "drunet:W0,W1,W2,W3" or "drunet:W0,W1,W2,W3:NB" (NB 1..16), "dncnn", "ffdnet",
+ * their grey versions "drunet_gray[:W0,W1,W2,W3[:NB]]", "dncnn_gray",
+ * "ffdnet_gray", or "none". The one grammar of these names: the loader refuses a
+ * row with any other (nets/denoiser.c builds from it). arch receives "drunet",
+ * "dncnn", "ffdnet" (with "_gray" appended for a grey version) or "none";
+ * widths and blocks DRUNet's (the defaults otherwise).
+ * 0, or -1 with the reason in err. */
+int pnp_denoiser_spec_parse(const char *spec, char *arch, size_t archlen, int widths[4], int *blocks, char *err,
+                            size_t errlen);
 
 /* slurm_extra as sbatch options. Words are separated by spaces or ';'; a word
  * that does not start with '-' is the value of the option before it ("--qos

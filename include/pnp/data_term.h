@@ -24,9 +24,11 @@
  *             every tap of a measured pixel stays inside the extended domain, so
  *             wrap-around never touches the data (A_i is the "valid" part of a
  *             linear convolution of x). A_i^T = the circular adjoint of the
- *             zero-embedded image. The gradient sum_i A_i^T (crop(k_i * x)) - b
- *             costs two FFT pairs per owned operator (backend blur_apply, the
- *             crop and embedding by gather_windows / scatter_windows).
+ *             zero-embedded image (backend blur_apply; the crop and embedding by
+ *             gather_windows / scatter_windows). The gradient
+ *             sum_i A_i^T A_i x - b, b = sum_i A_i^T y_i, is the backend's masked
+ *             normal operator blur_normal_window: one forward and one inverse
+ *             FFT per owned operator (and one pair for x).
  *
  * Ranks: made with a communicator, pnp_data_term_gradient returns the gradient
  * of the WHOLE sum over every rank's operators (circular: from S and B summed
@@ -40,7 +42,10 @@
  *
  * Circular boundaries need no communication after ready(): each rank's S and
  * B are summed over the ranks there once, so every rank computes the whole
- * gradient (one FFT pair), the exact data step and L itself. */
+ * gradient (one FFT pair), the exact data step and L itself. Boundary pad
+ * sums over the ranks per call: its gradient, the power method's and
+ * conjugate gradients' normal operator sum_i A_i^T A_i x (the backend's
+ * blur_normal_window). */
 #ifndef PNP_DATA_TERM_H
 #define PNP_DATA_TERM_H
 
@@ -69,19 +74,22 @@ pnp_data_geometry pnp_data_geometry_of(pnp_boundary boundary, int c, int h, int 
 
 typedef struct pnp_data_term pnp_data_term;
 
+/* The operators rank `rank` of `size` owns: {i : i mod size == rank} when the
+ * physics is distributed, else all of them. Returns the count; ids [n_ops]. */
+int pnp_data_term_owned(bool distributed, int rank, int size, int n_ops, int *ids);
+
 /* n operators (this rank's) with kernels [n, kc, kh, kw] (host; each should sum
  * to 1). comm: sum the gradient over the ranks (collective calls), or NULL. */
 pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_data_geometry *g, int n,
                                     const float *kernels);
 void pnp_data_term_destroy(pnp_data_term *dt);
-const pnp_data_geometry *pnp_data_term_geometry(const pnp_data_term *dt);
 
 /* y_dev [c, h, w]: the measurement of operator l (< n); it may be freed afterwards. */
 void pnp_data_term_add(pnp_data_term *dt, int l, const float *y_dev);
 /* After the last add, before gradient/value: sums b and c over the ranks (collective with a comm). */
 void pnp_data_term_ready(pnp_data_term *dt);
 
-/* g_dev [c, xh, xw] = grad f(x_dev) (g must not alias x for pad). Collective with a comm for pad. */
+/* g_dev [c, xh, xw] = grad f(x_dev) (g may alias x). Collective with a comm for pad. */
 void pnp_data_term_gradient(pnp_data_term *dt, const float *x_dev, float *g_dev);
 /* f(x) = 1/2 sum_i ||A_i x - y_i||^2 (every rank's operators with a comm), from x
  * and g = the gradient at x as pnp_data_term_gradient returned it. No communication. */

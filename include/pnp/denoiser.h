@@ -22,15 +22,16 @@
 #define PNP_DENOISER_H
 
 #include "pnp/backend.h"
+#include "pnp/config.h"
 #include "pnp/weights.h"
 
 typedef struct pnp_denoiser pnp_denoiser;
 
 /* Zero-filled weights of an architecture, in PyTorch's state_dict order.
- * spec: "drunet" (64,128,256,512, nb 4), "drunet:W0,W1,W2,W3" or
- * "drunet:W0,W1,W2,W3:NB", "dncnn" (64 features, 20 layers), "ffdnet" (96, 12);
- * grey versions (KAIR's grey sizes): "drunet_gray[:W0,W1,W2,W3[:NB]]",
- * "dncnn_gray" (64, 17), "ffdnet_gray" (64, 15).
+ * spec (pnp_denoiser_spec_parse, include/pnp/config.h): "drunet" (64,128,256,512,
+ * nb 4), "drunet:W0,W1,W2,W3" or "drunet:W0,W1,W2,W3:NB", "dncnn" (64 features,
+ * 20 layers), "ffdnet" (96, 12); grey versions (KAIR's grey sizes):
+ * "drunet_gray[:W0,W1,W2,W3[:NB]]", "dncnn_gray" (64, 17), "ffdnet_gray" (64, 15).
  * Returns 0, or -1 with a message in err. */
 int pnp_denoiser_skeleton(const char *spec, pnp_state_dict *sd, char *arch, size_t archlen, char *err,
                           size_t errlen);

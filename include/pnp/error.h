@@ -30,6 +30,13 @@ PNP_NORETURN void pnp_fatal_at(const char *file, int line, const char *fmt, ...)
  * deletes it so a failed run never leaves a half-written file. NULL clears. */
 void pnp_error_set_tempfile(const char *path);
 
+/* On SIGTERM, SIGINT, SIGHUP, SIGUSR1 and SIGUSR2: remove the temporary output
+ * file, then die of the signal as before (main() sets this for every command;
+ * `pnp run` then checkpoints on TERM, INT and USR1 instead). Signals already
+ * ignored stay ignored. SIGXFSZ is ignored: past a file size limit a write
+ * fails, and the writer reports it as it would a full disk. */
+void pnp_error_remove_tempfile_on_signals(void);
+
 /* Rank to print in messages (-1: not running under MPI). */
 void pnp_error_set_rank(int rank);
 
@@ -53,12 +60,6 @@ char *pnp_strdup_at(const char *s, const char *file, int line);
         int mpi_check_rc_ = (call);                                            \
         if (mpi_check_rc_ != 0)                                                \
             pnp_fatal("MPI error %d in %s", mpi_check_rc_, #call);             \
-    } while (0)
-
-/* HDF5: negative return values (herr_t/hid_t) are fatal. */
-#define H5_CHECK(call)                                                         \
-    do {                                                                       \
-        if ((long long)(call) < 0) pnp_fatal("HDF5 call failed: %s", #call);   \
     } while (0)
 
 #endif

@@ -1,9 +1,11 @@
 /* h5io.h - writing (and reading back) pnp's HDF5 files.
  *
  * A file is created under a temporary name beside its final name and renamed
- * only when complete, so a crash (or pnp_fatal, which deletes the temporary)
- * never leaves a half file under the final name. Strings are variable-length
- * UTF-8 (h5py reads them as str); images are chunked and deflate-compressed. */
+ * only when complete (include/pnp/files.h), so a crash (or pnp_fatal, which
+ * deletes the temporary) never leaves a half file under the final name. Strings
+ * are variable-length UTF-8 (h5py reads them as str); images are chunked and
+ * deflate-compressed. HDF5's own error printing is off (pnp_h5_init): a failure
+ * is reported once, by pnp, with HDF5's innermost error. */
 #ifndef PNP_H5IO_H
 #define PNP_H5IO_H
 
@@ -11,18 +13,32 @@
 #include <stddef.h>
 
 #include "pnp/config.h"
+#include "pnp/error.h"
+#include "pnp/files.h"
+
+/* HDF5: a negative return value (herr_t/hid_t) is fatal (pnp_fatal); the
+ * message quotes the call and HDF5's innermost error ("... errno = 28, error
+ * message = 'No space left on device' ..."). */
+#define H5_CHECK(call)                                                         \
+    do {                                                                       \
+        if ((long long)(call) < 0) pnp_h5_fail(__FILE__, __LINE__, #call);     \
+    } while (0)
+PNP_NORETURN void pnp_h5_fail(const char *file, int line, const char *call);
+
+/* Turn HDF5's automatic error printing off for good (the program calls it
+ * first thing): pnp reports the first error itself. */
+void pnp_h5_init(void);
+/* The innermost error of HDF5's current error stack as one line ("" if none). */
+const char *pnp_h5_error(char *buf, size_t len);
 
 typedef struct {
     hid_t file;
     char final_path[4096];
-    char tmp_path[4200];
+    char tmp_path[4400];
 } pnp_h5;
 
-/* Create every missing folder above path (a path ending in '/' makes that folder
- * too). 0, or -1 with the folder named in err. */
-int pnp_make_parent_dirs(const char *path, char *err, size_t errlen);
-
-/* Create FINAL.tmp-PID (making the parent folder if needed). 0, or -1 and err. */
+/* Create FINAL.tmp-HOST-PID (making the parent folder if needed; see
+ * pnp_temp_path). 0, or -1 and err. */
 int pnp_h5_create(pnp_h5 *h, const char *final_path, char *err, size_t errlen);
 /* Flush, close, rename onto the final name. 0, or -1 and err (the temporary is removed). */
 int pnp_h5_commit(pnp_h5 *h, char *err, size_t errlen);

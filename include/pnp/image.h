@@ -22,13 +22,31 @@ void pnp_image_free(pnp_image *im);
 
 /* Read an 8- or 16-bit PNG (gray, RGB, palette, with or without alpha) as RGB
  * [3,H,W] in [0,1] (value / 255 or / 65535; alpha dropped, gray replicated).
- * Returns 0, or -1 with a message naming the file in err. */
+ * Returns 0, or -1 with a message naming the file in err (no such file, a
+ * folder, not a PNG, corrupt or truncated, too large for the free memory). */
 int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen);
+
+/* The same, resized bicubically (exactly pnp_resize_bicubic) so that the longer
+ * side is `longer` (pnp_fit_longer_side; 0 or the PNG's own size: no resize).
+ * A resized PNG is decoded row by row into the resize, keeping only the rows
+ * the resize reads, each resized along x: a 20000x20000 PNG read for a 64-pixel
+ * target holds kilobytes, not gigabytes (an interlaced PNG cannot be read by
+ * rows: it is decoded whole). What the read will hold is checked against the
+ * free memory (include/pnp/host.h) before anything is allocated, so a header
+ * claiming more is refused naming the file and the sizes. src_h, src_w (may be
+ * NULL): the PNG's own size. 0, or -1 with the message in err. */
+int pnp_png_read_fit(const char *path, int longer, pnp_image *out, int *src_h, int *src_w, char *err,
+                     size_t errlen);
 
 /* Write [3,H,W] (or [1,H,W]) clamped to [0,1] as an 8-bit PNG (values rounded
  * as pnp_quantize8 does), under a temporary name renamed to `path` once
  * complete: a failed write never leaves a partial file. 0, or -1 and err. */
 int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen);
+
+/* v clamped to [0,1] on the 8- or 16-bit grid: round(v * 255) or round(v * 65535),
+ * ties to even (what pnp's integer writers store). */
+uint8_t pnp_to_u8(float v);
+uint16_t pnp_to_u16(float v);
 
 /* Bicubic resize exactly as torch.nn.functional.interpolate(mode='bicubic',
  * align_corners=False, size=(out_h, out_w)): A = -0.75, source coordinate
@@ -49,7 +67,8 @@ void pnp_clamp01(float *x, size_t n);
  * stores, and what KAIR's tensor2uint does before measuring PSNR. */
 void pnp_quantize8(float *x, size_t n);
 
-/* PSNR in dB with peak 1 over all elements. */
+/* PSNR in dB with peak 1 over all elements: infinity for equal images, NaN
+ * when x holds a NaN or an infinity (never a "perfect" score for them). */
 double pnp_psnr(const float *x, const float *ref, size_t n);
 
 #endif

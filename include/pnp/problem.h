@@ -11,7 +11,7 @@
  *   observed             measurements and PSFs read from files (recon/observed.c),
  *                        an optional reference, boundary pad or circular.
  * Either way a rank holds the measurements of its own operators only
- * (pnp_problem_owned). */
+ * (pnp_data_term_owned, with the row's distribute_physics). */
 #ifndef PNP_PROBLEM_H
 #define PNP_PROBLEM_H
 
@@ -36,13 +36,9 @@ typedef struct {
     double *angles;          /* [n_ops] degrees (NULL for observed) */
     /* observed only: this rank's measurements, read at build (host) */
     int n_own;
-    float *measured;         /* [n_own, c, h, w], in the order of pnp_problem_owned */
+    float *measured;         /* [n_own, c, h, w], in the order of pnp_data_term_owned */
     char *notes;             /* lines for the log (PSFs normalised, values out of [0,1]), or NULL */
 } pnp_problem;
-
-/* The operators rank `rank` of `size` owns: {i : i mod size == rank} when the
- * row distributes the physics, else all of them. Returns the count; ids [n_ops]. */
-int pnp_problem_owned(const pnp_row *row, int rank, int size, int n_ops, int *ids);
 
 /* Build the problem of a row for rank `rank` of `size` (which measurements it
  * reads). Returns 0, or -1 with a message in err naming the file and what is
@@ -54,7 +50,7 @@ void pnp_problem_free(pnp_problem *p);
 pnp_data_geometry pnp_problem_geometry(const pnp_problem *p);
 
 /* Measurement of operator i (this rank's entry `local`: of the data term dt, and
- * of pnp_problem_owned's list) into
+ * of pnp_data_term_owned's list) into
  * y_dev [c, h, w] on the backend: read from its file (observed), or generated,
  * y = clamp(A_i x + s n_i, 0, 1) with noise keyed by (row seed, i, element
  * index) from truth_dev (synthetic). */

@@ -11,8 +11,10 @@
  *                     grid_row) and
  *                     content "reconstruction"
  *                     status "finished" | "interrupted" (a checkpoint) | "resumed"
+ *                            | "failed" (the iterate turned non-finite: NaN)
+ *                     failure (only with status "failed": why, which iteration)
  *                     stop_reason "max_iter" | "tolerance" (the relative change
- *                       fell below the row's tolerance) | "signal" | "test"
+ *                       fell below the row's tolerance) | "signal" | "test" | "failed"
  *                     solver "PnP" | "DPIR" (include/pnp/solver.h)
  *                     step_size (PnP: the gamma used), lipschitz and
  *                       lipschitz_iterations (with step_size null: L and the power
@@ -28,7 +30,9 @@
  *                     communication ("mpi" | "nccl"), denoiser (one line),
  *                     source (where the data came from),
  *                     windows, window_height, window_width, batch_size (the
- *                     tiling; windows 0: the denoiser saw the whole image)
+ *                     tiling; windows 0: the denoiser saw the whole image),
+ *                     unfused_convolutions (rank 0's layers that ran unfused
+ *                     because cuDNN refused the fused call; 0 on the CPU)
  *   /reconstruction   float32 [C,H,W]  x after `iterations` iterations, the
  *                                      measured region; attrs layout="CHW", psnr
  *                                      (with a reference)
@@ -84,12 +88,14 @@ extern const char *const pnp_result_image_names[PNP_RESULT_IMAGES]; /* "ground_t
 typedef struct {
     /* root attributes */
     char *status, *stop_reason, *backend, *communication, *denoiser, *source, *hosts, *boundary, *solver;
+    char *failure;                            /* why, with status "failed"; else NULL */
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
     long long grid_row_index, ranks, iterations, channels;
     double initial_psnr, final_psnr, initial_ssim, final_ssim, initial_residual, final_residual, total_time, setup_time;
     double step_size, lipschitz;              /* NaN: not recorded */
     long long lipschitz_iterations, init_iterations;
     long long windows, window_height, window_width, batch_size;
+    long long unfused_convolutions; /* rank 0's convolutions that ran unfused (cuDNN refused the fused call) */
     /* /traces */
     long long traced;                         /* rows of the per-iteration traces */
     double *psnr, *ssim, *residual, *change, *elapsed; /* [traced] (psnr, ssim NULL without a reference) */

@@ -78,6 +78,8 @@ typedef struct {
     int window_first, windows_owned, batch; /* this rank's slab and batch size */
     int win_h, win_w;
     double planned_bytes; /* this rank: what setup planned to hold at most (peak_bytes must stay under it) */
+    bool nonfinite;       /* the last iteration's clamp met a NaN or an infinity: x diverged (that
+                           * iteration's psnr is NaN and should_stop ends the run) */
 } pnp_trace;
 
 typedef struct {
@@ -92,11 +94,25 @@ typedef struct {
     /* Memory: ranks of this node drawing on the same memory as this one (>= 1;
      * backend op memory_id), and a cap on what this rank's backend may hold
      * (bytes, 0: none; `pnp run --max-memory`). The tiled denoiser's batch is
-     * halved until it fits in min(0.9 free / sharers, cap - held). */
+     * halved until it fits in min(0.9 free / sharers, cap - held); whatever the
+     * mode, a plan over the cap is refused at setup (setup_agree's failure). */
     int memory_sharers;
     size_t memory_cap;
-    /* Asked after every iteration but the last, on every rank (it must return the
-     * same answer everywhere): nonzero stops the run there. NULL: never. */
+    /* Polled on this rank alone (no communication) between the operators of the
+     * setup: nonzero (a signal) cuts the setup short; setup_agree then ends the
+     * run. NULL: never. */
+    int (*stop_requested)(void *user);
+    /* The setup's agreement point, on every rank once setup is done (before any
+     * communication of the run but the data term's own, which every rank makes
+     * whatever happened: the reductions of pnp_data_term_ready and of the gradient
+     * at x_0): failure is this rank's reason it cannot run
+     * (the memory plan over --max-memory) or NULL. Nonzero when any rank failed
+     * or wants to stop: pnp_solve then returns -1 at once on every rank. NULL:
+     * a failure is fatal. */
+    int (*setup_agree)(void *user, const char *failure);
+    /* Asked after every iteration, on every rank (it must return the same answer
+     * everywhere; tr->nonfinite is this rank's news of a diverged iterate):
+     * nonzero stops the run there. NULL: stop only when the iterate diverged. */
     int (*should_stop)(void *user);
     void *user;
     /* With row->save_every K > 0: called after iterations K, 2K, ... with x
@@ -121,7 +137,8 @@ void pnp_trace_free(pnp_trace *tr);
  * pnp_trace_alloc; with a_resume, the rest), or fewer when should_stop says so
  * or the tolerance is reached. x_out: host [c, xh, xw], the estimate on the data
  * term's domain (equal on every rank). measurement0: host [c, h, w] filled with
- * y_0 on the rank that owns operator 0, or NULL. */
-void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr);
+ * y_0 on the rank that owns operator 0, or NULL. Returns 0, or -1 when
+ * setup_agree stopped it before the first iteration (x_out untouched). */
+int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr);
 
 #endif

@@ -19,6 +19,9 @@ int pnp_weights_write_h5(const char *path, const pnp_state_dict *sd, const char 
 /* Any weights file: the project's HDF5 format or a PyTorch checkpoint (zip or
  * legacy .pth), told apart by their first bytes. arch receives "drunet",
  * "dncnn" or "ffdnet" (colour or grey), recognised from the keys and shapes.
+ * Refused, naming the file (and the tensor): no such file, a folder, a damaged
+ * file, a tensor larger than the free memory (before it is allocated), a NaN or
+ * infinite value.
  * 0, or -1 and err. */
 int pnp_weights_load(const char *path, pnp_state_dict *sd, char *arch, size_t archlen, char *err, size_t errlen);
 

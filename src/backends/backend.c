@@ -65,3 +65,8 @@ void pnp_backend_destroy(pnp_backend *be)
 {
     if (be) be->ops->destroy(be);
 }
+
+int pnp_backend_unfused_convs(pnp_backend *be)
+{
+    return be && be->ops->unfused_convs ? be->ops->unfused_convs(be) : 0;
+}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "pnp/cli.h"
+#include "pnp/host.h"
 
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
@@ -108,6 +109,26 @@ void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg)
                 cfg->n_rows == 1 ? "" : "s", cfg->n_rows - 1);
         exit(2);
     }
+    for (int k = 0; k < cfg->n_rows; ++k)
+        if ((o->row < 0 || o->row == k) && pnp_config_check_row(cfg, &cfg->rows[k], err, sizeof err)) {
+            fprintf(stderr, "pnp: %s\n", err);
+            pnp_config_free(cfg);
+            exit(2);
+        }
+}
+
+int pnp_cli_threads(int asked, int sharers, char *err, size_t errlen)
+{
+    char why[256];
+    const int cpus = pnp_host_cpus(why, sizeof why);
+    if (asked > cpus) {
+        snprintf(err, errlen, "--threads %d: this process may use %d CPU%s (%s)", asked, cpus, cpus == 1 ? "" : "s",
+                 why);
+        return -1;
+    }
+    if (asked > 0) return asked;
+    const int share = cpus / (sharers > 1 ? sharers : 1);
+    return share > 0 ? share : 1;
 }
 
 void pnp_cli_config_stem(const char *config, char *out, size_t len)

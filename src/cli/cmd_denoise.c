@@ -46,7 +46,7 @@ static const char *USAGE =
     "  --backend B        cpu (default) or cuda\n"
     "  --precision P      fp32 (default) or bf16 (bfloat16 weights and conv inputs,\n"
     "                     float32 sums; cuda, or cpu with avx512_bf16)\n"
-    "  --threads N        CPU threads (default: all cores)\n"
+    "  --threads N        CPU threads (default: the CPUs this process may use)\n"
     "  --out FILE         output PNG (one input only)\n"
     "  --out-dir DIR      write each result as DIR/<input file name> (DIR is created)\n"
     "  --report           per-image PSNR of noisy and denoised vs clean, and the mean\n"
@@ -131,9 +131,12 @@ static int parse(int argc, char **argv, denoise_opts *o)
         else if (!strcmp(a, "--backend")) o->backend = v;
         else if (!strcmp(a, "--precision")) o->precision = v;
         else if (!strcmp(a, "--threads")) {
+            char err[512];
             const unsigned long long t = parse_count(a, v);
-            if (t > 4096) usage_error("%s", "--threads: at most 4096");
-            o->threads = (int)t;
+            if (t > 4096 || (o->threads = pnp_cli_threads((int)t, 1, err, sizeof err)) < 0) {
+                fprintf(stderr, "pnp: %s\n", t > 4096 ? "--threads: at most 4096" : err);
+                exit(2);
+            }
         }
         else if (!strcmp(a, "--out")) o->out = v;
         else o->out_dir = v;

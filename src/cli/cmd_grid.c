@@ -14,14 +14,21 @@
  * rank), and runs `srun PNP run CONFIG --row K --out DIR` with absolute paths and
  * the --set overrides shell-quoted.
  *
- * Refusals: a bad grid is refused by the config loader before anything is
- * written (exit 2, file:line:col and row). When Slurm refuses a row (a gres no
- * node has, an unknown partition...), no further row is submitted: the message
- * names the row and quotes Slurm, the rows submitted before are listed, exit 1. */
+ * Refusals: a bad grid, or a row naming a file that is not there (image,
+ * weights), is refused by the config loader before anything is written (exit
+ * 2, file:line:col and row). When Slurm refuses a row (a gres no node has, an
+ * unknown partition...), no further row is submitted: the message names the
+ * row and quotes Slurm, the rows submitted before are listed, exit 1.
+ *
+ * The run's own status: a launcher (mpirun on TERM or INT, srun killed by a
+ * signal) may report another exit status than the ranks'. `pnp run` writes its
+ * own to $PNP_STATUS_FILE; --local and the scripts set it, report that status
+ * with what it means, and exit with it (README "Exit status"). */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -178,8 +185,10 @@ static void text_args(text *t, const argvec *a, bool wrap)
 
 /* Run argv (looked up on PATH) and wait. With out/err non-NULL, its stdout and
  * stderr are captured there (truncated to the buffers); else it shares ours.
- * Returns the exit status, 128 + the signal when killed, 127 when it could not start. */
-static int spawn(char *const argv[], char *out, size_t outlen, char *err, size_t errlen)
+ * child (may be NULL) holds the child's pid while it runs. Returns the exit
+ * status, 128 + the signal when killed, 127 when it could not start. */
+static int spawn(char *const argv[], char *out, size_t outlen, char *err, size_t errlen,
+                 volatile sig_atomic_t *child)
 {
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     const bool capture = out != NULL;
@@ -188,6 +197,7 @@ static int spawn(char *const argv[], char *out, size_t outlen, char *err, size_t
     fflush(stderr);
     const pid_t pid = fork();
     if (pid < 0) pnp_fatal("fork: %s", strerror(errno));
+    if (child) *child = pid;
     if (pid == 0) {
         if (capture) {
             dup2(po[1], 1), dup2(pe[1], 2);
@@ -229,6 +239,7 @@ static int spawn(char *const argv[], char *out, size_t outlen, char *err, size_t
     int st = 0;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR) pnp_fatal("waitpid: %s", strerror(errno));
+    if (child) *child = 0;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -356,6 +367,17 @@ static void text_row_comment(text *t, const pnp_row *r)
     if (line[0]) text_comment(t, "  %s", line);
 }
 
+/* What an exit status of `pnp run` means (README "Exit status"). */
+static const char *run_status_meaning(int status)
+{
+    switch (status) {
+    case 0: return "done";
+    case 2: return "bad input, refused at setup";
+    case 3: return "interrupted by a signal: past setup, the result file is its checkpoint (--resume FILE)";
+    default: return "a runtime failure or a diverged iterate";
+    }
+}
+
 /* "#SBATCH OPTION=LOG" with LOG's ".out" ending replaced by ending, and every
  * '%' but that of "%j" (the job id) doubled for sbatch. */
 static void log_option(text *t, const char *option, const char *log, const char *ending)
@@ -428,8 +450,16 @@ static void make_script(const grid *g, grid_job *j)
              "    if [ -n \"$srun_pid\" ]; then kill -USR1 \"$srun_pid\" 2>/dev/null; else usr1_pending=1; fi\n"
              "}\n"
              "srun_pid=\n"
-             "trap forward_usr1 USR1\n\n",
+             "trap forward_usr1 USR1\n"
+             "# TERM (the time limit, scancel) reaches the ranks from Slurm itself: they checkpoint; wait for them\n"
+             "trap 'echo \"pnp grid: TERM from Slurm: the ranks stop and write their checkpoint\"; forwarded=1' TERM\n"
+             "# pnp run writes its own exit status here: srun may report another when a signal ends the job\n"
+             "export PNP_STATUS_FILE=",
              SIGNAL_LEAD_S);
+    char status_file[4700];
+    snprintf(status_file, sizeof status_file, "%s/slurm/%s-", g->out_abs, j->name);
+    text_word(t, status_file);
+    text_add(t, "\"$SLURM_JOB_ID\".status\n\n");
     argvec a = {0};
     arg_push(&a, "srun");
     arg_push(&a, "--mpi=pmix"); /* Open MPI's ranks wire up through PMIx, whatever the site's MpiDefault */
@@ -446,6 +476,17 @@ static void make_script(const grid *g, grid_job *j)
                 "    wait \"$srun_pid\"\n"
                 "    status=$?\n"
                 "done\n"
+                "if [ -s \"$PNP_STATUS_FILE\" ]; then status=$(cat \"$PNP_STATUS_FILE\"); fi\n"
+                "rm -f \"$PNP_STATUS_FILE\"\n"
+                "case $status in\n"
+                "    0) ;;\n");
+    const int statuses[] = {2, 3, 1}; /* 1: any other, the last case */
+    for (int k = 0; k < 3; ++k) {
+        if (statuses[k] == 1) text_add(t, "    *)");
+        else text_add(t, "    %d)", statuses[k]);
+        text_add(t, " echo \"pnp grid: pnp run exited with status $status: %s\" ;;\n", run_status_meaning(statuses[k]));
+    }
+    text_add(t, "esac\n"
                 "exit \"$status\"\n");
 }
 
@@ -455,7 +496,7 @@ static void node_cpus(grid *g)
 {
     char *argv[] = {"sinfo", "--noheader", "--Node", "--format=%c", NULL}, out[4096] = "", err[1024];
     g->node_cpus = 0;
-    if (g->mode != MODE_LOCAL && spawn(argv, out, sizeof out, err, sizeof err) == 0)
+    if (g->mode != MODE_LOCAL && spawn(argv, out, sizeof out, err, sizeof err, NULL) == 0)
         for (char *save = NULL, *w = strtok_r(out, " \n", &save); w; w = strtok_r(NULL, " \n", &save)) {
             const int c = atoi(w);
             if (c > 0 && (g->node_cpus == 0 || c < g->node_cpus)) g->node_cpus = c;
@@ -529,7 +570,7 @@ static int submit(const grid *g, grid_job *jobs, int n)
     /* 1. would Slurm take every row? nothing is queued yet */
     for (int i = 0; i < n; ++i) {
         char *argv[] = {"sbatch", "--test-only", jobs[i].script_path, NULL};
-        if (spawn(argv, out, sizeof out, err, sizeof err) != 0) {
+        if (spawn(argv, out, sizeof out, err, sizeof err, NULL) != 0) {
             refusal(g, &jobs[i], "refuses the job (sbatch --test-only)", err);
             fprintf(stderr, "pnp: nothing submitted (the scripts are in %s/slurm)\n", g->out_abs);
             return 1;
@@ -538,7 +579,7 @@ static int submit(const grid *g, grid_job *jobs, int n)
     /* 2. submit, stopping at the first refusal */
     for (int i = 0; i < n; ++i) {
         char *argv[] = {"sbatch", "--parsable", jobs[i].script_path, NULL};
-        const int rc = spawn(argv, out, sizeof out, err, sizeof err);
+        const int rc = spawn(argv, out, sizeof out, err, sizeof err, NULL);
         out[strcspn(out, ";\n")] = '\0';
         bool numeric = out[0] != '\0' && strlen(out) < sizeof jobs[i].job_id;
         for (const char *p = out; *p; ++p) numeric &= isdigit((unsigned char)*p) != 0;
@@ -569,9 +610,51 @@ static int submit(const grid *g, grid_job *jobs, int n)
     return 0;
 }
 
+/* --local: a signal sent to `pnp grid` itself (kill, timeout) goes on to
+ * mpirun, which passes it to the ranks; one from the terminal (Ctrl-C, si_code
+ * > 0) reached mpirun already. */
+static volatile sig_atomic_t g_local_child = 0;
+static void forward_to_child(int sig, siginfo_t *info, void *ctx)
+{
+    (void)ctx;
+    if (g_local_child > 0 && info->si_code <= 0) kill((pid_t)g_local_child, sig);
+}
+
+static void forward_signals(bool on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    if (on) {
+        sa.sa_sigaction = forward_to_child;
+        sa.sa_flags = SA_SIGINFO;
+    } else {
+        sa.sa_handler = SIG_DFL;
+    }
+    const int sigs[] = {SIGTERM, SIGINT, SIGUSR1};
+    for (size_t k = 0; k < sizeof sigs / sizeof *sigs; ++k) sigaction(sigs[k], &sa, NULL);
+    if (!on) pnp_error_remove_tempfile_on_signals(); /* as main() left them */
+}
+
+/* The status `pnp run` wrote to FILE, or -1. */
+static int read_run_status(const char *file)
+{
+    FILE *f = fopen(file, "r");
+    int v = -1;
+    if (f && fscanf(f, "%d", &v) != 1) v = -1;
+    if (f) fclose(f);
+    return v;
+}
+
 static int run_local(const grid *g, grid_job *jobs, int n)
 {
     const int cores = physical_cores();
+    char status_file[] = "/tmp/pnp-grid-status-XXXXXX";
+    const int fd = mkstemp(status_file);
+    if (fd < 0) pnp_fatal("mkstemp %s: %s", status_file, strerror(errno));
+    close(fd);
+    setenv("PNP_STATUS_FILE", status_file, 1);
+    int rc = 0;
     for (int i = 0; i < n; ++i) {
         const pnp_row *r = jobs[i].row;
         const int ranks = r->ntasks_per_node * r->nodes;
@@ -589,18 +672,29 @@ static int run_local(const grid *g, grid_job *jobs, int n)
         printf("pnp grid: row %d (%d of %d; %s): %d rank%s here%s\n  %s\n", r->index, i + 1, n, res, ranks,
                ranks == 1 ? "" : "s", r->nodes > 1 ? " (the row's nodes all on this machine)" : "", cmd.s);
         free(cmd.s);
-        const int rc = spawn(a.v, NULL, 0, NULL, 0);
+        FILE *empty = fopen(status_file, "w"); /* nothing from an earlier row */
+        if (empty) fclose(empty);
+        forward_signals(true);
+        const int launcher = spawn(a.v, NULL, 0, NULL, 0, &g_local_child);
+        forward_signals(false);
         args_free(&a);
+        const int own = read_run_status(status_file); /* -1: pnp run never got that far */
+        rc = own >= 0 ? own : launcher == 2 ? 2 : launcher ? 1 : 0;
         if (rc != 0) {
-            fprintf(stderr, "pnp: row %d of %s failed (mpirun exit status %d)", r->index, g->cfg.path, rc);
+            fprintf(stderr, "pnp: row %d of %s failed: ", r->index, g->cfg.path);
+            if (own >= 0) fprintf(stderr, "pnp run exited with status %d (%s)", own, run_status_meaning(own));
+            else fprintf(stderr, "mpirun exit status %d", launcher);
             if (i + 1 < n) {
                 fprintf(stderr, "; not run:");
                 for (int k = i + 1; k < n; ++k) fprintf(stderr, " row %d", jobs[k].row->index);
             }
             fprintf(stderr, "\n");
-            return rc == 2 ? 2 : 1;
+            break;
         }
     }
+    unlink(status_file);
+    unsetenv("PNP_STATUS_FILE");
+    if (rc) return rc;
     printf("pnp grid: %d row%s done; results:", n, n == 1 ? "" : "s");
     for (int i = 0; i < n; ++i) printf(" %s", jobs[i].result);
     printf("\n");
@@ -702,7 +796,7 @@ int pnp_cmd_grid(int argc, char **argv)
         return 2;
     }
     char *probe[] = {"sbatch", "--version", NULL}, out[4096];
-    if (g.mode == MODE_SUBMIT && spawn(probe, out, sizeof out, err, sizeof err) == 127) { /* could not start */
+    if (g.mode == MODE_SUBMIT && spawn(probe, out, sizeof out, err, sizeof err, NULL) == 127) { /* could not start */
         fprintf(stderr, "pnp: --submit needs Slurm's sbatch, which is not on PATH (--dry-run writes the scripts "
                         "only, --local runs the rows here)\n");
         return 1;

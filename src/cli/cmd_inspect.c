@@ -41,7 +41,8 @@ static const char *USAGE =
     "iteration is /traces/elapsed at the last iteration divided by the iterations.\n"
     "Peak memory: each rank's high-water mark, the max over iterations; planned\n"
     "memory: what each rank's setup planned to hold at most.\n"
-    "Status: the file's 'status' attribute (finished, interrupted or resumed).\n"
+    "Status: the file's 'status' attribute (finished, interrupted, resumed, or\n"
+    "failed: the iterate turned non-finite, with the reason below it).\n"
     "\n"
     "A file that is missing, not HDF5, or not a pnp result (no /traces, a missing\n"
     "attribute or trace) stops the command with status 2, naming the file and the\n"
@@ -50,9 +51,11 @@ static const char *USAGE =
     "options:\n"
     "  --json       print one JSON array instead, one object per file (numbers as\n"
     "               numbers, seconds and bytes; per-rank values as arrays; the\n"
-    "               per-iteration PSNR, SSIM, denoiser sigma and elapsed time\n"
-    "               under \"traces\"; the dataset path of each image, or null,\n"
-    "               under \"images\", of each saved iterate under \"iterates\")\n"
+    "               per-iteration PSNR, SSIM, denoiser sigma, elapsed time, data\n"
+    "               residual and relative change under \"traces\" (null when the\n"
+    "               file has none, e.g. no PSNR without a reference); the dataset\n"
+    "               path of each image, or null, under \"images\", of each saved\n"
+    "               iterate under \"iterates\")\n"
     "  -h, --help   this text\n"
     "\n"
     "See also `pnp report FILES --out DIR` (figures and an HTML page), h5dump, h5py.\n";
@@ -131,6 +134,7 @@ static void print_file(const summary *s)
     const double mib = 1024.0 * 1024.0;
     printf("%s\n", s->path);
     printf("  %-18s%s\n", "status", s->r.status);
+    if (s->r.failure) printf("  %-18s%s\n", "failure", s->r.failure);
     printf("  %-18s%lld of %s\n", "grid row", s->r.grid_row_index, or_dash(s->r.config_file));
     if (s->r.grid_row) printf("  %-18s%s\n", "parameters", s->r.grid_row);
     printf("  %-18s%lld (backend %s, communication %s, hosts %s", "ranks", s->r.ranks, s->r.backend,
@@ -148,9 +152,20 @@ static void print_file(const summary *s)
     if (s->r.n_iterates) printf(" (%d saved in /iterates)", s->r.n_iterates);
     if (s->r.traced != s->r.iterations) printf(" (%lld traced)", s->r.traced);
     printf("\n");
-    if (isnan(s->r.initial_psnr)) printf("  %-18sfinal %.3f dB\n", "PSNR", s->r.final_psnr);
+    if (s->r.boundary || s->r.channels != 3)
+        printf("  %-18s%lld channel%s, boundary %s\n", "data", s->r.channels, s->r.channels == 1 ? "" : "s",
+               or_dash(s->r.boundary));
+    if (s->r.stop_reason) printf("  %-18s%s\n", "stopped by", s->r.stop_reason);
+    if (isnan(s->r.final_psnr)) printf("  %-18s- (no ground truth or reference)\n", "PSNR");
+    else if (isnan(s->r.initial_psnr)) printf("  %-18sfinal %.3f dB\n", "PSNR", s->r.final_psnr);
     else printf("  %-18s%.3f dB initial, %.3f dB final\n", "PSNR", s->r.initial_psnr, s->r.final_psnr);
     if (!isnan(s->r.final_ssim)) printf("  %-18s%.4f initial, %.4f final\n", "SSIM", s->r.initial_ssim, s->r.final_ssim);
+    if (!isnan(s->r.final_residual))
+        printf("  %-18s%.6g initial, %.6g final (1/2 sum_i ||A_i x - y_i||^2)\n", "data residual",
+               s->r.initial_residual, s->r.final_residual);
+    if (s->r.change && s->r.traced)
+        printf("  %-18s%.3g at the last iteration (||x_k - x_{k-1}|| / ||x_k||)\n", "relative change",
+               s->r.change[s->r.traced - 1]);
     printf("  %-18s%.3f s", "total time", s->r.total_time);
     if (!isnan(s->r.setup_time)) printf(" (setup %.3f s)", s->r.setup_time);
     printf("\n");
@@ -169,14 +184,20 @@ static void print_table(const summary *s, int n)
 {
     int w = 4;
     for (int i = 0; i < n; ++i) w = (int)strlen(s[i].path) > w ? (int)strlen(s[i].path) : w;
-    printf("%-*s  %4s %-6s %5s %-7s %-11s %5s %9s %6s %9s %8s %8s %8s %8s  %s\n", w, "file", "row", "solver", "ranks",
-           "backend", "status", "iters", "PSNR dB", "SSIM", "total s", "s/iter", "gradient", "denoiser", "comm",
-           "peak MiB per rank");
+    printf("%-*s  %4s %-6s %5s %-7s %-11s %5s %9s %6s %11s %9s %8s %8s %8s %8s  %s\n", w, "file", "row", "solver",
+           "ranks", "backend", "status", "iters", "PSNR dB", "SSIM", "residual", "total s", "s/iter", "gradient",
+           "denoiser", "comm", "peak MiB per rank");
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
-        printf("%-*s  %4lld %-6s %5lld %-7s %-11s %5lld %9.3f %6.4f %9.3f", w, f->path, f->r.grid_row_index,
-               f->r.solver ? f->r.solver : "PnP", f->r.ranks, f->r.backend, f->r.status, f->r.iterations,
-               f->r.final_psnr, f->r.final_ssim, f->r.total_time);
+        printf("%-*s  %4lld %-6s %5lld %-7s %-11s %5lld", w, f->path, f->r.grid_row_index,
+               f->r.solver ? f->r.solver : "PnP", f->r.ranks, f->r.backend, f->r.status, f->r.iterations);
+        if (isnan(f->r.final_psnr)) printf(" %9s", "-");
+        else printf(" %9.3f", f->r.final_psnr);
+        if (isnan(f->r.final_ssim)) printf(" %6s", "-");
+        else printf(" %6.4f", f->r.final_ssim);
+        if (isnan(f->r.final_residual)) printf(" %11s", "-");
+        else printf(" %11.5g", f->r.final_residual);
+        printf(" %9.3f", f->r.total_time);
         if (f->r.traced)
             printf(" %8.4f %8.4f %8.4f %8.4f  ", f->iteration_time, f->gradient_time, f->denoise_time, f->comm_time);
         else
@@ -234,26 +255,28 @@ static void print_json(const summary *s, int n)
     printf("[\n");
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
-        const char *skeys[] = {"file", "status", "grid_row", "config_file", "backend", "communication",
-                               "denoiser", "hosts", "slurm_job_id", "solver"};
-        const char *svals[] = {f->path, f->r.status, f->r.grid_row, f->r.config_file, f->r.backend, f->r.communication,
-                               f->r.denoiser, f->r.hosts, f->r.slurm_job_id, f->r.solver ? f->r.solver : "PnP"};
+        const char *skeys[] = {"file", "status", "failure", "grid_row", "config_file", "backend", "communication",
+                               "denoiser", "hosts", "slurm_job_id", "stop_reason", "boundary", "solver"};
+        const char *svals[] = {f->path, f->r.status, f->r.failure, f->r.grid_row, f->r.config_file, f->r.backend,
+                               f->r.communication, f->r.denoiser, f->r.hosts, f->r.slurm_job_id, f->r.stop_reason,
+                               f->r.boundary, f->r.solver ? f->r.solver : "PnP"};
         printf("  {\n");
-        for (int k = 0; k < 10; ++k) {
+        for (int k = 0; k < 13; ++k) {
             printf("    \"%s\": ", skeys[k]);
             json_str(svals[k]);
             printf(",\n");
         }
         printf("    \"grid_row_index\": %lld,\n    \"ranks\": %lld,\n    \"iterations\": %lld,\n"
-               "    \"traced_iterations\": %lld,\n",
-               f->r.grid_row_index, f->r.ranks, f->r.iterations, f->r.traced);
+               "    \"traced_iterations\": %lld,\n    \"channels\": %lld,\n",
+               f->r.grid_row_index, f->r.ranks, f->r.iterations, f->r.traced, f->r.channels);
         const char *nkeys[] = {"initial_psnr", "final_psnr", "initial_ssim", "final_ssim", "total_time", "setup_time",
-                               "iteration_time", "gradient_time", "denoise_time", "comm_time", "step_size",
-                               "lipschitz"};
+                               "iteration_time", "gradient_time", "denoise_time", "comm_time", "initial_data_residual",
+                               "final_data_residual", "step_size", "lipschitz"};
         const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.initial_ssim, f->r.final_ssim,
                                 f->r.total_time, f->r.setup_time, f->iteration_time, f->gradient_time,
-                                f->denoise_time, f->comm_time, f->r.step_size, f->r.lipschitz};
-        for (int k = 0; k < 12; ++k) {
+                                f->denoise_time, f->comm_time, f->r.initial_residual, f->r.final_residual,
+                                f->r.step_size, f->r.lipschitz};
+        for (int k = 0; k < 14; ++k) {
             printf("    \"%s\": ", nkeys[k]);
             json_num(nvals[k]);
             printf(",\n");
@@ -274,6 +297,10 @@ static void print_json(const summary *s, int n)
         json_array(f->r.sigma, f->r.traced);
         printf(", \"elapsed\": ");
         json_array(f->r.elapsed, f->r.traced);
+        printf(", \"data_residual\": ");
+        json_array(f->r.residual, f->r.traced);
+        printf(", \"relative_change\": ");
+        json_array(f->r.change, f->r.traced);
         printf("},\n    \"images\": {");
         for (int k = 0; k < PNP_RESULT_IMAGES; ++k) {
             printf("%s\"%s\": ", k ? ", " : "", pnp_result_image_names[k]);

@@ -1,13 +1,27 @@
 /* cmd_run.c - `pnp run`: the PnP reconstruction of one grid row (or of every
  * row, one after another) over the MPI ranks this program was started on.
  *
- * Setup (config, image, weights, tiling) can fail on any rank for reasons of
- * its own (a file one node cannot read): every rank reaches one agreement
- * point (an all-reduce of "did I fail") before any other collective, the
- * lowest failing rank prints its message, and all ranks leave with status 2
- * through MPI_Finalize. Failures after that point go through pnp_fatal, which
- * aborts the whole job. Rank 0 writes the result only when the run is done,
- * under a temporary name renamed at the end, so an aborted run leaves no file.
+ * Rank 0 reads the configuration file and broadcasts its text, so a file
+ * edited while the job starts cannot split it. Setup (config, --out, image,
+ * weights, tiling, memory plan) can fail on any rank for reasons of its own (a
+ * file one node cannot read): every rank reaches an agreement point (an
+ * all-reduce of "did I fail") before any other collective, the lowest failing
+ * rank prints its message, and all ranks leave with status 2 through
+ * MPI_Finalize. The first one also compares a digest of every rank's resolved
+ * row and problem shape: ranks started with different options (mpirun's
+ * `A : B`) are refused there, naming the difference, before they could hang
+ * or crash in a collective. Failures after that point go through pnp_fatal,
+ * which aborts the whole job. Rank 0 writes the result only when the run is
+ * done, under a temporary name renamed at the end, so an aborted run leaves no
+ * file; whether it can be written is checked at setup (--out).
+ *
+ * Exit status (README "Exit status"): 0 done; 1 a runtime failure, or an
+ * iterate that turned non-finite (the result file is written with status
+ * "failed" and the reason); 2 bad input, refused at setup; 3 stopped by a
+ * signal (TERM, INT, USR1): after an iteration the result file is the
+ * checkpoint, during setup nothing is written. With PNP_STATUS_FILE set in the
+ * environment, rank 0 also writes its exit status there (`pnp grid --local` and
+ * the sbatch scripts read it: a launcher reports its own status instead).
  *
  * The result file (DIR/<config name>_row<K>.h5) is include/pnp/result.h's:
  * this file gathers every rank's records for it and hands them to
@@ -24,6 +38,7 @@
 #include <mpi.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +49,8 @@
 #include "pnp/comm.h"
 #include "pnp/denoiser.h"
 #include "pnp/error.h"
+#include "pnp/files.h"
+#include "pnp/host.h"
 #include "pnp/problem.h"
 #include "pnp/result.h"
 #include "pnp/solver.h"
@@ -54,8 +71,9 @@ static const char *USAGE =
     "  --row K           grid row to run (default: all rows in turn)\n"
     "  --set KEY=VALUE   override a parameter, e.g. --set max_iter=20\n"
     "  --out DIR         folder for results (default results/): DIR/NAME_row<K>.h5\n"
-    "  --threads N       CPU threads per rank (default: the row's OMP_NUM_THREADS, else\n"
-    "                    the node's cores / ranks on it)\n"
+    "  --threads N       CPU threads per rank, at most the CPUs this process may use\n"
+    "                    (default: the row's OMP_NUM_THREADS up to those CPUs, else\n"
+    "                    those CPUs shared among the ranks of the node on them)\n"
     "  --max-memory SIZE cap on what each rank's backend holds (e.g. 1500M, 2G;\n"
     "                    default: the free memory, shared by the ranks on it):\n"
     "                    denoiser batches shrink to fit; a run that cannot fit\n"
@@ -67,9 +85,11 @@ static const char *USAGE =
     "                    an uninterrupted run\n"
     "  -h, --help        this text\n"
     "\n"
-    "On SIGUSR1 (Slurm's --signal) or SIGTERM a run finishes its iteration, writes\n"
-    "its result file as a checkpoint (status \"interrupted\") and exits with status 3.\n"
-    "Exit status: 0 done, 1 runtime failure, 2 bad input, 3 interrupted (checkpoint written).\n";
+    "On SIGUSR1 (Slurm's --signal), SIGTERM or SIGINT a run finishes its iteration,\n"
+    "writes its result file as a checkpoint (status \"interrupted\") and exits with\n"
+    "status 3; during setup it stops at once, writing nothing.\n"
+    "Exit status: 0 done, 1 runtime failure or a diverged iterate (NaN; the result\n"
+    "file says so), 2 bad input (found at setup), 3 interrupted by a signal.\n";
 
 /* ------------------------------------------------------------ setup errors */
 
@@ -101,6 +121,47 @@ static int setup_agree(const setup_status *s, int rank, int size)
         fflush(stderr);
     }
     return 1;
+}
+
+/* The second half of the agreement point: every rank must run the same row on
+ * the same problem. A digest of `what` (the resolved row and the problem's
+ * shape) from every rank; when they differ, each rank that differs from rank 0
+ * names the first difference and rank 0 lists those ranks. 1 on every rank
+ * when they differ. */
+static int same_row_everywhere(const char *what, int rank, int size)
+{
+    uint64_t mine = 1469598103934665603ull; /* FNV-1a */
+    for (const char *p = what; *p; ++p) mine = (mine ^ (unsigned char)*p) * 1099511628211ull;
+    uint64_t *all = pnp_malloc(sizeof(uint64_t) * (size_t)size);
+    MPI_CHECK(MPI_Allgather(&mine, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, MPI_COMM_WORLD));
+    int differ = 0;
+    for (int r = 1; r < size; ++r) differ += all[r] != all[0];
+    if (differ) {
+        int len = (int)strlen(what) + 1;
+        MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD));
+        char *ref = pnp_malloc((size_t)len);
+        if (rank == 0) memcpy(ref, what, (size_t)len);
+        MPI_CHECK(MPI_Bcast(ref, len, MPI_CHAR, 0, MPI_COMM_WORLD));
+        if (rank == 0) { /* one line, written at once */
+            char ranks[512] = "";
+            for (int r = 1; r < size; ++r)
+                if (all[r] != all[0] && strlen(ranks) + 16 < sizeof ranks)
+                    snprintf(ranks + strlen(ranks), sizeof ranks - strlen(ranks), " %d", r);
+            fprintf(stderr, "pnp: [rank 0] rank%s%s run%s another grid row or problem than rank 0 (every rank must be "
+                    "started with the same configuration and options)\n", differ == 1 ? "" : "s", ranks,
+                    differ == 1 ? "s" : "");
+        } else if (mine != all[0]) { /* the first word that differs: "key=value" */
+            const char *a = what, *b = ref;
+            while (*a && *a == *b) ++a, ++b;
+            while (a > what && a[-1] != ' ') --a, --b;
+            fprintf(stderr, "pnp: [rank %d] this rank runs %.*s where rank 0 runs %.*s\n", rank,
+                    (int)strcspn(a, " "), a, (int)strcspn(b, " "), b);
+        }
+        fflush(stderr);
+        free(ref);
+    }
+    free(all);
+    return differ > 0;
 }
 
 /* The denoiser of a row for images of `channels`: none, generated weights for a
@@ -243,6 +304,8 @@ static volatile sig_atomic_t g_signal = 0;
 
 static void on_signal(int sig) { g_signal = sig; }
 
+/* TERM, INT and USR1 ask for a stop (at the next iteration boundary, or at once
+ * during setup) instead of killing the process; set once MPI runs. */
 static void install_signal_handlers(void)
 {
     struct sigaction sa;
@@ -251,24 +314,55 @@ static void install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGUSR1 ? "USR1" : sig == SIGINT ? "INT" : sig == SIGTERM ? "TERM" : "?";
 }
 
 enum { STOP_TEST = 1000 }; /* larger than any signal number */
 
 typedef struct {
     const pnp_trace *tr;
+    int rank, size;
     int stop_after; /* PNP_STOP_AFTER: stop once this many iterations are done (tests) */
     int signal;     /* why the run stopped: a signal number, or STOP_TEST */
+    int diverged;   /* some rank's iterate turned non-finite */
+    int refused;    /* setup was refused (the message is printed) */
 } stop_state;
 
-/* Every rank asks; any rank's signal stops all of them after this iteration. */
+/* During setup, on this rank alone: was a stop asked for? */
+static int stop_requested(void *user)
+{
+    (void)user;
+    return g_signal != 0;
+}
+
+/* The solver's setup agreement point: a failure anywhere ends the run (exit
+ * 2), and so does a signal that came during setup (exit 3). */
+static int solver_setup_agree(void *user, const char *failure)
+{
+    stop_state *s = user;
+    setup_status st = {0};
+    if (failure) setup_fail(&st, "%s", failure);
+    if (setup_agree(&st, s->rank, s->size)) return s->refused = 1;
+    int mine = (int)g_signal;
+    MPI_CHECK(MPI_Allreduce(&mine, &s->signal, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    return s->signal != 0;
+}
+
+/* Every rank asks after every iteration; any rank's signal (or a diverged
+ * iterate) stops all of them there. */
 static int should_stop(void *user)
 {
     stop_state *s = user;
-    int mine = (int)g_signal;
-    if (s->stop_after > 0 && s->tr->iterations >= s->stop_after) mine = STOP_TEST;
-    MPI_CHECK(MPI_Allreduce(&mine, &s->signal, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-    return s->signal != 0;
+    int mine[2] = {(int)g_signal, s->tr->nonfinite}, all[2];
+    if (s->stop_after > 0 && s->tr->iterations >= s->stop_after) mine[0] = STOP_TEST;
+    MPI_CHECK(MPI_Allreduce(mine, all, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+    s->signal = all[0], s->diverged = all[1];
+    return all[0] || all[1];
 }
 
 /* Rank 0 reads the checkpoint (a result file, include/pnp/result.h), checks it
@@ -419,24 +513,46 @@ static int checkpoint_row(const char *path, int rank)
     return row;
 }
 
-/* One row. Returns 0, 2 when setup failed (message printed), 3 when interrupted. */
-static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory, const pnp_config *cfg,
-                   const pnp_row *row, int rank, int size)
+/* $PNP_STATUS_FILE, when set, receives the exit status (rank 0). Written as
+ * soon as the outcome is on disk, before anything is printed: after a TERM,
+ * mpirun stops reading the ranks' output and a print may never return. */
+static void write_status_file(int status, int rank)
+{
+    const char *path = getenv("PNP_STATUS_FILE");
+    if (rank != 0 || !path || !path[0]) return;
+    FILE *f = fopen(path, "w");
+    if (f) fprintf(f, "%d\n", status), fclose(f);
+}
+
+/* One row. Returns 0; 1 when the iterate diverged (the file says so); 2 when
+ * setup failed (message printed); 3 when interrupted. */
+static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory, int cpu_sharers,
+                   const pnp_config *cfg, const pnp_row *row, int rank, int size)
 {
     const double t_total = MPI_Wtime();
     setup_status st = {0};
     int local_rank = 0, local_size = 1;
     pnp_comm_local_rank(MPI_COMM_WORLD, &local_rank, &local_size);
-    int threads = o->threads > 0 ? o->threads : row->omp_num_threads; /* --threads, else OMP_NUM_THREADS */
-    if (threads == 0) {
-        const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = cores / local_size > 0 ? (int)(cores / local_size) : 1;
+    char path[4096], err[2048];
+    /* CPU threads: --threads (refused past the CPUs this process may use), else
+     * the row's OMP_NUM_THREADS (at most those CPUs), else those CPUs shared
+     * among the ranks of this node on them */
+    int threads = pnp_cli_threads(o->threads, cpu_sharers, err, sizeof err);
+    if (threads < 0) setup_fail(&st, "%s", err);
+    else if (!o->threads && row->omp_num_threads > 0) {
+        const int cpus = pnp_host_cpus(NULL, 0);
+        threads = row->omp_num_threads < cpus ? row->omp_num_threads : cpus;
     }
 
+    pnp_cli_result_path(o->config, o->out, row->index, path, sizeof path);
     pnp_problem p = {0};
     pnp_data_geometry geo = {0};
-    char err[2048], dn_note[512] = "";
-    if (pnp_problem_build(row, rank, size, &p, err, sizeof err)) setup_fail(&st, "%s", err);
+    char dn_note[512] = "";
+    if (st.failed) {
+        /* nothing more to find */
+    } else if (rank == 0 && pnp_output_check(path, err, sizeof err)) /* before any work: the result must be writable */
+        setup_fail(&st, "--out %s: %s", o->out ? o->out : "results", err);
+    else if (pnp_problem_build(row, rank, size, &p, err, sizeof err)) setup_fail(&st, "%s", err);
     else if ((geo = pnp_problem_geometry(&p), pnp_solver_check(row, geo.xh, geo.xw, err, sizeof err)) ||
              pnp_backend_check(row->backend, row->precision, err, sizeof err))
         setup_fail(&st, "%s: row %d: %s", cfg->path, row->index, err);
@@ -448,6 +564,14 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     }
     pnp_result ck = {0};
     int failed = setup_agree(&st, rank, size);
+    if (!failed) { /* the same row and problem on every rank, before anything depends on it */
+        char what[9000], text[8192];
+        pnp_row_format(row, text, sizeof text);
+        snprintf(what, sizeof what, "row=%d %s image=%dx%dx%d operators=%d psf=%dx%dx%d boundary=%s resume=%s",
+                 row->index, text, p.c, p.h, p.w, p.n_ops, p.kc, p.kh, p.kw, pnp_boundary_name(p.boundary),
+                 resume ? "yes" : "no");
+        failed = same_row_everywhere(what, rank, size);
+    }
     if (!failed && resume) failed = checkpoint_load(resume, row, &geo, p.truth.data != NULL, rank, size, &ck, &st);
     if (failed) {
         pnp_result_free(&ck);
@@ -457,8 +581,6 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         return 2;
     }
 
-    char path[4096];
-    pnp_cli_result_path(o->config, o->out, row->index, path, sizeof path);
     const char *desc = dn ? pnp_denoiser_describe(dn) : "none";
     const int asked = row->ntasks_per_node * row->nodes;
     if (rank == 0) {
@@ -502,28 +624,41 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         if (rank == 0) printf("  resuming %s after iteration %lld of %d\n", resume, ck.iterations, row->max_iter);
     }
     const char *stop_env = getenv("PNP_STOP_AFTER");
-    stop_state stop = {&tr, stop_env ? atoi(stop_env) : 0, 0};
+    stop_state stop = {&tr, rank, size, stop_env ? atoi(stop_env) : 0, 0, 0, 0};
     iterate_store store = {&geo, 0, 0, NULL, NULL};
     if (rank == 0 && resume) { /* the checkpoint's saved iterates come first */
         store.n = store.cap = ck.n_iterates, store.index = ck.iterate_index, store.images = ck.iterates;
         ck.n_iterates = 0, ck.iterate_index = NULL, ck.iterates = NULL;
     }
-    pnp_solver_args args = {be,         comm,       row,          &p,   dn, rank == 0 ? stdout : NULL,
-                            resume ? ck.reconstruction : NULL, sharers, max_memory, should_stop, &stop,
-                            rank == 0 ? keep_iterate : NULL, &store};
-    pnp_solve(&args, x, y0, &tr);
-    const int interrupted = tr.iterations < row->max_iter && !tr.converged;
+    pnp_solver_args args = {be,         comm,           row,    &p,         dn,   rank == 0 ? stdout : NULL,
+                            resume ? ck.reconstruction : NULL, sharers, max_memory, stop_requested,
+                            solver_setup_agree, should_stop, &stop, rank == 0 ? keep_iterate : NULL, &store};
+    const int started = pnp_solve(&args, x, y0, &tr) == 0;
+    const int interrupted = started && !stop.diverged && !tr.converged && tr.iterations < row->max_iter;
     pnp_result_free(&ck);
-    if (rank == 0 && tr.windows_total > 0)
+    if (started && rank == 0 && tr.windows_total > 0)
         printf("  tiles: %d windows of %dx%d; rank 0 ran %d of them in batches of %d\n", tr.windows_total, tr.win_h,
                tr.win_w, tr.windows_owned, tr.batch);
 
     pnp_result r = {0};
-    gather_result(row, &tr, rank, size, &r);
+    if (started) gather_result(row, &tr, rank, size, &r);
     const double total_time = MPI_Wtime() - t_total;
-    if (rank == 0) {
-        r.status = pnp_strdup(interrupted ? "interrupted" : resume ? "resumed" : "finished");
+    const int outcome = !started ? (stop.refused ? 2 : 3) : stop.diverged ? 1 : interrupted ? 3 : 0;
+    if (!started) write_status_file(outcome, rank);
+    if (!started && !stop.refused && rank == 0) {
+        fprintf(stderr, "pnp: interrupted by signal %s during setup: nothing written\n", signal_name(stop.signal));
+        fflush(stderr);
+    }
+    char failure[512] = "";
+    if (stop.diverged)
+        snprintf(failure, sizeof failure,
+                 "iteration %d turned the iterate non-finite (NaN or infinite values): the step (step_size) or the "
+                 "denoiser (weights, denoiser_sigma) diverged", tr.iterations);
+    if (started && rank == 0) {
+        r.status = pnp_strdup(stop.diverged ? "failed" : interrupted ? "interrupted" : resume ? "resumed" : "finished");
+        r.failure = failure[0] ? pnp_strdup(failure) : NULL;
         r.stop_reason = pnp_strdup(tr.converged ? "tolerance"
+                                   : stop.diverged ? "failed"
                                    : !interrupted ? "max_iter"
                                    : stop.signal == STOP_TEST ? "test" : "signal");
         r.backend = pnp_strdup(be->ops->name);
@@ -532,6 +667,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         r.source = pnp_strdup(p.source);
         r.boundary = pnp_strdup(pnp_boundary_name(p.boundary));
         r.total_time = total_time;
+        r.unfused_convolutions = pnp_backend_unfused_convs(be);
         /* the measured region of x (x itself for circular) */
         float *region = geo.boundary == PNP_BOUNDARY_PAD ? measured_region(&geo, x) : x;
         r.n_iterates = store.n, r.iterate_index = store.index, r.iterates = store.images; /* r owns them now */
@@ -542,6 +678,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
             .extended = region != x ? x : NULL, .ext_height = geo.xh, .ext_width = geo.xw, .region_row = geo.oy,
             .region_col = geo.ox};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
+        write_status_file(outcome, rank);
         pnp_result_free(&r);
         if (region != x) free(region);
         const int last = tr.iterations - 1;
@@ -552,15 +689,21 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);
-        if (interrupted) {
+        fflush(stdout);
+        if (stop.diverged) {
+            fprintf(stderr, "pnp: %s; the result file %s has status \"failed\" and says so\n", failure, path);
+        } else if (interrupted) {
             char sig[32];
             if (stop.signal == STOP_TEST) snprintf(sig, sizeof sig, "PNP_STOP_AFTER");
-            else snprintf(sig, sizeof sig, "signal %s", stop.signal == SIGUSR1 ? "USR1" : "TERM");
+            else snprintf(sig, sizeof sig, "signal %s", signal_name(stop.signal));
             printf("pnp: interrupted by %s after iteration %d of %d; the checkpoint is %s\n"
                    "     continue with the same ranks and options plus: --resume %s\n",
                    sig, tr.iterations, row->max_iter, path, path);
         }
-        fflush(stdout);
+        fflush(stdout), fflush(stderr);
+    } else { /* no result written: the checkpoint's saved iterates were never handed over */
+        for (int q = 0; q < store.n; ++q) free(store.images[q]);
+        free(store.images), free(store.index);
     }
     pnp_trace_free(&tr);
     free(x), free(y0);
@@ -568,7 +711,7 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     pnp_denoiser_destroy(dn);
     pnp_backend_destroy(be);
     pnp_problem_free(&p);
-    return interrupted ? 3 : 0;
+    return outcome;
 }
 
 /* path names the file described by info (the same inode on the same device). */
@@ -636,17 +779,37 @@ int pnp_cmd_run(int argc, char **argv)
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &size));
     pnp_error_set_rank(rank);
 
-    /* the config: every rank reads it (a node may not see the file) */
+    install_signal_handlers();
+
+    /* the config: rank 0 reads the file, every rank parses that text with its own options */
     setup_status st = {0};
     pnp_config cfg = {0};
     char err[2048];
-    const int rc = o.config ? pnp_config_load_file(o.config, o.overrides, o.n_overrides, &cfg, err, sizeof err)
-                            : pnp_config_load_string("<embedded default>", pnp_default_config_yaml, o.overrides,
-                                                     o.n_overrides, &cfg, err, sizeof err);
-    if (rc) setup_fail(&st, "%s", err);
+    char *text = NULL;
+    int len = 0;
+    if (rank == 0 && o.config && pnp_config_read_text(o.config, &text, err, sizeof err)) len = -1;
+    else if (rank == 0 && o.config) len = (int)strlen(text) + 1;
+    MPI_CHECK(MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD));
+    if (len > 0) {
+        if (rank != 0) text = pnp_malloc((size_t)len);
+        MPI_CHECK(MPI_Bcast(text, len, MPI_CHAR, 0, MPI_COMM_WORLD));
+    }
+    int rc = -1;
+    if (len < 0) setup_fail(&st, "%s", err); /* rank 0 could not read it */
+    else if ((rc = pnp_config_load_string(o.config ? o.config : "<embedded default>",
+                                          o.config ? text : pnp_default_config_yaml, o.overrides, o.n_overrides,
+                                          &cfg, err, sizeof err)))
+        setup_fail(&st, "%s", err);
     else if (o.row >= cfg.n_rows)
         setup_fail(&st, "--row %d: %s has %d row%s (0..%d)", o.row, cfg.path, cfg.n_rows, cfg.n_rows == 1 ? "" : "s",
                    cfg.n_rows - 1);
+    free(text);
+    for (int k = 0; !st.failed && k < cfg.n_rows; ++k) /* the files of every row to run, before the first runs */
+        if ((o.row < 0 || o.row == k) && pnp_config_check_row(&cfg, &cfg.rows[k], err, sizeof err))
+            setup_fail(&st, "%s", err);
+    char cpuset[64]; /* the ranks of this node on the same CPUs share them (run_row's threads) */
+    pnp_host_cpuset_id(cpuset, sizeof cpuset);
+    const int cpu_sharers = pnp_comm_node_count(MPI_COMM_WORLD, cpuset);
     int status = setup_agree(&st, rank, size) ? 2 : 0;
     if (status == 0 && resume && o.row < 0) { /* the checkpoint says which row */
         o.row = checkpoint_row(resume, rank);
@@ -663,10 +826,11 @@ int pnp_cmd_run(int argc, char **argv)
                            "give another --out DIR", path);
         }
     if (status == 0 && setup_agree(&st, rank, size)) status = 2;
-    install_signal_handlers();
     for (int k = 0; status == 0 && k < cfg.n_rows; ++k)
-        if (o.row < 0 || o.row == k) status = run_row(&o, resume, max_memory, &cfg, &cfg.rows[k], rank, size);
+        if (o.row < 0 || o.row == k)
+            status = run_row(&o, resume, max_memory, cpu_sharers, &cfg, &cfg.rows[k], rank, size);
     if (!rc) pnp_config_free(&cfg);
+    write_status_file(status, rank); /* for launchers that report their own status */
     MPI_CHECK(MPI_Finalize());
     return status;
 }

@@ -7,6 +7,7 @@
 
 #include "pnp/cli.h"
 #include "pnp/error.h"
+#include "pnp/h5io.h"
 #include "pnp/version.h"
 
 static const char *MAIN_USAGE =
@@ -18,7 +19,8 @@ static const char *MAIN_USAGE =
     "  run [CONFIG]       run the PnP reconstruction of the grid's rows (under\n"
     "                     mpirun/srun for several ranks); one HDF5 result per row\n"
     "  dataset [CONFIG]   build a grid row's problem (ground truth, blur kernels,\n"
-    "                     noisy measurements) and write it to HDF5\n"
+    "                     noisy measurements; or an observed row's files, checked)\n"
+    "                     and write it to an HDF5 bundle\n"
     "  config [CONFIG]    read a benchopt-style YAML grid, check it, print its rows\n"
     "  grid [CONFIG]      one job per grid row: write sbatch scripts (--dry-run),\n"
     "                     submit them to Slurm (--submit), or run the rows here\n"
@@ -29,6 +31,8 @@ static const char *MAIN_USAGE =
     "  inspect FILE...    summarize result files: status, PSNR, time per iteration\n"
     "                     (gradient / denoiser / communication), peak memory per rank\n"
     "  report FILE...     figures and an HTML page comparing result files (--out DIR)\n"
+    "  export RESULT OUT  write a result's reconstruction as PNG (16-bit), TIFF,\n"
+    "                     FITS or NumPy .npy\n"
     "  version            print the version, git commit, backends and library versions\n"
     "  help [COMMAND]     this text, or a command's options\n"
     "\n"
@@ -59,6 +63,8 @@ static int cmd_version(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    pnp_h5_init(); /* HDF5 prints nothing itself: pnp reports its first error */
+    pnp_error_remove_tempfile_on_signals();
     if (argc < 2) {
         fputs(MAIN_USAGE, stderr);
         return 2;
@@ -91,6 +97,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "denoise")) return pnp_cmd_denoise(argc, argv);
     if (!strcmp(cmd, "inspect")) return pnp_cmd_inspect(argc, argv);
     if (!strcmp(cmd, "report")) return pnp_cmd_report(argc, argv);
+    if (!strcmp(cmd, "export")) return pnp_cmd_export(argc, argv);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) return cmd_version(argc, argv);
     fprintf(stderr, "pnp: unknown command '%s'\n\n%s", cmd, MAIN_USAGE);
     return 2;

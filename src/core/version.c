@@ -4,11 +4,13 @@
 #include "pnp/version.h"
 
 #include <fftw3.h>
+#include <fitsio.h>
 #include <hdf5.h>
 #include <mpi.h>
 #include <png.h>
 #include <stdio.h>
 #include <string.h>
+#include <tiffio.h>
 #include <yaml.h>
 
 #ifndef PNP_GIT_COMMIT_STR
@@ -25,6 +27,11 @@ void pnp_library_versions(char *out, size_t len)
     MPI_Get_library_version(mpi, &mlen); /* allowed before MPI_Init */
     char *nl = strchr(mpi, '\n');
     if (nl) *nl = '\0';
-    snprintf(out, len, "hdf5 %u.%u.%u; %s; libyaml %s; libpng %s; mpi: %s", maj, min, rel, fftwf_version,
-             yaml_get_version_string(), png_get_libpng_ver(NULL), mpi);
+    float fits_version = 0;
+    fits_get_version(&fits_version);
+    char tiff[64]; /* "LIBTIFF, Version 4.5.0\nCopyright ..." */
+    snprintf(tiff, sizeof tiff, "%s", TIFFGetVersion());
+    tiff[strcspn(tiff, "\n")] = '\0';
+    snprintf(out, len, "hdf5 %u.%u.%u; %s; libyaml %s; libpng %s; %s; cfitsio %.3g; mpi: %s", maj, min, rel,
+             fftwf_version, yaml_get_version_string(), png_get_libpng_ver(NULL), tiff, fits_version, mpi);
 }

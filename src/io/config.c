@@ -18,6 +18,7 @@
 #include <yaml.h>
 
 #include "pnp/error.h"
+#include "pnp/files.h"
 
 /* ------------------------------------------------------- parameter table */
 
@@ -673,6 +674,12 @@ static int validate_row(ctx *c, pnp_row *r)
             return fail(c, MARK("boundary"), "row %d: boundary must be 'pad' or 'circular', got '%s'", r->index,
                         r->boundary);
     }
+    char arch[32], why[512];
+    int widths[4], blocks;
+    if (pnp_denoiser_spec_parse(r->denoiser, arch, sizeof arch, widths, &blocks, why, sizeof why))
+        return fail(c, MARK("denoiser"), "row %d: %s", r->index, why);
+    if (!strcmp(arch, "none") && r->weights[0])
+        return fail(c, MARK("weights"), "row %d: weights '%s' given with denoiser 'none'", r->index, r->weights);
     if (validate_solver(c, r)) return -1;
     return validate_slurm(c, r);
 #undef MARK
@@ -720,6 +727,59 @@ static int validate_solver(ctx *c, const pnp_row *r)
     return 0;
 #undef GIVEN
 #undef MARK
+}
+
+int pnp_denoiser_spec_parse(const char *spec, char *arch, size_t archlen, int widths[4], int *blocks, char *err,
+                            size_t errlen)
+{
+    static const int DRUNET_WIDTHS[4] = {64, 128, 256, 512};
+    memcpy(widths, DRUNET_WIDTHS, sizeof DRUNET_WIDTHS);
+    *blocks = 4;
+    const int gray = !strncmp(spec, "drunet_gray", 11);
+    const char *base = gray ? "drunet_gray" : "drunet", *opt = spec + strlen(base); /* ":W0,..." or "" */
+    if (!strncmp(spec, base, strlen(base)) && (opt[0] == '\0' || opt[0] == ':')) {
+        int used = 0, nb = 4, got = 0;
+        if (opt[0] == ':') { /* W0,W1,W2,W3 and an optional :NB, nothing after them */
+            got = sscanf(opt + 1, "%d,%d,%d,%d%n", &widths[0], &widths[1], &widths[2], &widths[3], &used);
+            if (got == 4 && opt[1 + used] == ':') {
+                int more = 0;
+                got = sscanf(opt + 2 + used, "%d%n", &nb, &more) == 1 ? 5 : 0;
+                used += 1 + more;
+            }
+        }
+        if (opt[0] == ':' && (got < 4 || opt[1 + used] != '\0' || widths[0] < 1 || widths[1] < 1 ||
+                              widths[2] < 1 || widths[3] < 1 || nb < 1 || nb > 16)) {
+            snprintf(err, errlen, "denoiser '%s': expected %s:W0,W1,W2,W3[:NB] with positive widths (NB 1..16)",
+                     spec, base);
+            return -1;
+        }
+        *blocks = nb;
+        snprintf(arch, archlen, "%s", base);
+        return 0;
+    }
+    if (!strcmp(spec, "dncnn") || !strcmp(spec, "ffdnet") || !strcmp(spec, "dncnn_gray") ||
+        !strcmp(spec, "ffdnet_gray") || !strcmp(spec, "none")) {
+        snprintf(arch, archlen, "%s", spec);
+        return 0;
+    }
+    snprintf(err, errlen,
+             "unknown denoiser '%s' (known: drunet, drunet:W0,W1,W2,W3[:NB], dncnn, ffdnet, their grey versions "
+             "drunet_gray[:W0,W1,W2,W3[:NB]], dncnn_gray, ffdnet_gray, and none)", spec);
+    return -1;
+}
+
+int pnp_config_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen)
+{
+    ctx c = {cfg->path, err, errlen};
+    const struct {
+        const char *key, *path, *what;
+    } files[] = {{"image", row->image, "PNG image"}, {"weights", row->weights, "weights file"}};
+    for (size_t k = 0; k < sizeof files / sizeof *files; ++k) {
+        char why[2048];
+        if (files[k].path[0] && pnp_input_check(files[k].path, files[k].what, why, sizeof why))
+            return fail(&c, row->marks[param_index(row, files[k].key)], "row %d: %s: %s", row->index, files[k].key, why);
+    }
+    return 0;
 }
 
 /* Options pnp grid writes into every script from other keys (or by itself). */
@@ -1001,9 +1061,11 @@ static int parse_yaml(ctx *c, const char *text, yaml_document_t *doc)
     return rc;
 }
 
-/* The whole of a text file, NUL-terminated (malloc'd), or NULL with err. */
+/* The whole of a text file, NUL-terminated (malloc'd), or NULL with err (no
+ * such file, a folder, unreadable, NUL bytes); what names its role. */
 static char *read_text(const char *path, const char *what, char *err, size_t errlen)
 {
+    if (pnp_input_check(path, what, err, errlen)) return NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open %s: %s", path, what, strerror(errno));
@@ -1017,15 +1079,22 @@ static char *read_text(const char *path, const char *what, char *err, size_t err
         if (n + 1 == cap) buf = realloc(buf, cap *= 2);
         if (!buf) pnp_fatal("out of memory reading %s", path);
     }
-    int bad = ferror(f);
+    const int bad = ferror(f) ? errno : 0;
     fclose(f);
     buf[n] = '\0';
     if (bad || strlen(buf) != n) {
         free(buf);
-        snprintf(err, errlen, "%s: %s", path, bad ? "read error" : "contains NUL bytes (not a YAML text file)");
+        snprintf(err, errlen, "%s: %s%s", path, bad ? "read error: " : "contains NUL bytes (not a YAML text file)",
+                 bad ? strerror(bad) : "");
         return NULL;
     }
     return buf;
+}
+
+int pnp_config_read_text(const char *path, char **text, char *err, size_t errlen)
+{
+    *text = read_text(path, "configuration file", err, errlen);
+    return *text ? 0 : -1;
 }
 
 int pnp_config_load_string(const char *name, const char *text, const char *const *overrides, int n_overrides,
@@ -1049,7 +1118,10 @@ int pnp_config_load_file(const char *path, const char *const *overrides, int n_o
                          char *err, size_t errlen)
 {
     char *buf = read_text(path, "configuration file", err, errlen);
-    if (!buf) return -1;
+    if (!buf) {
+        memset(cfg, 0, sizeof *cfg);
+        return -1;
+    }
     int rc = pnp_config_load_string(path, buf, overrides, n_overrides, cfg, err, errlen);
     free(buf);
     return rc;

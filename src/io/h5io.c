@@ -9,27 +9,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pnp/error.h"
 #include "pnp/version.h"
 
-int pnp_make_parent_dirs(const char *path, char *err, size_t errlen)
+void pnp_h5_init(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+typedef struct {
+    char *buf;
+    size_t len;
+} first_error;
+
+static herr_t take_first(unsigned n, const H5E_error2_t *e, void *user)
 {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; ++p) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0775) != 0 && errno != EEXIST) {
-            snprintf(err, errlen, "%s: cannot create folder: %s", buf, strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
+    first_error *f = user;
+    if (n == 0) snprintf(f->buf, f->len, "%s", e->desc ? e->desc : "");
     return 0;
+}
+
+const char *pnp_h5_error(char *buf, size_t len)
+{
+    buf[0] = '\0';
+    first_error f = {buf, len};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &f); /* upward: the innermost error first */
+    /* a failed system call: "file write failed: time = ..., errno = 28, error message = 'No space
+     * left on device', ..." becomes "file write failed: No space left on device (errno 28)" */
+    const char *msg = strstr(buf, "error message = '"), *no = strstr(buf, "errno = ");
+    const char *colon = strchr(buf, ':');
+    if (msg && colon && colon < msg) {
+        char what[512];
+        const int errnum = no ? atoi(no + 8) : 0;
+        msg += strlen("error message = '");
+        snprintf(what, sizeof what, "%.*s: %.*s (errno %d)", (int)(colon - buf), buf, (int)strcspn(msg, "'"), msg,
+                 errnum);
+        snprintf(buf, len, "%s", what);
+    }
+    for (char *p = buf; *p; ++p)
+        if (*p == '\n') *p = ' ';
+    return buf;
+}
+
+void pnp_h5_fail(const char *file, int line, const char *call)
+{
+    char why[1024];
+    pnp_h5_error(why, sizeof why);
+    pnp_fatal_at(file, line, "HDF5 call failed: %s%s%s", call, why[0] ? ": " : "", why);
 }
 
 int pnp_h5_create(pnp_h5 *h, const char *final_path, char *err, size_t errlen)
@@ -41,13 +67,18 @@ int pnp_h5_create(pnp_h5 *h, const char *final_path, char *err, size_t errlen)
     }
     if (pnp_make_parent_dirs(final_path, err, errlen)) return -1;
     snprintf(h->final_path, sizeof h->final_path, "%s", final_path);
-    snprintf(h->tmp_path, sizeof h->tmp_path, "%s.tmp-%ld", final_path, (long)getpid());
-    h->file = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (h->file < 0) {
-        snprintf(err, errlen, "%s: cannot create HDF5 file", h->tmp_path);
+    if (pnp_temp_path(final_path, h->tmp_path, sizeof h->tmp_path)) {
+        snprintf(err, errlen, "%s: output path too long", final_path);
         return -1;
     }
-    pnp_error_set_tempfile(h->tmp_path);
+    pnp_error_set_tempfile(h->tmp_path); /* before it exists: a signal meanwhile removes it too */
+    h->file = H5Fcreate(h->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (h->file < 0) {
+        char why[1024];
+        snprintf(err, errlen, "%s: cannot create HDF5 file: %s", h->tmp_path, pnp_h5_error(why, sizeof why));
+        pnp_error_set_tempfile(NULL);
+        return -1;
+    }
     return 0;
 }
 

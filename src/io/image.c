@@ -3,6 +3,7 @@
 #include "pnp/image.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include <unistd.h>
 
 #include "pnp/error.h"
+#include "pnp/files.h"
+#include "pnp/host.h"
+#include "pnp/imgfile.h"
 #include "pnp/philox.h"
 
 pnp_image pnp_image_alloc(int c, int h, int w)
@@ -31,9 +35,16 @@ void pnp_image_free(pnp_image *im)
 
 int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen)
 {
+    return pnp_png_read_fit(path, 0, out, NULL, NULL, err, errlen);
+}
+
+/* The observed dataset's reader (include/pnp/imgfile.h): grey stays grey,
+ * 8 or 16 bits, alpha refused. */
+int pnp_png_load(const char *path, int first, int count, pnp_file_info *info, float *out, char *err, size_t errlen)
+{
     FILE *f = fopen(path, "rb");
     if (!f) {
-        snprintf(err, errlen, "%s: cannot open image file", path);
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     unsigned char sig[8];
@@ -43,70 +54,87 @@ int pnp_png_read(const char *path, pnp_image *out, char *err, size_t errlen)
         return -1;
     }
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) {
+    png_infop pi = png ? png_create_info_struct(png) : NULL;
+    if (!png || !pi) {
         fclose(f);
         snprintf(err, errlen, "%s: libpng could not start", path);
         return -1;
     }
-    /* volatile: modified between setjmp and a possible longjmp */
+    unsigned char *volatile buf = NULL;
     png_bytep *volatile rows = NULL;
     if (setjmp(png_jmpbuf(png))) {
+        free(buf);
         free(rows);
-        png_destroy_read_struct(&png, &info, NULL);
+        png_destroy_read_struct(&png, &pi, NULL);
         fclose(f);
         snprintf(err, errlen, "%s: corrupt or truncated PNG", path);
         return -1;
     }
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
-    png_read_info(png, info);
-    int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    png_read_info(png, pi);
+    const int color = png_get_color_type(png, pi), depth = png_get_bit_depth(png, pi);
+    const char *why = NULL;
+    if (color & PNG_COLOR_MASK_ALPHA) why = "has an alpha channel";
+    else if (png_get_valid(png, pi, PNG_INFO_tRNS)) why = "has a transparency chunk (tRNS), i.e. alpha";
+    if (why) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        fclose(f);
+        snprintf(err, errlen, "%s: %s; pnp takes grey or RGB images without alpha (save it without transparency)",
+                 path, why);
+        return -1;
+    }
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
-    if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
-    png_set_strip_alpha(png);
     if (depth == 16) png_set_swap(png); /* host (little-endian) uint16 */
-    png_read_update_info(png, info);
-
-    const int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
-    const int bytes = png_get_bit_depth(png, info) == 16 ? 2 : 1;
-    const size_t rowbytes = png_get_rowbytes(png, info);
-    if (rowbytes != (size_t)w * 3 * bytes) longjmp(png_jmpbuf(png), 1);
-    unsigned char *buf = pnp_malloc(rowbytes * h);
+    png_read_update_info(png, pi);
+    const int w = (int)png_get_image_width(png, pi), h = (int)png_get_image_height(png, pi);
+    const int c = png_get_channels(png, pi), bytes = png_get_bit_depth(png, pi) == 16 ? 2 : 1;
+    *info = (pnp_file_info){1, c, h, w, c == 1 ? 2 : 3, "", "PNG"};
+    snprintf(info->type, sizeof info->type, "%s", bytes == 2 ? "uint16" : "uint8");
+    if (count == 0 || first != 0 || count != 1) {
+        png_destroy_read_struct(&png, &pi, NULL);
+        fclose(f);
+        if (count == 0) return 0;
+        snprintf(err, errlen, "%s: holds one image; image %d asked", path, first + count - 1);
+        return -1;
+    }
+    const size_t rowbytes = png_get_rowbytes(png, pi);
+    if (rowbytes != (size_t)w * c * bytes) longjmp(png_jmpbuf(png), 1);
+    buf = pnp_malloc(rowbytes * h);
     rows = pnp_malloc(sizeof(png_bytep) * h);
     for (int y = 0; y < h; ++y) rows[y] = buf + rowbytes * y;
     png_read_image(png, rows);
     png_read_end(png, NULL);
-
-    pnp_image im = pnp_image_alloc(3, h, w);
     const size_t plane = (size_t)h * w;
     for (int y = 0; y < h; ++y)
         for (int x = 0; x < w; ++x)
-            for (int c = 0; c < 3; ++c) {
-                size_t k = ((size_t)y * w + x) * 3 + c;
-                float v = bytes == 2 ? (float)((const uint16_t *)buf)[k] / 65535.0f
-                                     : (float)buf[k] / 255.0f;
-                im.data[c * plane + (size_t)y * w + x] = v;
+            for (int ch = 0; ch < c; ++ch) {
+                const size_t k = ((size_t)y * w + x) * c + ch;
+                out[ch * plane + (size_t)y * w + x] =
+                    bytes == 2 ? (float)((const uint16_t *)buf)[k] / 65535.0f : (float)buf[k] / 255.0f;
             }
     free(buf);
     free(rows);
-    png_destroy_read_struct(&png, &info, NULL);
+    png_destroy_read_struct(&png, &pi, NULL);
     fclose(f);
-    *out = im;
     return 0;
 }
 
-/* v clamped to [0, 1] on the 8-bit grid: round(v * 255), ties to even. */
-static unsigned char to_u8(float v)
+uint8_t pnp_to_u8(float v)
 {
     v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
     return (unsigned char)lrintf(v * 255.0f);
 }
 
-/* Encode im into the open file f; 0 or -1 (message in err). */
-static int png_encode(FILE *f, const char *path, const pnp_image *im, char *err, size_t errlen)
+uint16_t pnp_to_u16(float v)
+{
+    v = v < 0.f ? 0.f : (v > 1.f ? 1.f : v);
+    return (uint16_t)lrintf(v * 65535.0f);
+}
+
+/* Encode im into the open file f with 8 or 16 bits per sample; 0 or -1 (message in err). */
+static int png_encode(FILE *f, const char *path, const pnp_image *im, int bits, char *err, size_t errlen)
 {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -118,15 +146,24 @@ static int png_encode(FILE *f, const char *path, const pnp_image *im, char *err,
         return -1;
     }
     png_init_io(png, f);
-    png_set_IHDR(png, info, im->w, im->h, 8, im->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
+    png_set_IHDR(png, info, im->w, im->h, bits, im->c == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
-    row = pnp_malloc((size_t)im->w * im->c);
+    const int bytes = bits / 8;
+    row = pnp_malloc((size_t)im->w * im->c * bytes);
     const size_t plane = (size_t)im->h * im->w;
     for (int y = 0; y < im->h; ++y) {
         for (int x = 0; x < im->w; ++x)
-            for (int c = 0; c < im->c; ++c)
-                row[(size_t)x * im->c + c] = to_u8(im->data[c * plane + (size_t)y * im->w + x]);
+            for (int c = 0; c < im->c; ++c) {
+                const float v = im->data[c * plane + (size_t)y * im->w + x];
+                const size_t k = (size_t)x * im->c + c;
+                if (bytes == 1) {
+                    row[k] = pnp_to_u8(v);
+                } else { /* PNG is big-endian */
+                    const uint16_t q = pnp_to_u16(v);
+                    row[2 * k] = (unsigned char)(q >> 8), row[2 * k + 1] = (unsigned char)(q & 0xff);
+                }
+            }
         png_write_row(png, row);
     }
     png_write_end(png, NULL);
@@ -135,35 +172,34 @@ static int png_encode(FILE *f, const char *path, const pnp_image *im, char *err,
     return 0;
 }
 
-int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen)
+int pnp_png_write_bits(const char *path, const pnp_image *im, int bits, char *err, size_t errlen)
 {
     if (im->c != 3 && im->c != 1) {
         snprintf(err, errlen, "%s: can only write 1 or 3 channels, got %d", path, im->c);
         return -1;
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: output path too long", path);
+    if (bits != 8 && bits != 16) {
+        snprintf(err, errlen, "%s: PNG takes 8 or 16 bits, not %d", path, bits);
         return -1;
     }
+    char tmp[4400];
+    if (pnp_output_begin(path, tmp, sizeof tmp, err, errlen)) return -1;
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot create file: %s", path, strerror(errno));
-        return -1;
+        return pnp_output_commit(tmp, path, 0, err, errlen);
     }
-    pnp_error_set_tempfile(tmp);
-    int rc = png_encode(f, path, im, err, errlen);
+    int rc = png_encode(f, path, im, bits, err, errlen);
     if (fclose(f) != 0 && rc == 0) {
         snprintf(err, errlen, "%s: write failed (disk full?)", path);
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        rc = -1;
-    }
-    if (rc) unlink(tmp);
-    pnp_error_set_tempfile(NULL);
-    return rc;
+    return pnp_output_commit(tmp, path, rc == 0, err, errlen);
+}
+
+int pnp_png_write(const char *path, const pnp_image *im, char *err, size_t errlen)
+{
+    return pnp_png_write_bits(path, im, 8, err, errlen);
 }
 
 /* ------------------------------------------------------------- resize */
@@ -197,6 +233,14 @@ static void cubic_taps(int in, int out, int *idx /*[out,4]*/, float *wgt /*[out,
     }
 }
 
+/* sum_k v[t[k]] * w[k], k < 4, in this order (one place, so that the whole-image
+ * resize and the row-by-row PNG reader round alike) */
+static inline float taps4(const float *v, const int *t, const float *w)
+{
+    return v[t[0]] * w[0] + v[t[1]] * w[1] + v[t[2]] * w[2] + v[t[3]] * w[3];
+}
+static const int TAPS_IN_ORDER[4] = {0, 1, 2, 3};
+
 pnp_image pnp_resize_bicubic(const pnp_image *in, int out_h, int out_w)
 {
     pnp_image out = pnp_image_alloc(in->c, out_h, out_w);
@@ -211,14 +255,8 @@ pnp_image pnp_resize_bicubic(const pnp_image *in, int out_h, int out_w)
             for (int x = 0; x < out_w; ++x) {
                 /* interpolate along x in each of the 4 rows, then along y */
                 float col[4];
-                for (int r = 0; r < 4; ++r) {
-                    const float *row = src + (size_t)iy[4 * y + r] * in->w;
-                    const int *t = ix + 4 * x;
-                    const float *w = wx + 4 * x;
-                    col[r] = row[t[0]] * w[0] + row[t[1]] * w[1] + row[t[2]] * w[2] + row[t[3]] * w[3];
-                }
-                const float *w = wy + 4 * y;
-                dst[(size_t)y * out_w + x] = col[0] * w[0] + col[1] * w[1] + col[2] * w[2] + col[3] * w[3];
+                for (int r = 0; r < 4; ++r) col[r] = taps4(src + (size_t)iy[4 * y + r] * in->w, ix + 4 * x, wx + 4 * x);
+                dst[(size_t)y * out_w + x] = taps4(col, TAPS_IN_ORDER, wy + 4 * y);
             }
     }
     free(ix);
@@ -233,6 +271,191 @@ void pnp_fit_longer_side(int h, int w, int longer, int *out_h, int *out_w)
     const double s = (double)longer / (double)(h > w ? h : w);
     *out_h = (int)(h * s);
     *out_w = (int)(w * s);
+}
+
+/* ------------------------------------------------ PNG, read to a size */
+
+/* Everything a read holds, on the heap: a libpng error longjmps back to
+ * pnp_png_read_fit, which frees it all through this one pointer. */
+typedef struct {
+    FILE *f;
+    png_structp png;
+    png_infop info;
+    unsigned char *buf; /* decoded rows: one [w*3] (by rows) or all [h, w*3] */
+    png_bytep *rows;    /* [h] into buf (whole decode) */
+    float *line;        /* [3, w] one decoded row as floats (by rows) */
+    float *slots;       /* [kept, 3, out_w] the rows the resize reads, resized along x */
+    int *slot_of;       /* [h] slot of each input row, -1 when the resize never reads it */
+    int *ix, *iy;       /* [out_w, 4], [out_h, 4] cubic taps */
+    float *wx, *wy;
+    pnp_image im;
+    char why[200];      /* libpng's message, reported by pnp rather than printed by libpng */
+} png_reader;
+
+static void png_error_quiet(png_structp png, png_const_charp msg)
+{
+    png_reader *r = png_get_error_ptr(png);
+    snprintf(r->why, sizeof r->why, "%s", msg);
+    png_longjmp(png, 1);
+}
+
+static void png_warning_quiet(png_structp png, png_const_charp msg) { (void)png, (void)msg; }
+
+static void reader_free(png_reader *r)
+{
+    if (r->png) png_destroy_read_struct(&r->png, r->info ? &r->info : NULL, NULL);
+    if (r->f) fclose(r->f);
+    free(r->buf), free(r->rows), free(r->line), free(r->slots), free(r->slot_of);
+    free(r->ix), free(r->iy), free(r->wx), free(r->wy);
+    pnp_image_free(&r->im);
+    free(r);
+}
+
+/* Sample k of decoded interleaved RGB (8 or 16 bits) as a float in [0,1]. */
+static float sample(const unsigned char *buf, int bytes, size_t k)
+{
+    return bytes == 2 ? (float)((const uint16_t *)buf)[k] / 65535.0f : (float)buf[k] / 255.0f;
+}
+
+/* The whole image, then resized when asked (interlaced PNGs, or no resize). */
+static void read_whole(png_reader *r, int h, int w, int bytes, size_t rowbytes, int out_h, int out_w)
+{
+    r->buf = pnp_malloc(rowbytes * h);
+    r->rows = pnp_malloc(sizeof(png_bytep) * h);
+    for (int y = 0; y < h; ++y) r->rows[y] = r->buf + rowbytes * y;
+    png_read_image(r->png, r->rows);
+    png_read_end(r->png, NULL);
+    r->im = pnp_image_alloc(3, h, w);
+    const size_t plane = (size_t)h * w;
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+            for (int c = 0; c < 3; ++c)
+                r->im.data[c * plane + (size_t)y * w + x] = sample(r->buf, bytes, ((size_t)y * w + x) * 3 + c);
+    if (out_h != h || out_w != w) {
+        pnp_image resized = pnp_resize_bicubic(&r->im, out_h, out_w);
+        pnp_image_free(&r->im);
+        r->im = resized;
+    }
+}
+
+/* Row by row into the resize: each row the resize reads is resized along x as
+ * it is decoded, then the kept rows are combined along y (pnp_resize_bicubic's
+ * arithmetic, term for term). */
+static void read_by_rows(png_reader *r, int h, int w, int bytes, size_t rowbytes, int out_h, int out_w, int kept)
+{
+    r->buf = pnp_malloc(rowbytes);
+    r->line = pnp_malloc(sizeof(float) * 3 * w);
+    r->slots = pnp_malloc(sizeof(float) * 3 * out_w * (size_t)kept);
+    r->ix = pnp_malloc(sizeof(int) * 4 * out_w);
+    r->wx = pnp_malloc(sizeof(float) * 4 * out_w);
+    cubic_taps(w, out_w, r->ix, r->wx);
+    for (int y = 0; y < h; ++y) {
+        png_read_row(r->png, r->buf, NULL);
+        if (r->slot_of[y] < 0) continue;
+        for (int x = 0; x < w; ++x)
+            for (int c = 0; c < 3; ++c) r->line[(size_t)c * w + x] = sample(r->buf, bytes, (size_t)x * 3 + c);
+        float *slot = r->slots + (size_t)r->slot_of[y] * 3 * out_w;
+        for (int c = 0; c < 3; ++c)
+            for (int x = 0; x < out_w; ++x)
+                slot[(size_t)c * out_w + x] = taps4(r->line + (size_t)c * w, r->ix + 4 * x, r->wx + 4 * x);
+    }
+    png_read_end(r->png, NULL);
+    r->im = pnp_image_alloc(3, out_h, out_w);
+    for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < out_h; ++y)
+            for (int x = 0; x < out_w; ++x) {
+                float col[4];
+                for (int k = 0; k < 4; ++k)
+                    col[k] = r->slots[((size_t)r->slot_of[r->iy[4 * y + k]] * 3 + c) * out_w + x];
+                r->im.data[((size_t)c * out_h + y) * out_w + x] = taps4(col, TAPS_IN_ORDER, r->wy + 4 * y);
+            }
+}
+
+int pnp_png_read_fit(const char *path, int longer, pnp_image *out, int *src_h, int *src_w, char *err,
+                     size_t errlen)
+{
+    *out = (pnp_image){0};
+    if (pnp_input_check(path, "PNG image", err, errlen)) return -1;
+    png_reader *r = pnp_calloc(1, sizeof *r);
+    unsigned char sig[8];
+    if (!(r->f = fopen(path, "rb")) || fread(sig, 1, 8, r->f) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
+        snprintf(err, errlen, "%s: not a PNG file", path);
+        reader_free(r);
+        return -1;
+    }
+    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, r, png_error_quiet, png_warning_quiet);
+    r->info = r->png ? png_create_info_struct(r->png) : NULL;
+    if (!r->png || !r->info) {
+        snprintf(err, errlen, "%s: libpng could not start", path);
+        reader_free(r);
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(r->png))) { /* r itself is not modified after setjmp */
+        snprintf(err, errlen, "%s: corrupt or truncated PNG%s%s%s", path, r->why[0] ? " (" : "", r->why,
+                 r->why[0] ? ")" : "");
+        reader_free(r);
+        return -1;
+    }
+    png_init_io(r->png, r->f);
+    png_set_sig_bytes(r->png, 8);
+    png_read_info(r->png, r->info);
+    const int color = png_get_color_type(r->png, r->info), depth = png_get_bit_depth(r->png, r->info);
+    if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
+    if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
+    if (png_get_valid(r->png, r->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(r->png);
+    if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(r->png);
+    png_set_strip_alpha(r->png);
+    if (depth == 16) png_set_swap(r->png); /* host (little-endian) uint16 */
+    png_set_interlace_handling(r->png);    /* interlaced PNGs are read whole (read_whole) */
+    png_read_update_info(r->png, r->info);
+
+    const int w = (int)png_get_image_width(r->png, r->info), h = (int)png_get_image_height(r->png, r->info);
+    const int bytes = png_get_bit_depth(r->png, r->info) == 16 ? 2 : 1;
+    const size_t rowbytes = png_get_rowbytes(r->png, r->info);
+    if (rowbytes != (size_t)w * 3 * bytes) longjmp(png_jmpbuf(r->png), 1);
+    int out_h = h, out_w = w;
+    if (longer > 0) pnp_fit_longer_side(h, w, longer, &out_h, &out_w);
+    if (out_h < 1 || out_w < 1) {
+        snprintf(err, errlen, "%s: %dx%d resized to longer side %d gives %dx%d, no image", path, h, w, longer, out_h,
+                 out_w);
+        reader_free(r);
+        return -1;
+    }
+    const bool resize = out_h != h || out_w != w;
+    const bool by_rows = resize && png_get_interlace_type(r->png, r->info) == PNG_INTERLACE_NONE;
+    int kept = 0; /* rows the resize reads */
+    if (by_rows) {
+        r->iy = pnp_malloc(sizeof(int) * 4 * out_h);
+        r->wy = pnp_malloc(sizeof(float) * 4 * out_h);
+        cubic_taps(h, out_h, r->iy, r->wy);
+        r->slot_of = pnp_malloc(sizeof(int) * h);
+        for (int y = 0; y < h; ++y) r->slot_of[y] = -1;
+        for (int k = 0; k < 4 * out_h; ++k) r->slot_of[r->iy[k]] = 0;
+        for (int y = 0; y < h; ++y)
+            if (r->slot_of[y] == 0) r->slot_of[y] = kept++;
+            else r->slot_of[y] = -1;
+    }
+    /* what the read holds at its peak, against the free memory, before allocating it */
+    const double result = 12.0 * out_h * out_w, whole = (double)rowbytes * h + 12.0 * h * w;
+    const double need = by_rows ? (double)rowbytes + 12.0 * w + 12.0 * out_w * kept + result
+                                : whole + (resize ? result : 0);
+    const double room = (double)pnp_host_free_bytes();
+    if (need > room) {
+        char a[32], b[32];
+        snprintf(err, errlen, "%s: reading this %dx%d PNG%s needs %s (%s), more than the %s of free memory", path, w,
+                 h, resize ? " resized" : "", pnp_format_bytes(need, a, sizeof a),
+                 by_rows ? "row by row into the resize" : "decoded whole", pnp_format_bytes(room, b, sizeof b));
+        reader_free(r);
+        return -1;
+    }
+    if (by_rows) read_by_rows(r, h, w, bytes, rowbytes, out_h, out_w, kept);
+    else read_whole(r, h, w, bytes, rowbytes, out_h, out_w);
+    *out = r->im;
+    r->im = (pnp_image){0};
+    if (src_h) *src_h = h;
+    if (src_w) *src_w = w;
+    reader_free(r);
+    return 0;
 }
 
 /* ---------------------------------------------------- synthetic scene */
@@ -294,7 +517,7 @@ void pnp_clamp01(float *x, size_t n)
 
 void pnp_quantize8(float *x, size_t n)
 {
-    for (size_t i = 0; i < n; ++i) x[i] = (float)to_u8(x[i]) / 255.0f;
+    for (size_t i = 0; i < n; ++i) x[i] = (float)pnp_to_u8(x[i]) / 255.0f;
 }
 
 double pnp_psnr(const float *x, const float *ref, size_t n)
@@ -304,6 +527,7 @@ double pnp_psnr(const float *x, const float *ref, size_t n)
         const double d = (double)x[i] - (double)ref[i];
         se += d * d;
     }
+    if (!isfinite(se)) return NAN; /* a NaN or an infinity in x */
     const double mse = se / (double)n;
-    return mse > 0 ? -10.0 * log10(mse) : INFINITY;
+    return mse == 0 ? INFINITY : -10.0 * log10(mse);
 }

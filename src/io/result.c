@@ -78,6 +78,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_str(f, "content", "reconstruction");
     pnp_h5_attr_str(f, "status", r->status);
     pnp_h5_attr_str(f, "stop_reason", r->stop_reason);
+    if (r->failure) pnp_h5_attr_str(f, "failure", r->failure);
     pnp_h5_attr_int(f, "iterations", it);
     if (r->solver) pnp_h5_attr_str(f, "solver", r->solver);
     if (!isnan(r->step_size)) pnp_h5_attr_double(f, "step_size", r->step_size);
@@ -107,6 +108,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_int(f, "window_height", r->window_height);
     pnp_h5_attr_int(f, "window_width", r->window_width);
     pnp_h5_attr_int(f, "batch_size", r->batch_size);
+    pnp_h5_attr_int(f, "unfused_convolutions", r->unfused_convolutions);
 
     hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], C, H, W, img->reconstruction);
     if (r->psnr) pnp_h5_attr_double(d, "psnr", final_psnr);
@@ -215,14 +217,16 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
 {
     /* the first two strings, the first three integers and the first number are required */
     const char *str_keys[] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
-                              "slurm_job_id", "source", "stop_reason", "boundary", "solver"};
+                              "slurm_job_id", "source", "stop_reason", "boundary", "solver", "failure"};
     char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
-                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->solver};
+                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->solver,
+                        &r->failure};
     const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
-                              "batch_size", "channels", "lipschitz_iterations", "init_iterations"};
+                              "batch_size", "channels", "unfused_convolutions", "lipschitz_iterations",
+                              "init_iterations"};
     long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
-                            &r->window_width, &r->batch_size, &r->channels, &r->lipschitz_iterations,
-                            &r->init_iterations};
+                            &r->window_width, &r->batch_size, &r->channels, &r->unfused_convolutions,
+                            &r->lipschitz_iterations, &r->init_iterations};
     const char *num_keys[] = {"total_time", "final_psnr", "initial_psnr", "setup_time", "final_data_residual",
                               "initial_data_residual", "final_ssim", "initial_ssim", "step_size", "lipschitz"};
     double *num_dst[] = {&r->total_time, &r->final_psnr, &r->initial_psnr, &r->setup_time, &r->final_residual,
@@ -233,11 +237,14 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
     r->channels = 3; /* files of earlier versions were colour */
     for (size_t k = 0; k < sizeof int_keys / sizeof *int_keys; ++k)
         if ((rc = pnp_h5_read_attr_int(f, int_keys[k], int_dst[k], err, errlen)) < 0 || (rc && k < 3)) return -1;
+    int absent = 0; /* of final_psnr (bit 0) and final_data_residual (bit 1) */
     for (size_t k = 0; k < sizeof num_keys / sizeof *num_keys; ++k) {
         *num_dst[k] = NAN;
         if ((rc = pnp_h5_read_attr_double(f, num_keys[k], num_dst[k], err, errlen)) < 0 || (rc && k < 1)) return -1;
+        if (rc && k == 1) absent |= 1;
+        if (rc && k == 4) absent |= 2;
     }
-    if (isnan(r->final_psnr) && isnan(r->final_residual)) {
+    if (absent == 3) {
         snprintf(err, errlen, "%s: root attribute 'final_psnr' or 'final_data_residual': not found", path);
         return -1;
     }
@@ -434,7 +441,7 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
 void pnp_result_free(pnp_result *r)
 {
     char *strings[] = {r->status, r->stop_reason, r->backend, r->communication, r->denoiser, r->source, r->hosts,
-                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->solver};
+                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->solver, r->failure};
     for (size_t k = 0; k < sizeof strings / sizeof *strings; ++k) free(strings[k]);
     free(r->psnr), free(r->ssim), free(r->residual), free(r->change), free(r->elapsed), free(r->planned_memory);
     free(r->sigma), free(r->inner_iters);

@@ -97,33 +97,20 @@ static void stack_skeleton(pnp_state_dict *sd, int cin, int feat, int cout, int 
 int pnp_denoiser_skeleton(const char *spec, pnp_state_dict *sd, char *arch, size_t archlen, char *err, size_t errlen)
 {
     memset(sd, 0, sizeof *sd);
-    const bool gray = !strncmp(spec, "drunet_gray", 11);
-    const char *tail = spec + (gray ? 11 : 6);
-    if ((gray || !strncmp(spec, "drunet", 6)) && (tail[0] == '\0' || tail[0] == ':')) {
-        int w[4] = {64, 128, 256, 512}, nb = 4;
-        if (tail[0] == ':') {
-            int got = sscanf(tail + 1, "%d,%d,%d,%d:%d", &w[0], &w[1], &w[2], &w[3], &nb);
-            if (got < 4 || w[0] < 1 || w[1] < 1 || w[2] < 1 || w[3] < 1 || nb < 1 || nb > 16) {
-                snprintf(err, errlen, "denoiser '%s': expected %s:W0,W1,W2,W3[:NB] with positive widths", spec,
-                         gray ? "drunet_gray" : "drunet");
-                return -1;
-            }
-        }
+    int w[4], nb;
+    if (pnp_denoiser_spec_parse(spec, arch, archlen, w, &nb, err, errlen)) return -1;
+    char *gray = strstr(arch, "_gray"); /* a grey version: KAIR's grey sizes, one image channel */
+    if (gray) *gray = '\0';
+    if (!strcmp(arch, "drunet")) {
         drunet_skeleton(sd, w, nb, gray ? 1 : 3);
-        snprintf(arch, archlen, "drunet");
-    } else if (!strcmp(spec, "dncnn") || !strcmp(spec, "dncnn_gray")) {
-        if (spec[5]) stack_skeleton(sd, 1, 64, 1, 17); /* KAIR's dncnn_gray */
+    } else if (!strcmp(arch, "dncnn")) {
+        if (gray) stack_skeleton(sd, 1, 64, 1, 17);
         else stack_skeleton(sd, 3, 64, 3, 20);
-        snprintf(arch, archlen, "dncnn");
-    } else if (!strcmp(spec, "ffdnet") || !strcmp(spec, "ffdnet_gray")) {
-        if (spec[6]) stack_skeleton(sd, 5, 64, 4, 15); /* KAIR's ffdnet_gray */
+    } else if (!strcmp(arch, "ffdnet")) {
+        if (gray) stack_skeleton(sd, 5, 64, 4, 15);
         else stack_skeleton(sd, 13, 96, 12, 12);
-        snprintf(arch, archlen, "ffdnet");
     } else {
-        snprintf(err, errlen,
-                 "unknown denoiser '%s' (known: drunet, drunet:W0,W1,W2,W3[:NB], dncnn, ffdnet, and their grey "
-                 "versions drunet_gray[:W0,W1,W2,W3[:NB]], dncnn_gray, ffdnet_gray)",
-                 spec);
+        snprintf(err, errlen, "denoiser '%s' has no weights", spec);
         return -1;
     }
     return 0;

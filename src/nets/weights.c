@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "pnp/error.h"
+#include "pnp/files.h"
 #include "pnp/h5io.h"
+#include "pnp/host.h"
 #include "pnp/philox.h"
 #include "pnp/pth.h"
 
@@ -38,7 +40,18 @@ static herr_t read_one(hid_t loc, const char *name, const H5O_info_t *info, void
     } else {
         H5Sget_simple_extent_dims(s, dims, NULL);
         int64_t shape[8];
-        for (int i = 0; i < nd; ++i) shape[i] = (int64_t)dims[i];
+        double bytes = sizeof(float); /* what the tensor takes in memory, before it is allocated */
+        for (int i = 0; i < nd; ++i) shape[i] = (int64_t)dims[i], bytes *= (double)dims[i];
+        const double room = (double)pnp_host_free_bytes();
+        if (bytes > room) {
+            char a[32], b[32];
+            snprintf(c->err, c->errlen, "%s: dataset '%s' holds %.3g elements (%s as float32), more than the %s of "
+                     "free memory", c->path, name, bytes / sizeof(float), pnp_format_bytes(bytes, a, sizeof a),
+                     pnp_format_bytes(room, b, sizeof b));
+            c->failed = 1;
+            H5Tclose(t), H5Sclose(s), H5Dclose(d);
+            return 1;
+        }
         pnp_tensor *tn = pnp_weights_add(c->sd, name, nd, shape, NULL);
         if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, tn->data) < 0) {
             snprintf(c->err, c->errlen, "%s: cannot read dataset '%s' (truncated or corrupt file?)", c->path, name);
@@ -137,10 +150,30 @@ void pnp_weights_randomize(pnp_state_dict *sd, uint64_t seed)
 
 /* ---------------------------------------------------------------- any */
 
+/* Every value finite: a NaN or an infinity in the weights makes every output NaN. */
+static int check_finite(const char *path, pnp_state_dict *sd, char *err, size_t errlen)
+{
+    for (int i = 0; i < sd->count; ++i) {
+        const pnp_tensor *t = &sd->t[i];
+        const int64_t n = pnp_tensor_numel(t);
+        int64_t bad = 0, first = -1;
+        for (int64_t e = 0; e < n; ++e)
+            if (!isfinite(t->data[e]) && bad++ == 0) first = e;
+        if (bad) {
+            snprintf(err, errlen, "%s: tensor '%s' holds %lld non-finite value%s (%s at element %lld): refused", path,
+                     t->name, (long long)bad, bad == 1 ? "" : "s", isnan(t->data[first]) ? "NaN" : "Inf",
+                     (long long)first);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int pnp_weights_load(const char *path, pnp_state_dict *sd, char *arch, size_t archlen, char *err, size_t errlen)
 {
     memset(sd, 0, sizeof *sd);
     unsigned char head[8] = {0};
+    if (pnp_input_check(path, "weights file", err, errlen)) return -1;
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open weights file", path);
@@ -152,6 +185,10 @@ int pnp_weights_load(const char *path, pnp_state_dict *sd, char *arch, size_t ar
     int rc = got == 8 && !memcmp(head, hdf5_sig, 8) ? pnp_weights_read_h5(path, sd, err, errlen)
                                                     : pnp_pth_read(path, sd, err, errlen);
     if (rc) return rc;
+    if (check_finite(path, sd, err, errlen)) {
+        pnp_weights_free(sd);
+        return -1;
+    }
     const pnp_tensor *first = pnp_weights_find(sd, "model.0.weight");
     if (pnp_weights_find(sd, "m_head.weight")) snprintf(arch, archlen, "drunet");
     else if (first && first->ndim == 4 && (first->shape[1] == 13 || first->shape[1] == 5)) /* colour, grey */

@@ -4,7 +4,7 @@
  * Buffers (backend memory): the blur operators on the domain of x [c, xh, xw]
  * (spectra, and for circular S and B), b [c, xh, xw] = sum_i A_i^T y_i (for the
  * value; pad also subtracts it in the gradient), and for pad two scratch
- * images, one on each domain: ext [c, xh, xw] and crop [c, h, w]. */
+ * images of A_i / A_i^T, one on each domain: ext [c, xh, xw] and crop [c, h, w]. */
 #include "pnp/data_term.h"
 
 #include <math.h>
@@ -48,13 +48,21 @@ pnp_data_geometry pnp_data_geometry_of(pnp_boundary boundary, int c, int h, int 
     return g;
 }
 
+int pnp_data_term_owned(bool distributed, int rank, int size, int n_ops, int *ids)
+{
+    int k = 0;
+    for (int i = 0; i < n_ops; ++i)
+        if (!distributed || i % size == rank) ids[k++] = i;
+    return k;
+}
+
 static size_t x_numel(const pnp_data_term *dt) { return (size_t)dt->g.c * dt->g.xh * dt->g.xw; }
 static size_t y_numel(const pnp_data_term *dt) { return (size_t)dt->g.c * dt->g.h * dt->g.w; }
 
 pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_data_geometry *g, int n,
                                     const float *kernels)
 {
-    if (!be->ops->blur_gradient || !be->ops->gather_windows || !be->ops->dot)
+    if (!be->ops->blur_gradient || !be->ops->blur_normal_window || !be->ops->gather_windows || !be->ops->dot)
         pnp_fatal("backend '%s' has no data-term operations yet", be->ops->name);
     if (g->kc != 1 && g->kc != g->c) pnp_fatal("data term: %d PSFs per operator for %d channels", g->kc, g->c);
     pnp_data_term *dt = pnp_calloc(1, sizeof *dt);
@@ -88,8 +96,6 @@ void pnp_data_term_destroy(pnp_data_term *dt)
     be->ops->free(be, dt->cg_q);
     free(dt);
 }
-
-const pnp_data_geometry *pnp_data_term_geometry(const pnp_data_term *dt) { return &dt->g; }
 
 void pnp_data_term_crop(pnp_data_term *dt, const float *img, float *crop)
 {
@@ -169,17 +175,16 @@ void pnp_data_term_ready(pnp_data_term *dt)
     dt->ready = true;
 }
 
-/* out = sum_i A_i^T A_i x over every rank's operators (pad; collective with a comm). */
+/* out = sum_i A_i^T A_i x over every rank's operators (pad: the backend's
+ * masked normal operator, one FFT pair per operator; collective with a comm).
+ * out may alias x. */
 static void normal_apply(pnp_data_term *dt, const float *x, float *out)
 {
     pnp_backend *be = dt->be;
+    const pnp_data_geometry *geo = &dt->g;
     const size_t n = x_numel(dt);
-    be->ops->zero(be, out, sizeof(float) * n);
-    for (int l = 0; l < dt->n; ++l) {
-        pnp_data_term_apply(dt, l, x, dt->crop, false);
-        pnp_data_term_apply(dt, l, dt->crop, dt->ext, true);
-        be->ops->add_scaled(be, out, out, 1.0f, dt->ext, n);
-    }
+    if (dt->blur) be->ops->blur_normal_window(dt->blur, x, out, geo->oy, geo->ox, geo->h, geo->w);
+    else be->ops->zero(be, out, sizeof(float) * n);
     if (dt->comm) dt->comm->ops->allreduce_sum(dt->comm, out, n);
 }
 
@@ -191,7 +196,6 @@ void pnp_data_term_gradient(pnp_data_term *dt, const float *x, float *g)
         return;
     }
     /* pad: sum_i A_i^T A_i x over the ranks, minus b (already every rank's) */
-    if (g == x) pnp_fatal("data term: the pad gradient cannot overwrite x");
     normal_apply(dt, x, g);
     dt->be->ops->add_scaled(dt->be, g, g, -1.0f, dt->b, x_numel(dt));
 }

@@ -20,10 +20,12 @@
 
 #include <math.h>
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pnp/error.h"
+#include "pnp/host.h"
 #include "pnp/tiling.h"
 
 int pnp_solver_check(const pnp_row *row, int h, int w, char *err, size_t errlen)
@@ -72,17 +74,17 @@ static double now(pnp_backend *be)
 }
 
 /* PSNR (peak 1) and SSIM of x's measured region [c,h,w] against the truth:
- * x itself (circular), or its crop into `crop` (pad). */
-static void region_metrics(pnp_backend *be, pnp_data_term *dt, const float *x, float *crop, const float *truth,
-                           double *psnr, double *ssim)
+ * x itself (circular), or its crop into `crop` (pad); as pnp_psnr: PSNR
+ * infinity for x == truth, NaN when x holds a NaN or an infinity. */
+static void region_metrics(pnp_backend *be, pnp_data_term *dt, const pnp_data_geometry *g, const float *x, float *crop,
+                           const float *truth, double *psnr, double *ssim)
 {
-    const pnp_data_geometry *g = pnp_data_term_geometry(dt);
     const size_t n = (size_t)g->c * g->h * g->w;
     if (crop) pnp_data_term_crop(dt, x, crop);
     const float *region = crop ? crop : x;
     const double sse = be->ops->sum_sq_diff(be, region, truth, n);
-    *psnr = sse > 0 ? 10.0 * log10((double)n / sse) : INFINITY;
-    *ssim = be->ops->ssim(be, region, truth, g->c, g->h, g->w);
+    *psnr = sse == 0 ? INFINITY : isfinite(sse) ? 10.0 * log10((double)n / sse) : NAN;
+    *ssim = isfinite(sse) ? be->ops->ssim(be, region, truth, g->c, g->h, g->w) : NAN;
 }
 
 /* The tiled denoiser of one rank: its slab of windows and the batch buffers. */
@@ -93,13 +95,15 @@ typedef struct {
     float *in, *out;                                /* [batch, c, win_h, win_w] */
 } tiled;
 
-/* Returns the bytes the rank will hold at most: what it holds now plus the batch's need. */
-static size_t tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int w)
+/* Plans the windows and the batch; *planned: the bytes the rank will hold at
+ * most, what it holds now plus the batch's need. 0, or -1 with the reason in
+ * err when --max-memory cannot hold one window (nothing allocated then). */
+static int tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int w, size_t *planned, char *err,
+                       size_t errlen)
 {
     pnp_backend *be = a->be;
     const pnp_row *row = a->row;
-    char err[512];
-    if (pnp_tiling_plan(h, w, row->patch_size, row->overlap, &td->t, err, sizeof err))
+    if (pnp_tiling_plan(h, w, row->patch_size, row->overlap, &td->t, err, errlen))
         pnp_fatal("%s (pnp_solver_check should have refused it)", err);
     pnp_tiling_slab(&td->t, a->comm->rank, a->comm->size, &td->first, &td->count);
     const int n = td->count > 0 ? td->count : 1;
@@ -133,10 +137,14 @@ static size_t tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int
         if (b == 1 || (double)need <= room) break;
         b = (b + 1) / 2;
     }
-    if ((double)need > room && capped)
-        pnp_fatal("--max-memory %.1f MiB: this rank holds %.1f MiB (operators, weights, images) and one %dx%d window "
-                  "needs %.1f MiB more",
-                  a->memory_cap / 1048576.0, held / 1048576.0, wh, ww, need / 1048576.0);
+    char cap_text[32], held_text[32], need_text[32];
+    if ((double)need > room && capped) {
+        snprintf(err, errlen, "--max-memory %s: this rank holds %s (operators, weights, images) and one %dx%d window "
+                 "needs %s more", pnp_format_bytes((double)a->memory_cap, cap_text, sizeof cap_text),
+                 pnp_format_bytes((double)held, held_text, sizeof held_text), wh, ww,
+                 pnp_format_bytes((double)need, need_text, sizeof need_text));
+        return -1;
+    }
     if ((double)need > room)
         fprintf(stderr, "pnp: [rank %d] warning: one window of %dx%d needs %.1f MiB, more than %s (%.1f MiB)\n",
                 a->comm->rank, wh, ww, need / 1048576.0, what, room / 1048576.0);
@@ -150,7 +158,8 @@ static size_t tiled_setup(tiled *td, const pnp_solver_args *a, int c, int h, int
         td->in = be->ops->alloc(be, (size_t)b * win_bytes);
         td->out = be->ops->alloc(be, (size_t)b * win_bytes);
     }
-    return held + need;
+    *planned = held + need;
+    return 0;
 }
 
 static void tiled_free(tiled *td, pnp_backend *be)
@@ -212,7 +221,30 @@ static double wiener_eps(const pnp_row *row)
     return !isnan(row->wiener_eps) ? row->wiener_eps : 10.0 * row->noise_level * row->noise_level;
 }
 
-void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr)
+/* Whole-image denoising (or none): *planned, what the rank holds now plus the
+ * denoiser's activations and scratch on the whole image; -1 with err when that
+ * is more than --max-memory. */
+static int whole_setup(const pnp_solver_args *a, int h, int w, size_t *planned, char *err, size_t errlen)
+{
+    pnp_backend *be = a->be;
+    const size_t held = be->ops->peak_bytes(be);
+    const size_t need = a->dn ? pnp_denoiser_activation_bytes(a->dn, 1, h, w) + be->ops->workspace_bytes(be) : 0;
+    *planned = held + need;
+    if (!a->memory_cap || *planned <= a->memory_cap) return 0;
+    char cap_text[32], held_text[32], need_text[32];
+    pnp_format_bytes((double)a->memory_cap, cap_text, sizeof cap_text);
+    pnp_format_bytes((double)held, held_text, sizeof held_text);
+    if (a->dn)
+        snprintf(err, errlen, "--max-memory %s: this rank holds %s (operators, weights, images) and the denoiser on "
+                 "the whole %dx%d image needs %s more (activations and scratch); distribute_denoiser: true with a "
+                 "patch_size tiles it into windows", cap_text, held_text, h, w,
+                 pnp_format_bytes((double)need, need_text, sizeof need_text));
+    else
+        snprintf(err, errlen, "--max-memory %s: this rank already holds %s (operators, images)", cap_text, held_text);
+    return -1;
+}
+
+int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_trace *tr)
 {
     pnp_backend *be = a->be;
     const pnp_backend_ops *o = be->ops;
@@ -227,6 +259,7 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
 
     const int first = tr->iterations;
     if (first > 0 && !a->x_resume) pnp_fatal("pnp_solve: %d iterations recorded but no x to resume from", first);
+    bool stopping = false;
 
     const double t_setup = now(be);
     const bool has_truth = p->truth.data != NULL;
@@ -237,7 +270,7 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
 
     /* this rank's operators, measurements and data term */
     int *ids = pnp_malloc(sizeof(int) * (p->n_ops > 0 ? p->n_ops : 1));
-    const int n_own = pnp_problem_owned(row, a->comm->rank, a->comm->size, p->n_ops, ids);
+    const int n_own = pnp_data_term_owned(row->distribute_physics, a->comm->rank, a->comm->size, p->n_ops, ids);
     tr->ops_owned = n_own;
     const size_t kk = (size_t)p->kc * p->kh * p->kw;
     float *kernels = pnp_malloc(sizeof(float) * kk * (n_own > 0 ? n_own : 1));
@@ -246,12 +279,16 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
     free(kernels);
     float *y = o->alloc(be, ybytes);
     for (int l = 0; l < n_own; ++l) {
+        if ((stopping = a->stop_requested && a->stop_requested(a->user))) break; /* a signal: setup ends here */
         pnp_problem_measurement(p, row, be, dt, l, ids[l], truth, y);
         if (ids[l] == 0 && measurement0) o->download(be, measurement0, y, ybytes);
         pnp_data_term_add(dt, l, y);
     }
     o->free(be, y);
     free(ids);
+    /* the data term's reductions (here and in the gradient at x_0) run on every
+     * rank, a signal during the measurements included, so no rank waits in them
+     * alone; the agreement below then ends a stopped setup */
     pnp_data_term_ready(dt);
 
     /* PnP's step: the row's, or step_size_scale / L; its relaxation weight */
@@ -302,16 +339,21 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
     pnp_data_term_gradient(dt, x, z);
     if (first == 0) {
         tr->residual_initial = pnp_data_term_value(dt, x, z);
-        if (has_truth) region_metrics(be, dt, x, crop, truth, &tr->psnr_initial, &tr->ssim_initial);
+        if (has_truth) region_metrics(be, dt, &geo, x, crop, truth, &tr->psnr_initial, &tr->ssim_initial);
     } else if (has_truth) { /* the metrics' scratch, as an uninterrupted run holds it */
         double unused_psnr, unused_ssim;
-        region_metrics(be, dt, x, crop, truth, &unused_psnr, &unused_ssim);
+        region_metrics(be, dt, &geo, x, crop, truth, &unused_psnr, &unused_ssim);
     }
 
     tiled td = {0};
     const int tiled_mode = a->dn && row->distribute_denoiser;
-    if (tiled_mode) {
-        tr->planned_bytes = (double)tiled_setup(&td, a, C, XH, XW);
+    size_t planned = 0;
+    char failure[1024] = "";
+    int refused = 0;
+    if (stopping) {
+        /* no plan: the agreement below ends the run */
+    } else if (tiled_mode) {
+        refused = tiled_setup(&td, a, C, XH, XW, &planned, failure, sizeof failure);
         tr->windows_total = td.t.count;
         tr->window_first = td.first;
         tr->windows_owned = td.count;
@@ -319,14 +361,19 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
         tr->win_h = td.t.win_h;
         tr->win_w = td.t.win_w;
     } else { /* the whole image through the denoiser, if any: its activations and scratch */
-        tr->planned_bytes = (double)o->peak_bytes(be);
-        if (a->dn)
-            tr->planned_bytes +=
-                (double)(pnp_denoiser_activation_bytes(a->dn, 1, XH, XW) + o->workspace_bytes(be));
+        refused = whole_setup(a, XH, XW, &planned, failure, sizeof failure);
     }
-    float *saved = a->on_iterate && row->save_every > 0 ? pnp_malloc(bytes) : NULL; /* host copy of x */
+    tr->planned_bytes = (double)planned;
     tr->setup_time += now(be) - t_setup;
+    if (refused && !a->setup_agree) pnp_fatal("%s", failure);
+    if (a->setup_agree && a->setup_agree(a->user, refused ? failure : NULL)) { /* some rank refused or stops */
+        if (tiled_mode) tiled_free(&td, be);
+        pnp_data_term_destroy(dt);
+        o->free(be, truth), o->free(be, crop), o->free(be, x), o->free(be, xn), o->free(be, z);
+        return -1;
+    }
 
+    float *saved = a->on_iterate && row->save_every > 0 ? pnp_malloc(bytes) : NULL; /* host copy of x */
     const double t_start = now(be) - (first > 0 ? tr->elapsed[first - 1] : 0);
     for (int k = first; k < iters; ++k) {
         const double comm0 = a->comm->seconds;
@@ -350,19 +397,20 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
         } else {
             pnp_denoiser_forward(a->dn, z, 1, XH, XW, (float)sigma, xn);
         }
-        if (!dpir) {
-            if (alpha != 1 && a->dn) { /* x' = z + a (D(z) - z) */
-                o->add_scaled(be, xn, xn, -1.0f, z, N);
-                o->add_scaled(be, xn, z, (float)alpha, xn, N);
-            }
-            o->clamp01(be, xn, N);
+        if (!dpir && alpha != 1 && a->dn) { /* x' = z + a (D(z) - z) */
+            o->add_scaled(be, xn, xn, -1.0f, z, N);
+            o->add_scaled(be, xn, z, (float)alpha, xn, N);
         }
+        /* a NaN or an infinity means the iterate diverged (should_stop ends the
+         * run): PnP's clamp says so; DPIR (no clamp) learns it from |x'|^2 */
+        tr->nonfinite = !dpir && o->clamp01(be, xn, N);
         const double step_sq = o->sum_sq_diff(be, xn, x, N), norm_sq = o->dot(be, xn, xn, N);
+        if (dpir) tr->nonfinite = !isfinite(norm_sq);
         tr->change[k] = norm_sq > 0 ? sqrt(step_sq / norm_sq) : (step_sq > 0 ? INFINITY : 0);
         float *swap = x; /* x <- x' */
         x = xn, xn = swap;
         tr->psnr[k] = tr->ssim[k] = NAN;
-        if (has_truth) region_metrics(be, dt, x, crop, truth, &tr->psnr[k], &tr->ssim[k]);
+        if (has_truth && !tr->nonfinite) region_metrics(be, dt, &geo, x, crop, truth, &tr->psnr[k], &tr->ssim[k]);
         const double t2 = now(be), comm2 = a->comm->seconds;
 
         pnp_data_term_gradient(dt, x, z); /* for the next step, and f(x) */
@@ -383,7 +431,7 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
             tr->converged = 1;
             break;
         }
-        if (k + 1 < iters && a->should_stop && a->should_stop(a->user)) break;
+        if (a->should_stop ? a->should_stop(a->user) : tr->nonfinite) break;
     }
 
     o->download(be, x_out, x, bytes);
@@ -395,4 +443,5 @@ void pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_
     o->free(be, x);
     o->free(be, xn);
     o->free(be, z);
+    return 0;
 }

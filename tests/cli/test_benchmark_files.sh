@@ -57,7 +57,7 @@ printf 'backend: loky\n' >"$TMP/loky.yml"
 bad "another benchopt backend" "loky.yml:1:10: backend: .loky." "$TMP/loky.yml"
 printf 'backend: submitit\nslurm_additional_parameters:\n  ntasks: 4\n' >"$TMP/own.yml"
 bad "an option pnp grid sets from the row" "own.yml:3:11: .*.ntasks. is set by pnp grid" "$TMP/own.yml"
-bad "a missing file" "nowhere.yml: cannot open parallel config" "$TMP/nowhere.yml"
+bad "a missing file" "nowhere.yml: no such file" "$TMP/nowhere.yml"
 
 # the torchrun row runs as 2 ranks here (tiny problem)
 timeout 300 "$PNP" grid "$T" --local --row 3 --out "$TMP/local" --set image_size=48 --set max_iter=1 \

@@ -32,7 +32,7 @@ fi
 echo "old result" >"$TMP/keep.h5"
 "$PNP" dataset --set image="$TMP/nope.png" --out "$TMP/keep.h5" >"$TMP/log" 2>&1
 rc=$?
-check "unreadable image: exit 2 and a message naming the file" bash -c "[ $rc -eq 2 ] && grep -q 'nope.png: cannot open image file' '$TMP/log'"
+check "unreadable image: exit 2 and a message naming the file" bash -c "[ $rc -eq 2 ] && grep -q 'image: .*nope.png: no such file' '$TMP/log'"
 check "a failed run leaves an existing file under the output name untouched" grep -q "old result" "$TMP/keep.h5"
 printf 'not a png' >"$TMP/bad.png"
 "$PNP" dataset --set image="$TMP/bad.png" --out "$TMP/bad.h5" >"$TMP/log" 2>&1

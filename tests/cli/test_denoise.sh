@@ -51,7 +51,7 @@ if [ -r "$photo" ] && [ -r "$kair/dncnn_color_blind.pth" ] && [ -r "$kair/ffdnet
     check "no output left by the failed runs" test ! -e "$TMP/x.png"
     expect_fail "weights file that is not weights" "bad_nodes.yml" \
         --weights tests/configs/bad_nodes.yml --out "$TMP/x.png" "$TMP/crop.png"
-    expect_fail "missing weights file" "nope.h5: cannot open weights file" \
+    expect_fail "missing weights file" "nope.h5: no such file" \
         --weights "$TMP/nope.h5" --out "$TMP/x.png" "$TMP/crop.png"
     expect_fail "weights of another architecture (--arch dncnn on FFDNet)" "ffdnet_color.h5: weights: key .model.0.weight. has shape" \
         --weights "$kair/ffdnet_color.h5" --arch dncnn --out "$TMP/x.png" "$TMP/crop.png"

@@ -26,9 +26,12 @@ GRID_ABS=$(realpath "$GRID")
 tiny=(--set backend=cpu --set image_size=64 --set max_iter=2 --set denoiser=drunet:8,16,32,64:1)
 
 # ------------------------------------------------------------------ --dry-run
+# files a row names must exist when the grid is written: an image with a quote and spaces in its name
+odd_image="$TMP/it's a b.png"
+: >"$odd_image"
 "$PNP" grid "$GRID" --dry-run --out "$TMP/dry" "${tiny[@]}" --set slurm_time=01:30:00 \
     --set slurm_partition=gpu --set slurm_account=proj42 --set slurm_cpus_per_task=8 \
-    --set "slurm_extra=--qos=high; -C a100 --exclusive" --set "image=it's a b.png" >"$TMP/dry.out" 2>&1
+    --set "slurm_extra=--qos=high; -C a100 --exclusive" --set "image=$odd_image" >"$TMP/dry.out" 2>&1
 check "--dry-run: exit 0, three scripts written" \
     bash -c "[ $? -eq 0 ] && [ \$(ls '$TMP/dry/slurm' | grep -c 'highres_imaging_row[012].sbatch') -eq 3 ]"
 s1="$TMP/dry/slurm/highres_imaging_row1.sbatch"
@@ -64,7 +67,7 @@ FAKE_ARGS="$TMP/args" PATH="$TMP/fake:$PATH" bash "$s1" >"$TMP/fake.log" 2>&1
 rc=$?
 printf '%s\n' --mpi=pmix "$PNP" run "$GRID_ABS" --row 1 --out "$TMP/dry" "${tiny[@]}" --set slurm_time=01:30:00 \
     --set slurm_partition=gpu --set slurm_account=proj42 --set slurm_cpus_per_task=8 \
-    --set "slurm_extra=--qos=high; -C a100 --exclusive" --set "image=it's a b.png" >"$TMP/args.want"
+    --set "slurm_extra=--qos=high; -C a100 --exclusive" --set "image=$odd_image" >"$TMP/args.want"
 check "script: srun gets pnp's arguments word for word (quotes and spaces kept)" cmp -s "$TMP/args" "$TMP/args.want"
 check "script: exits with srun's status ($rc)" test "$rc" -eq 3
 # USR1 to the batch shell (what --signal=B:USR1@120 does) reaches srun; the script waits for srun to end
@@ -77,10 +80,14 @@ rc=$?
 check "script: USR1 forwarded to srun, then srun's own status ($rc)" \
     bash -c "[ $rc -eq 5 ] && grep -q 'forwarding it to the ranks' '$TMP/usr1.log' && grep -q 'srun got USR1' '$TMP/args2.usr1'"
 
-"$PNP" grid "$GRID" --out "$TMP/nl" --row 1 --set $'image=x\ntouch '"$TMP/injected" >/dev/null 2>&1
+injected="pnp-injected-$$" # the script runs in this folder: a command in the comment would make this file
+nl_image="$TMP/x"$'\n'"touch $injected" # a file name with a newline (it must exist)
+: >"$nl_image"
+"$PNP" grid "$GRID" --out "$TMP/nl" --row 1 --set "image=$nl_image" >/dev/null 2>&1
 FAKE_ARGS="$TMP/nlargs" PATH="$TMP/fake:$PATH" bash "$TMP/nl/slurm/highres_imaging_row1.sbatch" >/dev/null 2>&1
 check "a newline in a --set value: harmless in the comment, kept in srun's argument" \
-    bash -c "[ ! -e '$TMP/injected' ] && grep -qx 'image=x' '$TMP/nlargs' && grep -q '^#   .*image=x?touch' '$TMP/nl/slurm/highres_imaging_row1.sbatch'"
+    bash -c "[ ! -e '$injected' ] && grep -qx 'image=$TMP/x' '$TMP/nlargs' && grep -q '^#   .*image=$TMP/x?touch' '$TMP/nl/slurm/highres_imaging_row1.sbatch'"
+rm -f "$injected"
 
 "$PNP" grid "$GRID" --out "$TMP/nogres" --row 0 --set slurm_gres= >"$TMP/nogres.out" 2>&1
 check "a row without slurm_gres: no --gres line; --row K writes that row only (default mode: dry run)" \
@@ -147,9 +154,13 @@ check "--local: mpirun -n 1/2/4 ${root}with the row and the overrides" bash -c \
      grep -qE 'mpirun ${root}${over}-n 2 $PNP run $GRID --row 1' '$TMP/local.log' &&
      grep -qE 'mpirun ${root}${over}-n 4 $PNP run $GRID --row 2' '$TMP/local.log'"
 $PY tests/cli/check_grid.py "--local" "$TMP/local" highres_imaging 0::1 1::2 2::4 || status=1
-"$PNP" grid "$GRID" --local --out "$TMP/lfail" "${tiny[@]}" --set weights="$TMP/missing.h5" >"$TMP/lfail.log" 2>&1
-check "--local: a failing row stops the grid, naming the row and the rows not run (exit $?)" \
-    bash -c "[ $? -eq 2 ] && grep -q 'row 0 of .* failed (mpirun exit status 2); not run: row 1 row 2' '$TMP/lfail.log'"
+"$PNP" grid "$GRID" --local --out "$TMP/lmiss" "${tiny[@]}" --set weights="$TMP/missing.h5" >"$TMP/lmiss.log" 2>&1
+check "--local: a row naming a missing weights file is refused before anything runs (exit $?)" \
+    bash -c "[ $? -eq 2 ] && grep -q 'row 0: weights: .*missing.h5: no such file' '$TMP/lmiss.log' && [ ! -e '$TMP/lmiss' ]"
+: >"$TMP/empty.h5" # there, but not weights: found by pnp run at setup
+"$PNP" grid "$GRID" --local --out "$TMP/lfail" "${tiny[@]}" --set weights="$TMP/empty.h5" >"$TMP/lfail.log" 2>&1
+check "--local: a failing row stops the grid, naming the row, the run's own status and the rows not run (exit $?)" \
+    bash -c "[ $? -eq 2 ] && grep -q 'row 0 of .* failed: pnp run exited with status 2 (bad input, refused at setup); not run: row 1 row 2' '$TMP/lfail.log'"
 
 # ------------------------------------------------------------------ --submit, real Slurm
 if ! slurm_start "$TMP/slurm"; then

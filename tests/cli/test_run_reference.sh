@@ -6,8 +6,10 @@
 #    whole image, so no tiling there);
 #  - with the trained FFDNet (kair-small) as the prior on a real photo, PSNR
 #    rises over the iterations and ends above the same run with no denoiser;
-#  - where a GPU is visible: the golden run on the cuda backend (TF32, strict
-#    fp32, bf16, 2 ranks sharing the GPU) close to the cpu run.
+#  - where a GPU is visible, or under the CUDA emulation (PNP_CUDA_EMU=1 with
+#    an emulated pnp, tests/cuda_emu/test_cuda_emu.sh): the golden run on the
+#    cuda backend (TF32, strict fp32, bf16, 2 ranks sharing the GPU) close to
+#    the cpu run.
 . "$(dirname "$0")/lib.sh"
 MPI="mpirun --allow-run-as-root --oversubscribe"
 G=tests/golden/pnp_trace.h5
@@ -24,7 +26,7 @@ $PY tests/cli/check_run.py golden $G "$TMP/g3/golden_pnp_row0.h5" x10 || status=
 # the golden run on the cuda backend (where pnp has it and a GPU is visible) against the
 # cpu run above: TF32 convolutions (PSNR within 0.05 dB, x within 0.02), plain fp32
 # (PNP_CUDA_TF32=0: 1e-3), bf16 (0.1 dB, 0.05), and 2 ranks sharing the GPU
-if "$PNP" version | grep -q "backends: .*cuda" && nvidia-smi -L >/dev/null 2>&1; then
+if "$PNP" version | grep -q "backends: .*cuda" && { [ -n "${PNP_CUDA_EMU:-}" ] || nvidia-smi -L >/dev/null 2>&1; }; then
     ref="$TMP/g10/golden_pnp_row0.h5"
     "$PNP" run $cfg --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
     check "golden config runs on the cuda backend" test -s "$TMP/cu/golden_pnp_row0.h5"

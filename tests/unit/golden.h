@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pnp/error.h"
+#include "pnp/h5io.h"
 
 /* Path of a golden file: $PNP_GOLDEN_DIR or tests/golden. */
 static inline const char *golden_path(const char *name)

@@ -185,6 +185,70 @@ static void bf16_vs_fp32(void)
     free(clean), free(noisy), free(o32), free(o16);
 }
 
+/* Channels bridged (include/pnp/denoiser.h): a colour network made for grey
+ * images (first and last layers folded) equals the colour network on the
+ * channel replicated three times, its three outputs averaged; a grey network on
+ * a colour image equals it on each channel alone; grey skeletons have KAIR's
+ * grey input sizes. Random weights (random_net.h's), CPU, abs 2e-5. */
+static void channel_bridges(pnp_backend *be)
+{
+    const char *specs[] = {"drunet:8,16,32,64:1", "dncnn", "ffdnet"};
+    const int h = 20, w = 26, n = 2; /* not multiples of 8: the padding too */
+    const size_t plane = (size_t)h * w;
+    float *grey = pnp_malloc(sizeof(float) * n * plane), *rgb = pnp_malloc(sizeof(float) * n * 3 * plane);
+    float *out1 = pnp_malloc(sizeof(float) * n * plane), *out3 = pnp_malloc(sizeof(float) * n * 3 * plane);
+    for (size_t e = 0; e < n * plane; ++e) grey[e] = (float)((e * 7919 % 1000) / 1000.0);
+    for (int i = 0; i < n; ++i)
+        for (int c = 0; c < 3; ++c) memcpy(rgb + (i * 3 + c) * plane, grey + i * plane, sizeof(float) * plane);
+    for (int k = 0; k < 3; ++k) {
+        pnp_state_dict sd;
+        char arch[32], err[512], note[512];
+        pnp_denoiser_skeleton(specs[k], &sd, arch, sizeof arch, err, sizeof err);
+        pnp_weights_randomize(&sd, 5);
+        pnp_denoiser *colour = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
+        pnp_denoiser *folded = pnp_denoiser_create_for(be, arch, &sd, 1, note, sizeof note, err, sizeof err);
+        pnp_weights_free(&sd);
+        pnp_denoiser_forward(colour, rgb, n, h, w, 0.1f, out3);
+        pnp_denoiser_forward(folded, grey, n, h, w, 0.1f, out1);
+        double worst = 0;
+        for (int i = 0; i < n; ++i)
+            for (size_t e = 0; e < plane; ++e) {
+                const float *o = out3 + (size_t)i * 3 * plane + e;
+                const double mean = ((double)o[0] + o[plane] + o[2 * plane]) / 3;
+                worst = fmax(worst, fabs(out1[i * plane + e] - mean));
+            }
+        CHECK(pnp_denoiser_channels(folded) == 1 && worst <= 2e-5 && strstr(note, "replicated"),
+              "%s colour net on grey images = replicate, denoise, average (max abs diff %.2g; note: %s)", specs[k],
+              worst, note);
+        pnp_denoiser_destroy(colour), pnp_denoiser_destroy(folded);
+    }
+    const char *grey_specs[] = {"drunet_gray:8,16,32,64:1", "dncnn_gray", "ffdnet_gray"};
+    const int first_cin[] = {2, 1, 5};
+    for (int k = 0; k < 3; ++k) {
+        pnp_state_dict sd;
+        char arch[32], err[512], note[512];
+        pnp_denoiser_skeleton(grey_specs[k], &sd, arch, sizeof arch, err, sizeof err);
+        pnp_weights_randomize(&sd, 6);
+        const int cin = (int)sd.t[0].shape[1];
+        pnp_denoiser *g = pnp_denoiser_create(be, arch, &sd, err, sizeof err);
+        pnp_denoiser *g3 = pnp_denoiser_create_for(be, arch, &sd, 3, note, sizeof note, err, sizeof err);
+        pnp_weights_free(&sd);
+        pnp_denoiser_forward(g3, rgb, n, h, w, 0.1f, out3); /* [n,3] as [3n,1] */
+        double worst = 0;
+        for (int i = 0; i < n; ++i) {
+            pnp_denoiser_forward(g, grey + i * plane, 1, h, w, 0.1f, out1);
+            for (int c = 0; c < 3; ++c)
+                for (size_t e = 0; e < plane; ++e)
+                    worst = fmax(worst, fabs(out3[(i * 3 + c) * plane + e] - out1[e]));
+        }
+        CHECK(cin == first_cin[k] && pnp_denoiser_channels(g) == 1 && pnp_denoiser_channels(g3) == 3 && worst <= 1e-6,
+              "%s: %d input channels; on a colour image each channel denoised alone (max abs diff %.2g)",
+              grey_specs[k], cin, worst);
+        pnp_denoiser_destroy(g), pnp_denoiser_destroy(g3);
+    }
+    free(grey), free(rgb), free(out1), free(out3);
+}
+
 static void bad_weights(pnp_backend *be)
 {
     pnp_state_dict sd;
@@ -213,6 +277,7 @@ int main(void)
     kair_golden(be, f);
     H5Fclose(f);
     pad_rule(be);
+    channel_bridges(be);
     bad_weights(be);
     pnp_backend_destroy(be);
     memory_plan();

@@ -37,6 +37,7 @@ struct pnp_blur {
     fftwf_plan fwd, inv;       /* batched over the c channels */
     float *gram;               /* [kc, h, wc] S = sum |H_i|^2 of the added operators (NULL: none yet) */
     fftwf_complex *data;       /* [c, h, wc] B = sum conj(H_i) rfft(y_i) */
+    fftwf_complex *xspec, *acc; /* [c, h, wc] each: blur_normal_window's rfft(x) and sum (NULL until used) */
 };
 
 /* Bytes an operator set holds: spectra, work, real, and once data is added gram and data. */
@@ -45,6 +46,7 @@ static size_t blur_bytes(const pnp_blur *op)
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     size_t b = sizeof(fftwf_complex) * spec * ((size_t)op->n * op->kc + op->c) + sizeof(float) * plane * op->c;
     if (op->gram) b += sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c;
+    if (op->xspec) b += 2 * sizeof(fftwf_complex) * spec * op->c;
     return b;
 }
 
@@ -205,12 +207,67 @@ static void cpu_blur_solve(pnp_blur *op, const float *z, float rho, float *x)
     memcpy(x, op->real, sizeof(float) * plane * op->c);
 }
 
+/* g = sum_i A_i^T P A_i x, P the window mask: X = rfft(x) once; per operator
+ * v = irfft(H_i X) / N masked, acc += conj(H_i) rfft(v); g = irfft(acc) / N. */
+static void cpu_blur_normal_window(pnp_blur *op, const float *x, float *g, int y0, int x0, int rows, int cols)
+{
+    if (y0 < 0 || x0 < 0 || rows < 0 || cols < 0 || y0 + rows > op->h || x0 + cols > op->w)
+        pnp_fatal("cpu blur: window %dx%d at (%d,%d) outside %dx%d", rows, cols, y0, x0, op->h, op->w);
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    if (!op->xspec) {
+        op->xspec = fftwf_alloc_complex(spec * op->c);
+        op->acc = fftwf_alloc_complex(spec * op->c);
+        if (!op->xspec || !op->acc) pnp_fatal("cpu blur: out of memory for %dx%d spectra", op->h, op->w);
+        cpu_count_bytes(op->be, 2 * sizeof(fftwf_complex) * spec * op->c, 0);
+    }
+    memcpy(op->real, x, sizeof(float) * plane * op->c);
+    fftwf_execute(op->fwd);
+    memcpy(op->xspec, op->work, sizeof(fftwf_complex) * spec * op->c);
+    memset(op->acc, 0, sizeof(fftwf_complex) * spec * op->c);
+    const float scale = 1.0f / (float)plane;
+    const int threads = cpu_threads(op->be);
+    for (int i = 0; i < op->n; ++i) {
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch)
+            for (size_t t = 0; t < spec; ++t) { /* work = H_i X / N */
+                const fftwf_complex *s = spectrum_of(op, i, ch), *v = op->xspec + spec * ch + t;
+                op->work[spec * ch + t][0] = ((*v)[0] * s[t][0] - (*v)[1] * s[t][1]) * scale;
+                op->work[spec * ch + t][1] = ((*v)[0] * s[t][1] + (*v)[1] * s[t][0]) * scale;
+            }
+        fftwf_execute(op->inv);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch) /* zero outside the window */
+            for (int r = 0; r < op->h; ++r) {
+                float *row = op->real + plane * ch + (size_t)r * op->w;
+                if (r < y0 || r >= y0 + rows) {
+                    memset(row, 0, sizeof(float) * op->w);
+                } else {
+                    memset(row, 0, sizeof(float) * x0);
+                    memset(row + x0 + cols, 0, sizeof(float) * (op->w - x0 - cols));
+                }
+            }
+        fftwf_execute(op->fwd);
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (int ch = 0; ch < op->c; ++ch)
+            for (size_t t = 0; t < spec; ++t) { /* acc += conj(H_i) V */
+                const fftwf_complex *s = spectrum_of(op, i, ch), *v = op->work + spec * ch + t;
+                op->acc[spec * ch + t][0] += s[t][0] * (*v)[0] + s[t][1] * (*v)[1];
+                op->acc[spec * ch + t][1] += s[t][0] * (*v)[1] - s[t][1] * (*v)[0];
+            }
+    }
+    for (size_t t = 0; t < spec * op->c; ++t) op->work[t][0] = op->acc[t][0] * scale, op->work[t][1] = op->acc[t][1] * scale;
+    fftwf_execute(op->inv);
+    memcpy(g, op->real, sizeof(float) * plane * op->c);
+}
+
 static void cpu_blur_destroy(pnp_blur *op)
 {
     if (!op) return;
     cpu_count_bytes(op->be, 0, blur_bytes(op));
     free(op->gram);
     fftwf_free(op->data);
+    fftwf_free(op->xspec);
+    fftwf_free(op->acc);
     fftwf_destroy_plan(op->fwd);
     fftwf_destroy_plan(op->inv);
     fftwf_free(op->spectra);
@@ -245,10 +302,17 @@ static void cpu_add_scaled(pnp_backend *be, float *z, const float *x, float a, c
     for (size_t e = 0; e < n; ++e) z[e] = x[e] + a * y[e];
 }
 
-static void cpu_clamp01(pnp_backend *be, float *x, size_t n)
+/* kernels/solver.cu's clamp01_kernel does the same */
+static bool cpu_clamp01(pnp_backend *be, float *x, size_t n)
 {
-#pragma omp parallel for schedule(static) num_threads(cpu_threads(be))
-    for (size_t e = 0; e < n; ++e) x[e] = x[e] < 0.f ? 0.f : (x[e] > 1.f ? 1.f : x[e]);
+    int nonfinite = 0;
+#pragma omp parallel for schedule(static) reduction(| : nonfinite) num_threads(cpu_threads(be))
+    for (size_t e = 0; e < n; ++e) {
+        const float v = x[e];
+        nonfinite |= !isfinite(v);
+        x[e] = v < 0.f ? 0.f : (v > 1.f ? 1.f : (v == v ? v : 0.f));
+    }
+    return nonfinite != 0;
 }
 
 /* Summed in fixed blocks, then the blocks in order: the result does not depend
@@ -422,6 +486,7 @@ static const pnp_backend_ops CPU_OPS = {
     .blur_gradient = cpu_blur_gradient,
     .blur_data_buffers = cpu_blur_data_buffers,
     .blur_solve = cpu_blur_solve,
+    .blur_normal_window = cpu_blur_normal_window,
     .zero = cpu_zero,
     .add_scaled = cpu_add_scaled,
     .clamp01 = cpu_clamp01,

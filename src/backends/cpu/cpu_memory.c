@@ -1,6 +1,6 @@
 /* cpu_memory.c - the CPU backend's memory: buffers with their byte count,
  * per-thread scratch for the layers, the high-water mark (peak_bytes), and
- * what the host can still give (MemAvailable, cgroup limits). The context
+ * what the host can still give (core/host.c: MemAvailable, cgroup limits). The context
  * (cpu_ctx, backend_cpu.h) lives here so the backend's other files call in
  * and nothing calls back out. */
 #include <stdint.h>
@@ -10,6 +10,7 @@
 
 #include "backend_cpu.h"
 #include "pnp/error.h"
+#include "pnp/host.h"
 
 static void count_bytes(cpu_ctx *c, size_t more, size_t less)
 {
@@ -100,80 +101,11 @@ size_t cpu_scratch_bytes(pnp_backend *be)
 
 size_t cpu_peak(pnp_backend *be) { return ((cpu_ctx *)be->ctx)->peak; }
 
-/* The first number in FILE (a cgroup's limit or usage); 0 when unreadable,
- * SIZE_MAX for "max" (cgroup v2's no limit). */
-static size_t read_bytes(const char *dir, const char *name)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char word[64] = "";
-    size_t v = 0;
-    if (fscanf(f, "%63s", word) == 1) v = strcmp(word, "max") ? strtoull(word, NULL, 10) : SIZE_MAX;
-    fclose(f);
-    return v;
-}
-
-/* Room left under the memory limits of this process's cgroup and of every
- * cgroup above it (Slurm's job and step, a container), v2 or v1; SIZE_MAX
- * when there is no limit or no cgroup to read. */
-static size_t cgroup_room(void)
-{
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f) return SIZE_MAX;
-    char line[4096], dir[4096 + 64];
-    size_t room = SIZE_MAX;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        const char *path = strchr(line, ':') ? strchr(strchr(line, ':') + 1, ':') : NULL;
-        if (!path) continue;
-        const bool v2 = !strncmp(line, "0::", 3), v1 = strstr(line, ":memory:") != NULL;
-        if (!v2 && !v1) continue;
-        const char *root = v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/memory";
-        const char *limit = v2 ? "memory.max" : "memory.limit_in_bytes";
-        const char *usage = v2 ? "memory.current" : "memory.usage_in_bytes";
-        char rel[4096];
-        snprintf(rel, sizeof rel, "%s", path + 1);
-        for (;;) { /* this cgroup, then each parent up to the mount's root */
-            snprintf(dir, sizeof dir, "%s%s", root, rel);
-            const size_t lim = read_bytes(dir, limit), used = read_bytes(dir, usage);
-            if (lim > 0 && lim < ((size_t)1 << 60)) {
-                const size_t left = lim > used ? lim - used : 0;
-                if (left < room) room = left;
-            }
-            char *slash = strrchr(rel, '/');
-            if (!slash || slash == rel) {
-                if (!rel[0] || !strcmp(rel, "/")) break;
-                snprintf(rel, sizeof rel, "/");
-                continue;
-            }
-            *slash = 0;
-        }
-    }
-    fclose(f);
-    return room;
-}
-
-/* MemAvailable from /proc/meminfo (the kernel's estimate of what can be
- * allocated without swapping), or less when a cgroup limit leaves less room;
- * SIZE_MAX when neither can be read. */
+/* MemAvailable, or less under the process's cgroup limits (include/pnp/host.h). */
 size_t cpu_free_bytes(pnp_backend *be)
 {
     (void)be;
-    size_t avail = SIZE_MAX, kb = 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[256];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) {
-                avail = kb * 1024;
-                break;
-            }
-        fclose(f);
-    }
-    const size_t room = cgroup_room();
-    return room < avail ? room : avail;
+    return pnp_host_free_bytes();
 }
 
 void cpu_memory_id(pnp_backend *be, char *id, size_t len)

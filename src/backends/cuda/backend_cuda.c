@@ -3,7 +3,8 @@
  * operators' spectra kept on the device), the kernels of kernels/ for the
  * element-wise work, and the cuDNN layer engine of layers_cudnn.c. Everything
  * runs on one stream per backend.
- * NOTE: compiled in CI, but run only where a GPU is present. */
+ * NOTE: runs in every make test on the CUDA emulation (tests/cuda_emu/); never
+ * on a real GPU yet. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct pnp_blur {
     float *work;    /* [c, h, wc, 2] device */
     float *gram;    /* [kc, h, wc] S = sum |H_i|^2 (NULL until blur_add_data) */
     float *data;    /* [c, h, wc, 2] B = sum conj(H_i) rfft(y_i) */
+    float *xspec, *acc, *real; /* blur_normal_window: [c, h, wc, 2] twice, [c, h, w] (NULL until used) */
     cufftHandle fwd, inv;
     size_t plan_bytes; /* cuFFT's own work areas of fwd and inv (counted in the peak) */
 };
@@ -95,8 +97,8 @@ static void cuda_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool 
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     /* cuFFT's C2R may overwrite its input; R2C input is const-safe here */
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->work));
-    CUDA_CHECK(pnp_launch_spectrum_mul(op->work, op->spectra + 2 * spec * op->kc * i, op->c, op->kc, spec, adjoint,
-                                       1.0f / (float)plane, cx->stream));
+    LAUNCH_CHECK(pnp_launch_spectrum_mul(op->work, op->spectra + 2 * spec * op->kc * i, op->c, op->kc, spec, adjoint,
+                                         1.0f / (float)plane, cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, y));
 }
 
@@ -126,8 +128,8 @@ static void cuda_blur_add_data(pnp_blur *op, int i, const float *y)
     const size_t spec = (size_t)op->h * op->wc;
     ensure_data(op);
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)y, (cufftComplex *)op->work));
-    CUDA_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * op->kc * i, op->work, op->c, op->kc,
-                                   spec, cx->stream));
+    LAUNCH_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * op->kc * i, op->work, op->c, op->kc,
+                                     spec, cx->stream));
 }
 
 static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
@@ -139,8 +141,8 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
         return;
     }
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->work));
-    CUDA_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, op->kc, spec, 1.0f / (float)plane,
-                                            cx->stream));
+    LAUNCH_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, op->kc, spec, 1.0f / (float)plane,
+                                              cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, g));
 }
 
@@ -151,9 +153,39 @@ static void cuda_blur_solve(pnp_blur *op, const float *z, float rho, float *x)
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
     ensure_data(op);
     if (z) CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)z, (cufftComplex *)op->work));
-    CUDA_CHECK(pnp_launch_solve_spectrum(op->work, z != NULL, op->gram, op->data, op->c, op->kc, spec, rho,
-                                         1.0f / (float)plane, cx->stream));
+    LAUNCH_CHECK(pnp_launch_solve_spectrum(op->work, z != NULL, op->gram, op->data, op->c, op->kc, spec, rho,
+                                           1.0f / (float)plane, cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, x));
+}
+
+/* g = sum_i A_i^T P A_i x (include/pnp/backend.h), as the CPU backend: X = rfft(x)
+ * once; per operator v = irfft(H_i X) / N masked, acc += conj(H_i) rfft(v) / N;
+ * g = irfft(acc) (C2R overwrites acc, which the next call zeroes). */
+static void cuda_blur_normal_window(pnp_blur *op, const float *x, float *g, int y0, int x0, int rows, int cols)
+{
+    if (y0 < 0 || x0 < 0 || rows < 0 || cols < 0 || y0 + rows > op->h || x0 + cols > op->w)
+        pnp_fatal("cuda blur: window %dx%d at (%d,%d) outside %dx%d", rows, cols, y0, x0, op->h, op->w);
+    cuda_ctx *cx = op->be->ctx;
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    const size_t spec_bytes = spec * op->c * 2 * sizeof(float);
+    if (!op->xspec) {
+        op->xspec = op->be->ops->alloc(op->be, spec_bytes);
+        op->acc = op->be->ops->alloc(op->be, spec_bytes);
+        op->real = op->be->ops->alloc(op->be, plane * op->c * sizeof(float));
+    }
+    const float scale = 1.0f / (float)plane;
+    CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)x, (cufftComplex *)op->xspec));
+    CUDA_CHECK(cudaMemsetAsync(op->acc, 0, spec_bytes, cx->stream));
+    for (int i = 0; i < op->n; ++i) {
+        const float *s = op->spectra + 2 * spec * op->kc * i;
+        CUDA_CHECK(cudaMemcpyAsync(op->work, op->xspec, spec_bytes, cudaMemcpyDeviceToDevice, cx->stream));
+        LAUNCH_CHECK(pnp_launch_spectrum_mul(op->work, s, op->c, op->kc, spec, 0, scale, cx->stream));
+        CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, op->real));
+        LAUNCH_CHECK(pnp_launch_mask_window(op->real, op->c, op->h, op->w, y0, x0, rows, cols, cx->stream));
+        CUFFT_CHECK(cufftExecR2C(op->fwd, op->real, (cufftComplex *)op->work));
+        LAUNCH_CHECK(pnp_launch_spectrum_conj_mul_add(op->acc, op->work, s, op->c, op->kc, spec, scale, cx->stream));
+    }
+    CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->acc, g));
 }
 
 static void cuda_blur_destroy(pnp_blur *op)
@@ -163,8 +195,11 @@ static void cuda_blur_destroy(pnp_blur *op)
     CUDA_CHECK(cudaStreamSynchronize(((cuda_ctx *)op->be->ctx)->stream));
     op->be->ops->free(op->be, op->gram);
     op->be->ops->free(op->be, op->data);
-    cufftDestroy(op->fwd);
-    cufftDestroy(op->inv);
+    op->be->ops->free(op->be, op->xspec);
+    op->be->ops->free(op->be, op->acc);
+    op->be->ops->free(op->be, op->real);
+    CUFFT_CHECK(cufftDestroy(op->fwd));
+    CUFFT_CHECK(cufftDestroy(op->inv));
     cuda_count_bytes(op->be->ctx, 0, op->plan_bytes);
     op->be->ops->free(op->be, op->spectra);
     op->be->ops->free(op->be, op->work);
@@ -175,7 +210,7 @@ static void cuda_add_noise_clamp(pnp_backend *be, float *y, size_t n, uint64_t s
                                  uint64_t offset, float sigma)
 {
     cuda_ctx *c = be->ctx;
-    CUDA_CHECK(pnp_launch_add_noise_clamp(y, n, seed, stream, offset, sigma, c->stream));
+    LAUNCH_CHECK(pnp_launch_add_noise_clamp(y, n, seed, stream, offset, sigma, c->stream));
 }
 
 /* ---------------------------------------------------------- vector ops */
@@ -187,12 +222,22 @@ static void cuda_zero(pnp_backend *be, void *p, size_t bytes)
 
 static void cuda_add_scaled(pnp_backend *be, float *z, const float *x, float a, const float *y, size_t n)
 {
-    CUDA_CHECK(pnp_launch_add_scaled(z, x, a, y, n, ((cuda_ctx *)be->ctx)->stream));
+    LAUNCH_CHECK(pnp_launch_add_scaled(z, x, a, y, n, ((cuda_ctx *)be->ctx)->stream));
 }
 
-static void cuda_clamp01(pnp_backend *be, float *x, size_t n)
+static bool cuda_clamp01(pnp_backend *be, float *x, size_t n)
 {
-    CUDA_CHECK(pnp_launch_clamp01(x, n, ((cuda_ctx *)be->ctx)->stream));
+    cuda_ctx *c = be->ctx;
+    if (!c->nonfinite) {
+        CUDA_CHECK(cudaMalloc((void **)&c->nonfinite, sizeof *c->nonfinite));
+        cuda_count_bytes(c, sizeof *c->nonfinite, 0);
+    }
+    int any = 0;
+    CUDA_CHECK(cudaMemsetAsync(c->nonfinite, 0, sizeof *c->nonfinite, c->stream));
+    LAUNCH_CHECK(pnp_launch_clamp01(x, n, c->nonfinite, c->stream));
+    CUDA_CHECK(cudaMemcpyAsync(&any, c->nonfinite, sizeof any, cudaMemcpyDeviceToHost, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return any != 0;
 }
 
 enum sum_kind { SUM_SQ_DIFF, SUM_DOT, SUM_SSIM };
@@ -214,9 +259,9 @@ static double block_sum(pnp_backend *be, const float *a, const float *b, size_t 
         c->partial_host = pnp_malloc(blocks * sizeof(double));
         c->partial_count = blocks;
     }
-    if (kind == SUM_SQ_DIFF) CUDA_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
-    else if (kind == SUM_DOT) CUDA_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
-    else CUDA_CHECK(pnp_launch_ssim(a, b, c_, h, w, chunk, c->partial, blocks, c->stream));
+    if (kind == SUM_SQ_DIFF) LAUNCH_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    else if (kind == SUM_DOT) LAUNCH_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
+    else LAUNCH_CHECK(pnp_launch_ssim(a, b, c_, h, w, chunk, c->partial, blocks, c->stream));
     CUDA_CHECK(cudaMemcpyAsync(c->partial_host, c->partial, blocks * sizeof(double), cudaMemcpyDeviceToHost,
                                c->stream));
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -306,7 +351,7 @@ static void cuda_gather_windows(pnp_backend *be, const float *img, int ch, int h
     if (n == 0) return;
     const int *arrays[2] = {y0, x0};
     const int *starts = upload_params(c, n, 2, arrays);
-    CUDA_CHECK(pnp_launch_gather_windows(img, ch, h, w, pad, wh, ww, n, starts, win, c->stream));
+    LAUNCH_CHECK(pnp_launch_gather_windows(img, ch, h, w, pad, wh, ww, n, starts, win, c->stream));
 }
 
 static void cuda_scatter_windows(pnp_backend *be, const float *win, int ch, int wh, int ww, int n, const int *sy,
@@ -321,31 +366,40 @@ static void cuda_scatter_windows(pnp_backend *be, const float *win, int ch, int 
             pnp_fatal("scatter_windows: window %d rectangle is out of bounds", j);
     const int *arrays[6] = {sy, sx, dy, dx, rows, cols};
     const int *rect = upload_params(c, n, 6, arrays);
-    CUDA_CHECK(pnp_launch_scatter_windows(win, ch, wh, ww, n, rect, img, h, w, c->stream));
+    LAUNCH_CHECK(pnp_launch_scatter_windows(win, ch, wh, ww, n, rect, img, h, w, c->stream));
 }
 
 /* Everything the backend still holds goes: the layer engine's handle and
- * buffers, then any buffer its users did not free (their records too). */
+ * buffers, then any buffer its users did not free (their records too). Every
+ * release is checked: a failure here (or an asynchronous error surfacing at
+ * it) is reported by the call that met it, not by whatever runs next. */
 static void cuda_destroy(pnp_backend *be)
 {
     cuda_ctx *c = be->ctx;
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    if (c->unfused_convs)
+        fprintf(stderr, "pnp: cuda: %d convolution plan%s ran unfused: cuDNN refused the fused call with every "
+                        "algorithm, so each ran as a convolution then a kernel (slower; PNP_CUDNN_LOG=1 names them)\n",
+                c->unfused_convs, c->unfused_convs == 1 ? "" : "s");
     cudnn_layers_destroy(be);
     while (c->allocs) {
         alloc_rec *r = c->allocs;
         c->allocs = r->next;
-        cudaFree(r->ptr);
+        CUDA_CHECK(cudaFree(r->ptr));
         free(r);
     }
-    if (c->params) cudaFree(c->params);
-    if (c->params_host) cudaFreeHost(c->params_host);
-    cudaEventDestroy(c->params_copied);
-    if (c->partial) cudaFree(c->partial);
+    if (c->params) CUDA_CHECK(cudaFree(c->params));
+    if (c->params_host) CUDA_CHECK(cudaFreeHost(c->params_host));
+    CUDA_CHECK(cudaEventDestroy(c->params_copied));
+    if (c->partial) CUDA_CHECK(cudaFree(c->partial));
     free(c->partial_host);
-    cudaStreamDestroy(c->stream);
+    if (c->nonfinite) CUDA_CHECK(cudaFree(c->nonfinite));
+    CUDA_CHECK(cudaStreamDestroy(c->stream));
     free(c);
     free(be);
 }
+
+static int cuda_unfused_convs(pnp_backend *be) { return ((cuda_ctx *)be->ctx)->unfused_convs; }
 
 static const pnp_backend_ops CUDA_OPS = {
     .name = "cuda",
@@ -365,6 +419,7 @@ static const pnp_backend_ops CUDA_OPS = {
     .blur_gradient = cuda_blur_gradient,
     .blur_data_buffers = cuda_blur_data_buffers,
     .blur_solve = cuda_blur_solve,
+    .blur_normal_window = cuda_blur_normal_window,
     .zero = cuda_zero,
     .add_scaled = cuda_add_scaled,
     .clamp01 = cuda_clamp01,
@@ -386,6 +441,7 @@ static const pnp_backend_ops CUDA_OPS = {
     .act_to_image = cudnn_act_to_image,
     .pixel_unshuffle2 = cudnn_pixel_unshuffle2,
     .pixel_shuffle2 = cudnn_pixel_shuffle2,
+    .unfused_convs = cuda_unfused_convs,
 };
 
 void *pnp_cuda_stream(pnp_backend *be)
@@ -397,7 +453,10 @@ void *pnp_cuda_stream(pnp_backend *be)
 int pnp_cuda_device_count(void)
 {
     int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess) return 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); /* no driver or no device is an answer here, not an error left for the next launch */
+        return 0;
+    }
     return n;
 }
 

@@ -41,6 +41,7 @@ typedef struct {
 
     double *partial; /* device and host partial sums of sum_sq_diff */
     double *partial_host;
+    int *nonfinite;  /* clamp01's flag: a NaN or an infinity was met (device, one) */
     unsigned partial_count;
 
     /* layer engine (layers_cudnn.c) */
@@ -49,8 +50,10 @@ typedef struct {
     cudnnHandle_t cudnn;   /* created with the first convolution layer */
     void *workspace;       /* cuDNN workspace, grow-only, from cuda_alloc (in peak_bytes) */
     size_t workspace_bytes;
-    void *scratch;         /* one activation for the unfused epilogues, grow-only, from cuda_alloc */
-    size_t scratch_bytes;
+    void *epilogue;        /* float32 scratch of the epilogues cuDNN does not fuse, grow-only, from cuda_alloc */
+    size_t epilogue_bytes;
+    int unfused_convs;     /* convolution plans whose fused call cuDNN refused (run unfused, slower) */
+    bool said_two_roundings; /* the note of a layer too large for the epilogue scratch is out */
 } cuda_ctx;
 
 /* ---- cuda_memory.c ---- */
@@ -77,7 +80,7 @@ void cudnn_act_concat_const(pnp_backend *be, const pnp_act *x, float value, pnp_
 void cudnn_act_to_image(pnp_backend *be, const pnp_act *x, int h, int w, float *img);
 void cudnn_pixel_unshuffle2(pnp_backend *be, const pnp_act *x, pnp_act *y);
 void cudnn_pixel_shuffle2(pnp_backend *be, const pnp_act *x, pnp_act *y);
-/* Release the handle, workspace and scratch (before the context goes). */
+/* Release the handle, workspace and epilogue scratch (before the context goes). */
 void cudnn_layers_destroy(pnp_backend *be);
 
 #endif

@@ -1,7 +1,8 @@
 /* cuda_memory.c - the CUDA backend's device buffers and their count (the
  * context's live/peak bytes, and the list of live buffers), so that
  * backend_cuda.c and layers_cudnn.c both call in and nothing calls back.
- * NOTE: compiled in CI, but run only where a GPU is present. */
+ * NOTE: runs in every make test on the CUDA emulation (tests/cuda_emu/); never
+ * on a real GPU yet. */
 #include <stdio.h>
 #include <stdlib.h>
 
