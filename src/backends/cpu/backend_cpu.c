@@ -356,10 +356,11 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
 static double cpu_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
 
 /* Strips of SSIM_STRIP rows per channel, each summed on its own, then the
- * strips in order: the same result whatever the thread count. Per strip the
- * five products x, y, x^2, y^2, xy are filtered along rows (reflect index,
- * double) into the thread's buffer for the strip's rows and the radius above
- * and below, then down columns per pixel. The buffers (and the strip sums in
+ * strips in order: the same result whatever the thread count. Per strip, each
+ * padded row (reflect index) of x and ref becomes the five products x, y,
+ * x^2, y^2, xy in double, reflect-padded by the radius, which are filtered
+ * along the row into the thread's buffer [5, strip rows + 2R, w]; then down
+ * the columns (contiguous inner loops). The buffers (and the strip sums in
  * the context's block-sum array) are grow-only, counted in peak_bytes. */
 enum { SSIM_STRIP = 32 };
 
@@ -378,7 +379,9 @@ static double cpu_ssim(pnp_backend *be, const float *x, const float *ref, int c,
         cx->part = pnp_malloc((size_t)total * sizeof(double));
         cx->npart = (size_t)total;
     }
-    const size_t per_thread = (size_t)5 * (SSIM_STRIP + 2 * R) * w; /* doubles: [5, strip rows + 2R, w] */
+    const size_t wp = (size_t)w + 2 * R;
+    /* doubles per thread: the filtered rows [5, strip + 2R, w], one padded row of products [5, w + 2R], a column sum [5, w] */
+    const size_t per_thread = 5 * ((size_t)(SSIM_STRIP + 2 * R) * w + wp + w);
     if (per_thread * cx->threads > cx->nssim) {
         free(cx->ssim_buf);
         cpu_count_bytes(be, per_thread * cx->threads * sizeof(double), cx->nssim * sizeof(double));
@@ -389,32 +392,41 @@ static double cpu_ssim(pnp_backend *be, const float *x, const float *ref, int c,
 #pragma omp parallel num_threads(cx->threads)
     {
         double *buf = cx->ssim_buf + per_thread * (size_t)omp_get_thread_num();
+        double *prod = buf + (size_t)5 * (SSIM_STRIP + 2 * R) * w, *col = prod + 5 * wp;
 #pragma omp for schedule(static)
         for (int s = 0; s < total; ++s) {
             const int ch = s / strips, i0 = (s % strips) * SSIM_STRIP;
             const int i1 = i0 + SSIM_STRIP < h ? i0 + SSIM_STRIP : h, rows = i1 - i0 + 2 * R;
             const float *a = x + (size_t)ch * h * w, *b = ref + (size_t)ch * h * w;
-            for (int r = 0; r < rows; ++r) { /* padded row i0 + r (image row i0 + r - R, reflected) */
+            for (int r = 0; r < rows; ++r) { /* padded row i0 + r: image row i0 + r - R, reflected */
                 const size_t src = (size_t)pnp_reflect_index(i0 + r, R, h) * w;
-                for (int j = 0; j < w; ++j) {
-                    double m[5] = {0, 0, 0, 0, 0};
-                    for (int t = 0; t < T; ++t) {
-                        const int q = pnp_reflect_index(j + t, R, w);
-                        const double u = a[src + q], v = b[src + q];
-                        m[0] += g[t] * u, m[1] += g[t] * v, m[2] += g[t] * u * u, m[3] += g[t] * v * v,
-                            m[4] += g[t] * u * v;
-                    }
-                    for (int k = 0; k < 5; ++k) buf[((size_t)k * rows + r) * w + j] = m[k];
+                for (size_t q = 0; q < wp; ++q) {
+                    const size_t at = src + (size_t)pnp_reflect_index((int)q, R, w);
+                    const double u = a[at], v = b[at];
+                    prod[q] = u, prod[wp + q] = v, prod[2 * wp + q] = u * u, prod[3 * wp + q] = v * v,
+                    prod[4 * wp + q] = u * v;
+                }
+                for (int k = 0; k < 5; ++k) {
+                    double *out = buf + ((size_t)k * rows + r) * w;
+                    const double *in = prod + k * wp;
+                    for (int j = 0; j < w; ++j) out[j] = 0;
+                    for (int t = 0; t < T; ++t)
+                        for (int j = 0; j < w; ++j) out[j] += g[t] * in[j + t];
                 }
             }
             double sum = 0;
-            for (int i = 0; i < i1 - i0; ++i)
-                for (int j = 0; j < w; ++j) {
-                    double m[5] = {0, 0, 0, 0, 0};
-                    for (int t = 0; t < T; ++t)
-                        for (int k = 0; k < 5; ++k) m[k] += g[t] * buf[((size_t)k * rows + i + t) * w + j];
-                    sum += pnp_ssim_pixel(m[0], m[1], m[2], m[3], m[4]);
+            for (int i = 0; i < i1 - i0; ++i) {
+                for (int k = 0; k < 5; ++k) {
+                    double *out = col + (size_t)k * w;
+                    for (int j = 0; j < w; ++j) out[j] = 0;
+                    for (int t = 0; t < T; ++t) {
+                        const double *in = buf + ((size_t)k * rows + i + t) * w;
+                        for (int j = 0; j < w; ++j) out[j] += g[t] * in[j];
+                    }
                 }
+                for (int j = 0; j < w; ++j)
+                    sum += pnp_ssim_pixel(col[j], col[w + j], col[2 * w + j], col[3 * w + j], col[4 * w + j]);
+            }
             part[s] = sum;
         }
     }
