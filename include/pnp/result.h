@@ -149,4 +149,10 @@ enum { PNP_RESULT_READ_SUMMARY = 0, PNP_RESULT_READ_IMAGE = 1, PNP_RESULT_READ_I
 int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t errlen);
 void pnp_result_free(pnp_result *r);
 
+/* /iterates/K of PATH into *data (malloc'd [*c, *h, *w]). 0, or -1 with
+ * "PATH: ..." in err (no such iterate: the message lists those the file holds).
+ * Never aborts. */
+int pnp_result_read_iterate(const char *path, int iteration, int *c, int *h, int *w, float **data, char *err,
+                            size_t errlen);
+
 #endif

@@ -452,3 +452,49 @@ void pnp_result_free(pnp_result *r)
     free(r->reconstruction), free(r->extended);
     memset(r, 0, sizeof *r);
 }
+
+int pnp_result_read_iterate(const char *path, int iteration, int *c, int *h, int *w, float **data, char *err,
+                            size_t errlen)
+{
+    pnp_result r;
+    *data = NULL;
+    if (pnp_result_read(path, PNP_RESULT_READ_SUMMARY, &r, err, errlen)) {
+        pnp_result_free(&r);
+        return -1;
+    }
+    int found = 0;
+    for (int q = 0; q < r.n_iterates; ++q) found |= r.iterate_index[q] == iteration;
+    int rc = 0;
+    if (!found) {
+        char have[512] = "";
+        for (int q = 0; q < r.n_iterates && strlen(have) + 16 < sizeof have; ++q)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%d", q ? ", " : "", r.iterate_index[q]);
+        snprintf(err, errlen, "%s: no /iterates/%d (%s%s)", path, iteration,
+                 r.n_iterates ? "the file holds iterations " : "the run saved none: give it save_every",
+                 have);
+        rc = -1;
+    } else {
+        H5E_auto2_t old_fn;
+        void *old_data;
+        H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        char name[48];
+        snprintf(name, sizeof name, "iterates/%d", iteration);
+        if (f < 0) {
+            snprintf(err, errlen, "%s: cannot open as HDF5", path);
+            rc = -1;
+        } else {
+            rc = read_image(f, path, name, r.channels, h, w, data, err, errlen);
+            H5Fclose(f);
+        }
+        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+        *c = (int)r.channels;
+    }
+    pnp_result_free(&r);
+    if (rc) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
+}

@@ -16,7 +16,11 @@
 #    differences, over 6 or 8 iterations (measured: 2.4e-6 and 1.3e-6);
 #  - a resumed DPIR run (stopped after iteration 3) equals the uninterrupted
 #    one, its saved iterates (save_every 2) included;
-#  - /iterates/K, and pnp inspect / --json showing SSIM.
+#  - boundary pad (dataset observed): L by the power method, the Wiener start
+#    and the DPIR data step by conjugate gradients, their iterations recorded,
+#    2 ranks = 1 rank (1e-5: conjugate gradients stop at a relative residual
+#    of 1e-6, and the all-reduced normal operator rounds in another order);
+#  - /iterates/K and pnp export --iteration K, and pnp inspect / --json showing SSIM.
 . "$(dirname "$0")/lib.sh"
 MPI="timeout 300 mpirun --allow-run-as-root --oversubscribe"
 G=tests/golden/algo_trace.h5
@@ -76,6 +80,41 @@ ok &= np.array_equal(a["iterates/8"][...], a["reconstruction"][...])
 ok &= all(np.max(np.abs(a["iterates"][k][...] - b["iterates"][k][...])) <= 1e-6 for k in keys)
 sys.exit(0 if ok else 1)
 PYEOF
+
+"$PNP" export "$TMP/full/${R}2.h5" "$TMP/it4.npy" --iteration 4 >"$TMP/exp.log" 2>&1
+check "pnp export --iteration 4 writes /iterates/4 (float32 .npy, read back by numpy)" $PY -c "
+import h5py, numpy as np, sys
+a = np.load('$TMP/it4.npy'); b = h5py.File('$TMP/full/${R}2.h5', 'r')['iterates/4'][...]
+sys.exit(0 if a.dtype == np.float32 and np.array_equal(a, b) else 1)"
+"$PNP" export "$TMP/full/${R}2.h5" "$TMP/it3.npy" --iteration 3 >/dev/null 2>"$TMP/exp3.err"
+check "pnp export --iteration 3 (not saved): exit 2, the saved iterations listed, nothing written" \
+    bash -c "[ $? -eq 2 ] && grep -q 'no /iterates/3 (the file holds iterations 2, 4, 6, 8)' '$TMP/exp3.err' && [ ! -e '$TMP/it3.npy' ]"
+
+# boundary pad (dataset observed on the bundle of pnp dataset): L by the power
+# method, the DPIR data step and the Wiener start by conjugate gradients, on 1
+# and 2 ranks (the normal operator all-reduced on every call)
+"$PNP" dataset $cfg --row 0 --out "$TMP/bundle.h5" >/dev/null 2>&1
+cat >"$TMP/pad.yml" <<YAML
+dataset:
+  - observed: {measurements: "$TMP/bundle.h5", psfs: "$TMP/bundle.h5", reference: "$TMP/bundle.h5", noise_level: 0.1}
+solver:
+  - PnP: {denoiser: ffdnet, weights: "$ffdnet", denoiser_sigma: 0.05, step_size: null, init_method: wiener, max_iter: 3}
+  - DPIR: {denoiser: ffdnet, weights: "$ffdnet", max_iter: 4}
+YAML
+"$PNP" run "$TMP/pad.yml" --out "$TMP/pad1" >"$TMP/pad1.log" 2>&1
+$MPI -n 2 "$PNP" run "$TMP/pad.yml" --set distribute_physics=true --out "$TMP/pad2" >"$TMP/pad2.log" 2>&1
+check "pad: L by the power method, the Wiener start and DPIR's data steps by conjugate gradients (iterations recorded)" \
+    $PY - "$TMP/pad1/pad_row0.h5" "$TMP/pad1/pad_row1.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+p, d = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+ok = p.attrs["boundary"] == "pad" and int(p.attrs["lipschitz_iterations"]) > 1 and 0 < float(p.attrs["lipschitz"]) <= 8.001
+ok &= int(p.attrs["init_iterations"]) > 1 and abs(float(p.attrs["step_size"]) * float(p.attrs["lipschitz"]) - 0.99) < 1e-6
+cg = d["traces/data_step_iterations"][...]
+ok &= cg.shape == (4,) and np.all(cg > 1) and np.all(cg <= 500) and d["traces/psnr"][-1] > d.attrs["initial_psnr"]
+sys.exit(0 if ok else 1)
+PYEOF
+same "$TMP/pad1/pad_row0.h5" "$TMP/pad2/pad_row0.h5" "pad PnP (power method, Wiener by CG): 2 ranks = 1 rank" 1e-5
+same "$TMP/pad1/pad_row1.h5" "$TMP/pad2/pad_row1.h5" "pad DPIR (CG data step): 2 ranks = 1 rank" 1e-5
 
 "$PNP" inspect "$TMP/g/${R}2.h5" >"$TMP/insp" 2>&1
 check "pnp inspect shows the solver and SSIM" \
