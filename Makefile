@@ -199,7 +199,7 @@ install: $(BUILD)/pnp
 	install -m 755 $(BUILD)/pnp $(DESTDIR)$(PREFIX)/bin/pnp
 	install -m 644 configs/*.yml $(SHARE)/configs/
 	install -m 755 scripts/pnp-report $(SHARE)/scripts/
-	$(if $(wildcard weights/*.h5),install -m 644 $(wildcard weights/*.h5) $(SHARE)/weights/)
+	install -m 644 weights/*.h5 weights/README.md $(SHARE)/weights/
 	@echo "installed $(DESTDIR)$(PREFIX)/bin/pnp (data in $(SHARE))"
 
 clean:

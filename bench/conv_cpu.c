@@ -4,6 +4,7 @@
  * bench/conv_cpu.sh; results in bench/results/.
  *
  *   conv_cpu [--ours-only] [--reps N] [--only SUBSTRING] [--batch N] [--cpu-time]
+ *            [--algos] [--precision fp32|bf16] [--drunet HxW]
  *
  * Per layer and batch: one untimed call, then N (default 7) timed calls; the
  * median time and GFLOP/s (2 n cout oh ow cin k k / t, the same count for the
@@ -22,7 +23,17 @@
  * instead of the wall clock: on a shared machine, with OMP_NUM_THREADS=1, it
  * counts the work of each variant whatever else runs (with more threads it
  * would also count OpenMP's spin-waiting). Without -DHAVE_DNNL (or with --ours-only) only
- * pnp is timed, which also works with an older build/libpnp.a. */
+ * pnp is timed, which also works with an older build/libpnp.a.
+ *
+ * --algos times pnp's own algorithms side by side instead (no oneDNN): the
+ * direct path and Winograd F(2x2,3x3) and F(4x4,3x3) (PNP_CONV_ALGO=direct,
+ * winograd2, winograd4 at conv_create), on the 3x3 stride-1 layers (the
+ * others run direct whatever is asked: "-"). Columns per algorithm: median
+ * ms and GFLOP/s-equivalent (the direct method's count over the time), then
+ * each Winograd's speed-up over direct and its max |y - y_direct| / max
+ * |y_direct|. --precision bf16 runs the bf16 backend (AVX512_BF16);
+ * --drunet HxW puts DRUNet's layers at an input of HxW (level k at H/2^k x
+ * W/2^k) instead of 256x256. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +71,7 @@ static const layer layers[] = {
     {"dncnn head 3->64 @481x321", 3, 64, 321, 481, 3, 1, 1, false, 1, 1},
     {"dncnn tail 64->3 @481x321", 64, 3, 321, 481, 3, 1, 1, false, 1, 1},
 };
-static const int batches[] = {1, 4};
+static int batches[] = {1, 4}; /* --batch N: N alone */
 
 static clockid_t clock_used = CLOCK_MONOTONIC;
 
@@ -84,7 +95,8 @@ static int out_size(const layer *l, int in, int *o)
 }
 
 typedef void (*run_fn)(void *ctx);
-enum { NVAR = 4, MAXREPS = 64 }; /* ours, dnnl nchw, dnnl blk, dnnl blk+r */
+enum { NVAR = 4, MAXREPS = 64 }; /* ours, dnnl nchw, dnnl blk, dnnl blk+r (or --algos: direct, F(2,3), F(4,3)) */
+static const char *const ALGOS[3] = {"direct", "winograd2", "winograd4"};
 
 /* Median seconds of each of the nv variants over reps rounds after one
  * warm-up round; the variants take turns within a round, so a change in the
@@ -266,32 +278,60 @@ int main(int argc, char **argv)
     int reps = 7;
     const char *only = NULL;
     int batch = 0; /* 0: batches 1 and 4 */
+    bool algos = false, bf16 = false;
+    int dh = 256, dw = 256; /* DRUNet's input */
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--ours-only")) ours_only = true;
+        else if (!strcmp(argv[i], "--algos")) algos = ours_only = true;
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) bf16 = !strcmp(argv[++i], "bf16");
+        else if (!strcmp(argv[i], "--drunet") && i + 1 < argc) {
+            if (sscanf(argv[++i], "%dx%d", &dh, &dw) != 2 || dh % 8 || dw % 8 || dh < 8 || dw < 8)
+                pnp_fatal("--drunet HxW: multiples of 8 (got %s)", argv[i]);
+        }
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--cpu-time")) clock_used = CLOCK_PROCESS_CPUTIME_ID;
-        else pnp_fatal("usage: conv_cpu [--ours-only] [--reps N] [--only SUBSTRING] [--batch N] [--cpu-time]");
+        else
+            pnp_fatal("usage: conv_cpu [--ours-only] [--reps N] [--only SUBSTRING] [--batch N] [--cpu-time] [--algos] "
+                      "[--precision fp32|bf16] [--drunet HxW]");
     }
     if (reps < 1 || reps > MAXREPS) pnp_fatal("--reps: 1 to %d", MAXREPS);
 #ifndef HAVE_DNNL
     ours_only = true;
 #endif
-    const int nvar = ours_only ? 1 : NVAR, nb = sizeof batches / sizeof batches[0];
-    static const char *netname[2] = {"DRUNet 256x256", "DnCNN 481x321"};
-    double total[2][2][NVAR] = {{{0}}}; /* [net][batch][variant]: sum of count x median */
+    int nb = sizeof batches / sizeof batches[0];
+    if (batch) batches[0] = batch, nb = 1;
+    const int nvar = algos ? 3 : ours_only ? 1 : NVAR;
+    char drunet_name[64];
+    snprintf(drunet_name, sizeof drunet_name, "DRUNet %dx%d", dh, dw);
+    const char *netname[2] = {drunet_name, "DnCNN 481x321"};
+    double total[2][2][NVAR] = {{{0}}}; /* [net][batch index][variant]: sum of count x median */
     bool complete[2] = {true, true};
-    pnp_backend *be = pnp_backend_cpu_create(0, false);
-    printf("| layer | n | GFLOP | ours ms | GF/s |%s\n",
-           ours_only ? "" : " dnnl nchw ms | GF/s | dnnl blk ms | GF/s | dnnl blk+r ms | GF/s | dnnl impl (nchw / blk) | "
-                            "max rel diff |");
-    printf("|---|---|---|---|---|%s\n", ours_only ? "" : "---|---|---|---|---|---|---|---|");
+    pnp_backend *be = pnp_backend_cpu_create(0, bf16);
+    if (algos) {
+        printf("| layer | n | GFLOP | direct ms | GF/s | F(2,3) ms | GF/s-eq | F(4,3) ms | GF/s-eq | F(2,3) speed-up | "
+               "F(4,3) speed-up | F(2,3) max rel diff | F(4,3) max rel diff |\n");
+        printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    } else {
+        printf("| layer | n | GFLOP | ours ms | GF/s |%s\n",
+               ours_only ? "" : " dnnl nchw ms | GF/s | dnnl blk ms | GF/s | dnnl blk+r ms | GF/s | dnnl impl (nchw / blk) | "
+                                "max rel diff |");
+        printf("|---|---|---|---|---|%s\n", ours_only ? "" : "---|---|---|---|---|---|---|---|");
+    }
     for (size_t li = 0; li < sizeof layers / sizeof layers[0]; ++li)
         for (int bi = 0; bi < nb; ++bi) {
-            const layer *l = &layers[li];
+            layer ls = layers[li];
+            const layer *l = &ls;
+            if (l->net == 0) { /* DRUNet: at its level for an input of dh x dw */
+                const int level = l->h == 256 ? 0 : l->h == 128 ? 1 : l->h == 64 ? 2 : 3;
+                ls.h = dh >> level, ls.w = dw >> level;
+                static char names[sizeof layers / sizeof layers[0]][96];
+                char *at = strchr(l->name, '@');
+                snprintf(names[li], sizeof names[li], "%.*s@%dx%d", (int)(at - l->name), l->name, ls.h, ls.w);
+                ls.name = names[li];
+            }
             const int n = batches[bi];
-            if (batch && n != batch) continue;
             if (only && !strstr(l->name, only)) {
                 complete[l->net] = false;
                 continue;
@@ -305,13 +345,24 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < nx; ++i) x[i] = (float)((i * 7919 % 1000) / 1000.0 - 0.5);
             for (size_t i = 0; i < nw; ++i) w[i] = (float)((i * 104729 % 1000) / 1000.0 - 0.5) * 0.05f;
 
-            ours_ctx oc = {be, be->ops->conv_create(be, l->cin, l->cout, l->k, l->stride, l->pad, l->transposed, w, NULL),
-                           {be->ops->alloc(be, nx * sizeof(float)), n, l->cin, l->h, l->w},
+            ours_ctx oc = {be, NULL, {be->ops->alloc(be, nx * sizeof(float)), n, l->cin, l->h, l->w},
                            {be->ops->alloc(be, ny * sizeof(float)), n, l->cout, oh, ow}};
             be->ops->upload(be, oc.x.data, x, nx * sizeof(float));
+            ours_ctx alg[3];
             run_fn f[NVAR] = {ours_run};
             void *ctx[NVAR] = {&oc};
             double med[NVAR];
+            const bool wino_shape = l->k == 3 && l->stride == 1 && l->pad == 1 && !l->transposed;
+            if (algos) /* one layer per algorithm, each with its own output */
+                for (int a = 0; a < 3; ++a) {
+                    setenv("PNP_CONV_ALGO", ALGOS[a], 1);
+                    alg[a] = oc;
+                    alg[a].y.data = be->ops->alloc(be, ny * sizeof(float));
+                    alg[a].cv = be->ops->conv_create(be, l->cin, l->cout, l->k, l->stride, l->pad, l->transposed, w, NULL);
+                    f[a] = ours_run, ctx[a] = &alg[a];
+                }
+            else
+                oc.cv = be->ops->conv_create(be, l->cin, l->cout, l->k, l->stride, l->pad, l->transposed, w, NULL);
 #ifdef HAVE_DNNL
             dnnl_ctx plain, blk;
             if (!ours_only) {
@@ -322,11 +373,29 @@ int main(int argc, char **argv)
                 f[3] = dnnl_with_reorders, ctx[3] = &blk;
             }
 #endif
-            time_all(nvar, f, ctx, reps, med);
+            time_all(algos && !wino_shape ? 1 : nvar, f, ctx, reps, med);
             printf("| %s | %d | %.2f |", l->name, n, flop * 1e-9);
             for (int v = 0; v < nvar; ++v) {
-                cell(med[v], flop);
+                if (algos && !wino_shape && v > 0) {
+                    printf(" - | - |");
+                    med[v] = med[0];
+                } else
+                    cell(med[v], flop);
                 total[l->net][bi][v] += l->count * med[v];
+            }
+            if (algos) {
+                for (int a = 1; a < 3; ++a) printf(wino_shape ? " %.2f |" : " - |", med[0] / med[a]);
+                for (int a = 1; a < 3; ++a) {
+                    const float *y0 = alg[0].y.data, *ya = alg[a].y.data;
+                    double diff = 0, big = 0;
+                    for (size_t i = 0; i < ny; ++i) {
+                        diff = fmax(diff, fabs((double)ya[i] - y0[i]));
+                        big = fmax(big, fabs((double)y0[i]));
+                    }
+                    printf(wino_shape ? " %.1e |" : " - |", diff / (big > 0 ? big : 1));
+                }
+                for (int a = 0; a < 3; ++a) be->ops->free(be, alg[a].y.data), be->ops->conv_destroy(alg[a].cv);
+                unsetenv("PNP_CONV_ALGO");
             }
 #ifdef HAVE_DNNL
             if (!ours_only) {
@@ -347,18 +416,23 @@ int main(int argc, char **argv)
             printf("\n");
             fflush(stdout);
             be->ops->free(be, oc.x.data), be->ops->free(be, oc.y.data);
-            be->ops->conv_destroy(oc.cv);
+            if (oc.cv) be->ops->conv_destroy(oc.cv);
             free(x), free(w);
         }
     /* sums of the layers of each network: its convolutions alone, no other op */
-    printf("\n| network, convolutions only (sum of count x median) | n | ours s |%s\n",
-           ours_only ? "" : " dnnl nchw s | dnnl blk s | dnnl blk+r s | best dnnl / ours |");
-    printf("|---|---|---|%s\n", ours_only ? "" : "---|---|---|---|");
+    if (algos)
+        printf("\n| network, convolutions only (sum of count x median) | n | direct s | F(2,3) s | F(4,3) s | "
+               "F(2,3) speed-up | F(4,3) speed-up |\n|---|---|---|---|---|---|---|\n");
+    else {
+        printf("\n| network, convolutions only (sum of count x median) | n | ours s |%s\n",
+               ours_only ? "" : " dnnl nchw s | dnnl blk s | dnnl blk+r s | best dnnl / ours |");
+        printf("|---|---|---|%s\n", ours_only ? "" : "---|---|---|---|");
+    }
     for (int net = 0; net < 2; ++net)
         for (int bi = 0; bi < nb && complete[net]; ++bi) {
-            if (batch && batches[bi] != batch) continue;
             const double *t = total[net][bi];
             printf("| %s | %d | %.3f |", netname[net], batches[bi], t[0]);
+            if (algos) printf(" %.3f | %.3f | %.2f | %.2f |", t[1], t[2], t[0] / t[1], t[0] / t[2]);
             if (!ours_only) {
                 const double best = t[1] < t[2] ? t[1] : t[2];
                 printf(" %.3f | %.3f | %.3f | %.2f |", t[1], t[2], t[3], best / t[0]);

@@ -40,7 +40,10 @@
  *                  turns on the cores (the machine is shared): a flag for
  *                  timings that contention stretched,
  *   act_bytes      activations the pass plans (pnp_denoiser_activation_bytes),
- *   weight_bytes   weights held by the network,
+ *   weight_bytes   weights held by the network (float32 count),
+ *   held_bytes     what the backend holds once the network is built, before
+ *                  any image: its packed weights (the CPU backend's Winograd
+ *                  layers hold transformed ones, larger),
  *   peak_bytes     the backend's allocation high-water mark (activations plus
  *                  input and output images; device memory on cuda),
  *   rss_base_bytes resident memory (VmRSS) once network and input exist,
@@ -192,6 +195,7 @@ static void run_shape(const char *backend, const char *precision, int threads, c
     pnp_backend *be = pnp_backend_create(backend, precision, threads, 0);
     pnp_denoiser *dn = pnp_denoiser_create(be, arch, sd, err, sizeof err);
     if (!dn) pnp_fatal("%s", err);
+    const size_t held = be->ops->peak_bytes(be);
 
     /* x, y: [n, 3, h, w]; the synthetic scene in every slot of x */
     pnp_image scene = pnp_synthetic_scene(s.h, s.w, 1);
@@ -224,11 +228,11 @@ static void run_shape(const char *backend, const char *precision, int threads, c
     qsort(t, (size_t)repeats, sizeof *t, cmp_double);
 
     printf("n=%d h=%d w=%d threads=%d repeats=%d warmup=%d median_s=%.4f min_s=%.4f cpu_s=%.4f util=%.3f act_bytes=%zu "
-           "weight_bytes=%zu peak_bytes=%zu rss_base_bytes=%zu rss_peak_bytes=%zu fwd_bytes=%zu rss_max_bytes=%zu "
+           "weight_bytes=%zu held_bytes=%zu peak_bytes=%zu rss_base_bytes=%zu rss_peak_bytes=%zu fwd_bytes=%zu rss_max_bytes=%zu "
            "checksum=%.6g backend=%s precision=%s net=\"%s\"\n",
            s.n, s.h, s.w, omp_get_max_threads(), repeats, warmup, median_sorted(t, repeats), t[0], cpu,
            cpu * repeats / (wall * omp_get_max_threads()),
-           pnp_denoiser_activation_bytes(dn, s.n, s.h, s.w), pnp_denoiser_weight_bytes(dn), be->ops->peak_bytes(be),
+           pnp_denoiser_activation_bytes(dn, s.n, s.h, s.w), pnp_denoiser_weight_bytes(dn), held, be->ops->peak_bytes(be),
            rss_base, rss_peak, rss_peak - rss_base, *rss_max, sum, backend, precision, pnp_denoiser_describe(dn));
     fflush(stdout);
 

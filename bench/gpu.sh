@@ -167,7 +167,8 @@ for prec in fp32 bf16; do
         [ "$prec$row" = fp320 ] && log_env=(PNP_CUDNN_LOG=1) # the algorithm choices, once
         if step "pnp run row $row ($np rank$([ $np -gt 1 ] && echo s)) $prec" 120 "$OUT/runs.log" \
             env "${log_env[@]}" "${MPI[@]}" -n "$np" "$PNP" run configs/highres_imaging.yml --row "$row" \
-            --set max_iter=10 --set backend=cuda --set precision="$prec" --out "$WORK/$prec"; then
+            --set max_iter=10 --set denoiser=drunet:64,128,256,512:4 --set backend=cuda --set precision="$prec" \
+            --out "$WORK/$prec"; then
             files+=("$WORK/$prec/highres_imaging_row$row.h5")
         fi
     done

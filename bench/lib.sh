@@ -29,7 +29,8 @@ bench_block() {
 
 # bench_provenance THREADS SCRIPT_CMDLINE: markdown list items for date,
 # machine, git commit (marked when the tree has uncommitted changes), script,
-# and the environment variables that change what the libraries do (malloc,
+# and the environment variables that change what the libraries do (pnp's
+# convolution algorithm and micro-kernel, malloc,
 # oneDNN, OpenMP, PyTorch, cuDNN, CUDA) when any is set.
 bench_provenance() {
     echo "- date: $(date -u '+%F %T UTC')"
@@ -39,6 +40,6 @@ bench_provenance() {
     echo "- git commit: $(git rev-parse HEAD)$(git diff --quiet HEAD || echo ' (uncommitted changes)')"
     echo "- script: \`$2\`"
     local env
-    env=$(env | grep -E '^(MALLOC_|GLIBC_TUNABLES|ONEDNN_|DNNL_|OMP_|KMP_|GOMP_|TORCH_|PYTORCH_|CUDNN_|CUBLAS_|CUDA_)' | sort | tr '\n' ' ')
+    env=$(env | grep -E '^(PNP_CONV_|MALLOC_|GLIBC_TUNABLES|ONEDNN_|DNNL_|OMP_|KMP_|GOMP_|TORCH_|PYTORCH_|CUDNN_|CUBLAS_|CUDA_)' | sort | tr '\n' ' ')
     [ -z "$env" ] || echo "- environment: \`${env% }\`"
 }

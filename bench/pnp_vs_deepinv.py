@@ -29,9 +29,15 @@ time for both. Memory: each side's largest rank, as the peak RSS of the rank
 deepinv: VmHWM of each rank) and, for pnp, its backend's own peak accounting.
 
     python3 bench/pnp_vs_deepinv.py [--size 512] [--ranks "1 2"] [--iters 6] [--runs 1]
-        [--threads 2] [--no-torch] [--scaling] [--results FILE]
+        [--threads 2] [--precision fp32|bf16] [--pnp-algos "direct auto"] [--no-torch] [--scaling]
+        [--results FILE]
     [--backend cuda --precision fp32|bf16 --torch-device cuda --pnp build-gpu/pnp]   (a GPU)
 
+--pnp-algos: run pnp once per value of PNP_CONV_ALGO given (the CPU
+backend's convolution algorithm: auto, direct, winograd, ...; default "auto",
+what a user gets), each run beside the others and deepinv's, so the table has
+a column per algorithm: time, PSNR and memory, and deepinv's time over each.
+The machine's load (uptime) is logged before every run and summarised.
 --scaling: pnp only, every rank count on the tiled row (R = 1 too) with one
 thread per rank, for rank scaling: compute and communication per rank.
 Runs `make build/pnp` first (unless --pnp names another program). Needs: mpirun, python3 with h5py (this driver), and PYTHON
@@ -109,9 +115,17 @@ def write_config(path, a, image, weights, rows):
         f.write("\n".join(lines) + "\n")
 
 
-def ours_run(a, cfg, row, ranks, threads, outdir, log):
+def load_now(log, loads):
+    """The 1-minute load average now, logged (the machine is shared)."""
+    up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    log.append("$ uptime\n" + up + "\n")
+    loads.append(float(up.rsplit("load average:", 1)[1].split(",")[0]))
+
+
+def ours_run(a, cfg, row, ranks, threads, outdir, log, algo):
     cmd = MPIRUN + ["-n", str(ranks), a.pnp, "run", cfg, "--row", str(row), "--out", outdir, "--threads", str(threads)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PNP_CONV_ALGO=algo)
+    log.append(f"(PNP_CONV_ALGO={algo})")
     _, rss = run_measured(cmd, env, log)
     path = os.path.join(outdir, f"{os.path.splitext(os.path.basename(cfg))[0]}_row{row}.h5")
     with h5py.File(path, "r") as f:
@@ -184,7 +198,8 @@ def main():
     ap.add_argument("--patch", type=int, default=0, help="tile patch (default 448 scaled to --size, multiple of 8)")
     ap.add_argument("--overlap", type=int, default=0, help="tile overlap (default 32 scaled to --size)")
     ap.add_argument("--backend", default="cpu", help="pnp backend (cpu|cuda)")
-    ap.add_argument("--precision", default="fp32", help="pnp precision (fp32|bf16; bf16 needs cuda)")
+    ap.add_argument("--precision", default="fp32", help="pnp precision (fp32|bf16; cpu bf16 needs avx512_bf16)")
+    ap.add_argument("--pnp-algos", default="auto", help='PNP_CONV_ALGO values, a pnp run each (default "auto")')
     ap.add_argument("--pnp", default=PNP, help="the pnp program (default build/pnp)")
     ap.add_argument("--torch-device", default="cpu", help="deepinv device (cpu|cuda)")
     ap.add_argument("--python", default=os.environ.get("PYTHON", "python3"), help="Python with torch + deepinv")
@@ -217,35 +232,43 @@ def main():
     run_measured([a.pnp, "weights", "generate", a.spec, weights], log=log)
     run_measured([a.pnp, "dataset", cfg, "--out", data], log=log)
 
-    results, commands = [], []
+    results, commands, loads = [], [], []
+    a.algos = a.pnp_algos.split()
     for row, (r, dist) in enumerate(rows):
         threads = 1 if a.scaling else max(1, a.threads // r)
-        ours, theirs = [], []
+        ours, theirs = {algo: [] for algo in a.algos}, []
         for run in range(a.runs):
-            rec, cmd = ours_run(a, cfg, row, r, threads, f"{tmp}/out{run}", log)
-            ours.append(rec)
-            print(f"pnp     R={r} run {run + 1}: iteration {med(list(rec['iter'][1:])):.3f} s, "
-                  f"PSNR {rec['psnr'][-1]:.3f} dB", flush=True)
-            if run == 0:
-                commands.append(f"OMP_NUM_THREADS={threads} {shlex.join(cmd)}")
+            for algo in a.algos:
+                load_now(log, loads)
+                rec, cmd = ours_run(a, cfg, row, r, threads, f"{tmp}/out{run}-{algo}", log, algo)
+                ours[algo].append(rec)
+                print(f"pnp ({algo}) R={r} run {run + 1}: iteration {med(list(rec['iter'][1:])):.3f} s, "
+                      f"PSNR {rec['psnr'][-1]:.3f} dB", flush=True)
+                if run == 0:
+                    commands.append(f"PNP_CONV_ALGO={algo} OMP_NUM_THREADS={threads} {shlex.join(cmd)}")
             if not a.no_torch:
+                load_now(log, loads)
                 rec, cmd = torch_run(a, data, weights, r, threads, dist, log)
                 theirs.append(rec)
                 print(f"deepinv R={r} run {run + 1}: iteration {med(list(rec['iter_s'][1:])):.3f} s, "
                       f"PSNR {rec['psnr'][-1]:.3f} dB", flush=True)
                 if run == 0:
                     commands.append(f"OMP_NUM_THREADS={threads} {shlex.join(cmd)}")
-        s = {"ranks": r, "threads": threads, "dist": dist, "windows": ours[0]["windows"]}
         pool = lambda recs, key, f: [v for rec in recs for v in f(rec[key])[1:]]
-        s["grad"] = med(pool(ours, "grad", lambda v: v.max(axis=1)))
-        s["denoise"] = med(pool(ours, "denoise", lambda v: v.max(axis=1)))
-        s["comm"] = med(pool(ours, "comm", lambda v: v.max(axis=1)))
-        s["comm_min"] = med(pool(ours, "comm", lambda v: v.min(axis=1)))
-        s["iter"] = med(pool(ours, "iter", lambda v: v))
-        s["psnr"] = ours[0]["psnr"][-1]
-        s["rss"] = max(rec["rss"] for rec in ours)
-        s["peak_backend"] = max(rec["peak_backend"] for rec in ours)
-        s["samples"] = sum(len(rec["iter"]) - 1 for rec in ours)
+        s = {"ranks": r, "threads": threads, "dist": dist, "windows": ours[a.algos[0]][0]["windows"], "pnp": {}}
+        for algo in a.algos:
+            recs = ours[algo]
+            s["pnp"][algo] = {
+                "grad": med(pool(recs, "grad", lambda v: v.max(axis=1))),
+                "denoise": med(pool(recs, "denoise", lambda v: v.max(axis=1))),
+                "comm": med(pool(recs, "comm", lambda v: v.max(axis=1))),
+                "comm_min": med(pool(recs, "comm", lambda v: v.min(axis=1))),
+                "iter": med(pool(recs, "iter", lambda v: v)),
+                "psnr": recs[0]["psnr"][-1],
+                "rss": max(rec["rss"] for rec in recs),
+                "peak_backend": max(rec["peak_backend"] for rec in recs),
+            }
+        s.update(s["pnp"][a.algos[0]])  # the first algorithm's, for --scaling
         if theirs:
             s["t_grad"] = med(pool(theirs, "grad_s", lambda v: v))
             s["t_denoise"] = med(pool(theirs, "denoise_s", lambda v: v))
@@ -256,10 +279,10 @@ def main():
             s["versions"] = theirs[0]["versions"]
         results.append(s)
 
-    write_report(a, results, commands, log, tmp)
+    write_report(a, results, commands, log, tmp, loads)
 
 
-def write_report(a, results, commands, log, tmp):
+def write_report(a, results, commands, log, tmp, loads):
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"]).returncode != 0
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
@@ -279,6 +302,9 @@ def write_report(a, results, commands, log, tmp):
         f"- time: seconds, median over iterations 2..{a.iters} of {a.runs} run(s) per side; per phase the "
         "slowest rank; pnp's gradient / denoiser exclude its all-reduces (column comm), deepinv's include its own",
         "- memory: MB (10^6 bytes), the largest rank's peak RSS; pnp also its backend's peak accounting",
+        f"- pnp's convolutions: PNP_CONV_ALGO={', '.join(a.algos)} (one pnp run each per run and rank count)",
+        f"- machine load (1-minute load average before each run; 2 cores, shared): min {min(loads):.2f}, "
+        f"median {statistics.median(loads):.2f}, max {max(loads):.2f}" if loads else "- machine load: not read",
     ]
     if results and "versions" in results[0]:
         lines.append(f"- reference: {results[0]['versions']}, Blur(padding=circular, use_fft=True), "
@@ -297,23 +323,35 @@ def write_report(a, results, commands, log, tmp):
                 f"{base / s['iter']:.2f} | {base / s['iter'] / s['ranks']:.2f} | "
                 f"{s['denoise'] / per_rank:.3f} | {s['psnr']:.3f} | {mb(s['rss'])} | {mb(s['peak_backend'])} |")
     else:
-        lines += ["| ranks | threads/rank | phase | pnp s | deepinv s | deepinv / pnp |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        name = (lambda algo: "pnp") if len(a.algos) == 1 else (lambda algo: f"pnp {algo}")
+        lines += ["| ranks | threads/rank | phase | " + " | ".join(f"{name(g)} s" for g in a.algos) +
+                  " | deepinv s | " + " | ".join(f"deepinv / {name(g)}" for g in a.algos) + " |",
+                  "| --- | --- | --- |" + " --- |" * (2 * len(a.algos) + 1)]
         for s in results:
-            for name, ours, theirs in (("gradient", s["grad"], s.get("t_grad")),
-                                       ("denoiser", s["denoise"], s.get("t_denoise")),
-                                       ("comm (pnp)", s["comm"], None),
-                                       ("**iteration**", s["iter"], s.get("t_iter"))):
-                lines.append(f"| {s['ranks']} | {s['threads']} | {name} | {fmt_s(ours)} | {fmt_s(theirs)} | "
-                             f"{ratio(theirs, ours) if name != 'comm (pnp)' else '-'} |")
+            for phase, key, tkey in (("gradient", "grad", "t_grad"), ("denoiser", "denoise", "t_denoise"),
+                                     ("comm (pnp)", "comm", None), ("**iteration**", "iter", "t_iter")):
+                ours = [s["pnp"][g][key] for g in a.algos]
+                theirs = s.get(tkey) if tkey else None
+                lines.append(f"| {s['ranks']} | {s['threads']} | {phase} | " + " | ".join(fmt_s(v) for v in ours) +
+                             f" | {fmt_s(theirs)} | " +
+                             " | ".join(ratio(theirs, v) if tkey else "-" for v in ours) + " |")
         gpu = a.torch_device == "cuda"
-        lines += ["", "| ranks | pnp PSNR dB | deepinv PSNR dB | pnp peak RSS MB | deepinv peak RSS MB | "
-                  f"pnp backend peak MB |{' deepinv CUDA peak MB |' if gpu else ''} windows |",
-                  "| --- | --- | --- | --- | --- | --- |" + (" --- |" if gpu else "") + " --- |"]
+        lines += ["", "| ranks | " + " | ".join(f"{name(g)} PSNR dB" for g in a.algos) + " | deepinv PSNR dB | " +
+                  " | ".join(f"{name(g)} peak RSS MB" for g in a.algos) + " | deepinv peak RSS MB | " +
+                  " | ".join(f"{name(g)} backend peak MB" for g in a.algos) +
+                  f" |{' deepinv CUDA peak MB |' if gpu else ''} windows |",
+                  "| --- |" + " --- |" * (3 * len(a.algos) + 2 + gpu) + " --- |"]
         for s in results:
-            lines.append(f"| {s['ranks']} | {s['psnr']:.3f} | {s.get('t_psnr', float('nan')):.3f} | {mb(s['rss'])} | "
-                         f"{mb(s.get('t_rss'))} | {mb(s['peak_backend'])} |"
-                         f"{' ' + mb(s.get('t_cuda')) + ' |' if gpu else ''} {s['windows'] or 'whole image'} |")
+            p = [s["pnp"][g] for g in a.algos]
+            lines.append(f"| {s['ranks']} | " + " | ".join(f"{v['psnr']:.3f}" for v in p) +
+                         f" | {s.get('t_psnr', float('nan')):.3f} | " + " | ".join(mb(v["rss"]) for v in p) +
+                         f" | {mb(s.get('t_rss'))} | " + " | ".join(mb(v["peak_backend"]) for v in p) +
+                         f" |{' ' + mb(s.get('t_cuda')) + ' |' if gpu else ''} {s['windows'] or 'whole image'} |")
+        if len(a.algos) > 1:
+            lines += ["", "PSNR after the last iteration against the first algorithm's (" + a.algos[0] + "): " +
+                      "; ".join(f"{s['ranks']} rank(s): " +
+                                ", ".join(f"{g} {s['pnp'][g]['psnr'] - s['pnp'][a.algos[0]]['psnr']:+.4f} dB"
+                                          for g in a.algos[1:]) for s in results)]
     lines += ["", "Commands (the config and data are written by the script into a temporary folder):", "", "```"]
     lines += commands + ["```", "", "Raw output:", "", "```"]
     lines += [entry.rstrip() for entry in log] + ["```", ""]

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """torch_denoise.py - the PyTorch side of bench/cbsd68.sh: KAIR's DnCNN / FFDNet
-in PyTorch, loaded from the .pth checkpoint with torch.load, run on exactly the
+in PyTorch, loaded from the .pth checkpoint with torch.load (or pnp's .h5), or
+deepinv's DRUNet (widths and blocks read from pnp's .h5 / a .pth state_dict,
+replicate-padded to multiples of 8 at the bottom/right as pnp does), run on exactly the
 noisy images `pnp denoise --add-noise S --seed N` makes, with KAIR's measurement
 (main_test_dncnn/ffdnet.py: output clamped and rounded to uint8, PSNR over all
 RGB values, no border shaved). Prints the same lines as `pnp denoise --report`,
@@ -10,7 +12,7 @@ The noise is pnp_normal of include/pnp/philox.h redone in numpy with the same
 IEEE double operations (Philox4x32-10, Box-Muller with pnp's own log and
 cosine series), so it is bit-identical to the C generator's.
 
-    python3 bench/torch_denoise.py --weights W.pth --arch dncnn|ffdnet \
+    python3 bench/torch_denoise.py --weights W.pth --arch dncnn|ffdnet|drunet \
         --add-noise S [--sigma S] [--seed N] [--threads T] IN.png...
 """
 import argparse
@@ -79,9 +81,9 @@ def psnr(x, ref):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--weights", required=True, help="KAIR .pth (or pnp .h5) weights")
-    ap.add_argument("--arch", required=True, choices=["dncnn", "ffdnet"])
+    ap.add_argument("--arch", required=True, choices=["dncnn", "ffdnet", "drunet"])
     ap.add_argument("--add-noise", type=float, required=True)
-    ap.add_argument("--sigma", type=float, help="model noise level (ffdnet; default --add-noise)")
+    ap.add_argument("--sigma", type=float, help="model noise level (ffdnet, drunet; default --add-noise)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("images", nargs="+")
@@ -94,10 +96,18 @@ def main():
             sd = {k: f[k][...] for k in f.keys()}
     else:
         sd = {k: v.numpy() for k, v in torch.load(a.weights, map_location="cpu", weights_only=True).items()}
-    net = Stack(sd).eval()
+    if a.arch == "drunet":
+        import deepinv
+        nb = sum(1 for n in sd if n.startswith("m_body.") and n.endswith(".res.0.weight"))
+        widths = [sd["m_head.weight"].shape[0]] + [sd[f"m_down{k}.{nb}.weight"].shape[0] for k in (1, 2, 3)]
+        net = deepinv.models.DRUNet(in_channels=3, out_channels=3, nc=widths, nb=nb, pretrained=None)
+        net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in sd.items()}, strict=True)
+        net.eval()
+    else:
+        net = Stack(sd).eval()
     sigma = a.add_noise if a.sigma is None else a.sigma
     print(f"torch {torch.__version__}: {a.arch} ({a.weights}), {torch.get_num_threads()} threads"
-          + (f", model sigma {sigma:.6g}" if a.arch == "ffdnet" else "")
+          + (f", model sigma {sigma:.6g}" if a.arch != "dncnn" else "")
           + f", added noise {a.add_noise:.6g} (seed {a.seed}, unclipped)")
     sums = [0.0, 0.0]
     for i, path in enumerate(a.images):
@@ -109,6 +119,11 @@ def main():
         with torch.no_grad():
             if a.arch == "dncnn":
                 y = x - net.model(x)  # KAIR DnCNN: residual learning
+            elif a.arch == "drunet":  # pnp: replicate-pad to multiples of 8, + sigma map, crop
+                h, w = x.shape[-2:]
+                xp = F.pad(x, (0, -w % 8, 0, -h % 8), mode="replicate")
+                m = torch.full((1, 1, xp.shape[2], xp.shape[3]), sigma)
+                y = net.forward_unet(torch.cat((xp, m), 1))[..., :h, :w]
             else:  # KAIR FFDNet: replicate-pad to even, unshuffle, + sigma map, shuffle back, crop
                 h, w = x.shape[-2:]
                 xp = F.pad(x, (0, w % 2, 0, h % 2), mode="replicate")

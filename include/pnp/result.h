@@ -26,6 +26,8 @@
  *                     final_psnr, initial_psnr (dB; only with a ground truth or
  *                       reference: PSNR of the measured region),
  *                     final_ssim, initial_ssim (likewise: SSIM as deepinv.metric.SSIM),
+ *                     measurement_psnr (dB, with a reference: the best PSNR of
+ *                       the measurements, what the reconstruction has to beat),
  *                     channels (1 or 3), boundary ("circular" | "pad"),
  *                     communication ("mpi" | "nccl"), denoiser (one line),
  *                     source (where the data came from),
@@ -92,6 +94,7 @@ typedef struct {
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
     long long grid_row_index, ranks, iterations, channels;
     double initial_psnr, final_psnr, initial_ssim, final_ssim, initial_residual, final_residual, total_time, setup_time;
+    double measurement_psnr; /* the best measurement's PSNR against the reference (NaN: none) */
     double step_size, lipschitz;              /* NaN: not recorded */
     long long lipschitz_iterations, init_iterations;
     long long windows, window_height, window_width, batch_size;

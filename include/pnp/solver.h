@@ -74,6 +74,8 @@ typedef struct {
     double *peak_bytes;   /* [max_iter] this rank: backend memory high-water mark */
     /* what the run decided */
     int ops_owned;        /* operators this rank holds */
+    double measurement_psnr; /* the best PSNR of this rank's measurements against the reference
+                              * (NaN: none owned, or no reference) */
     int windows_total;    /* denoiser windows of the image (0: whole-image denoising) */
     int window_first, windows_owned, batch; /* this rank's slab and batch size */
     int win_h, win_w;

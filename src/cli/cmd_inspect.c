@@ -159,6 +159,9 @@ static void print_file(const summary *s)
     if (isnan(s->r.final_psnr)) printf("  %-18s- (no ground truth or reference)\n", "PSNR");
     else if (isnan(s->r.initial_psnr)) printf("  %-18sfinal %.3f dB\n", "PSNR", s->r.final_psnr);
     else printf("  %-18s%.3f dB initial, %.3f dB final\n", "PSNR", s->r.initial_psnr, s->r.final_psnr);
+    if (!isnan(s->r.measurement_psnr) && !isnan(s->r.final_psnr))
+        printf("  %-18s%.3f dB, the best measurement (the reconstruction %+.3f dB above it)\n", "",
+               s->r.measurement_psnr, s->r.final_psnr - s->r.measurement_psnr);
     if (!isnan(s->r.final_ssim)) printf("  %-18s%.4f initial, %.4f final\n", "SSIM", s->r.initial_ssim, s->r.final_ssim);
     if (!isnan(s->r.final_residual))
         printf("  %-18s%.6g initial, %.6g final (1/2 sum_i ||A_i x - y_i||^2)\n", "data residual",
@@ -271,12 +274,12 @@ static void print_json(const summary *s, int n)
                f->r.grid_row_index, f->r.ranks, f->r.iterations, f->r.traced, f->r.channels);
         const char *nkeys[] = {"initial_psnr", "final_psnr", "initial_ssim", "final_ssim", "total_time", "setup_time",
                                "iteration_time", "gradient_time", "denoise_time", "comm_time", "initial_data_residual",
-                               "final_data_residual", "step_size", "lipschitz"};
+                               "final_data_residual", "measurement_psnr", "step_size", "lipschitz"};
         const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.initial_ssim, f->r.final_ssim,
                                 f->r.total_time, f->r.setup_time, f->iteration_time, f->gradient_time,
                                 f->denoise_time, f->comm_time, f->r.initial_residual, f->r.final_residual,
-                                f->r.step_size, f->r.lipschitz};
-        for (int k = 0; k < 14; ++k) {
+                                f->r.measurement_psnr, f->r.step_size, f->r.lipschitz};
+        for (int k = 0; k < 15; ++k) {
             printf("    \"%s\": ", nkeys[k]);
             json_num(nvals[k]);
             printf(",\n");

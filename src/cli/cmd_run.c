@@ -164,21 +164,37 @@ static int same_row_everywhere(const char *what, int rank, int size)
     return differ > 0;
 }
 
-/* The denoiser of a row for images of `channels`: none, generated weights for a
- * spec, or a weights file. note: how a network of other channels is bridged. */
-static pnp_denoiser *make_denoiser(const pnp_row *row, pnp_backend *be, int channels, char *note, size_t notelen,
-                                   setup_status *st)
+/* The weights of a row's denoiser: the row's file; for plain `drunet` without
+ * one, the official checkpoint where data/fetch.sh put it (or installed beside
+ * pnp), else pnp's own small trained DRUNet (weights/drunet_small.h5); a spec
+ * with widths (drunet:W0,W1,W2,W3[:NB]) or any other name without a file:
+ * generated weights (out ""). */
+static void denoiser_weights(const pnp_row *row, char *out, size_t len)
+{
+    snprintf(out, len, "%s", row->weights);
+    if (out[0] || strcmp(row->denoiser, "drunet") != 0) return;
+    const char *const candidates[] = {"data/drunet_color.pth", "weights/drunet_color.pth", "weights/drunet_small.h5"};
+    for (size_t k = 0; k < sizeof candidates / sizeof *candidates; ++k)
+        if (pnp_cli_find_data(candidates[k], out, len) == 0) return;
+    out[0] = '\0';
+}
+
+/* The denoiser of a row for images of `channels`: none, a weights file
+ * (denoiser_weights), or generated weights for a spec. note: how a network of
+ * other channels is bridged. */
+static pnp_denoiser *make_denoiser(const pnp_row *row, const char *weights, pnp_backend *be, int channels, char *note,
+                                   size_t notelen, setup_status *st)
 {
     if (!strcmp(row->denoiser, "none")) return NULL;
     char arch[32], err[1024];
     pnp_state_dict sd = {0};
-    if (row->weights[0]) {
-        if (pnp_weights_load(row->weights, &sd, arch, sizeof arch, err, sizeof err)) {
+    if (weights[0]) {
+        if (pnp_weights_load(weights, &sd, arch, sizeof arch, err, sizeof err)) {
             setup_fail(st, "weights: %s", err);
             return NULL;
         }
         if (strncmp(row->denoiser, arch, strlen(arch)) != 0) {
-            setup_fail(st, "weights: %s holds a %s but the row's denoiser is '%s'", row->weights, arch,
+            setup_fail(st, "weights: %s holds a %s but the row's denoiser is '%s'", weights, arch,
                        row->denoiser);
             pnp_weights_free(&sd);
             return NULL;
@@ -192,7 +208,7 @@ static pnp_denoiser *make_denoiser(const pnp_row *row, pnp_backend *be, int chan
     }
     pnp_denoiser *dn = pnp_denoiser_create_for(be, arch, &sd, channels, note, notelen, err, sizeof err);
     pnp_weights_free(&sd);
-    if (!dn) setup_fail(st, "weights %s: %s", row->weights[0] ? row->weights : "(generated)", err);
+    if (!dn) setup_fail(st, "weights %s: %s", weights[0] ? weights : "(generated)", err);
     return dn;
 }
 
@@ -245,10 +261,15 @@ static void gather_result(const pnp_row *row, const pnp_trace *tr, int rank, int
     const double *mine[PNP_RESULT_PER_RANK] = {tr->grad_time, tr->denoise_time, tr->comm_time, tr->peak_bytes};
     double *per_rank[PNP_RESULT_PER_RANK];
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) per_rank[k] = gather_per_rank(mine[k], it, rank, size);
-    const double owned[4] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first};
-    double *owned_all[4];
-    for (int k = 0; k < 4; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
+    const double owned[5] = {tr->planned_bytes, tr->ops_owned, tr->windows_owned, tr->window_first,
+                             tr->measurement_psnr};
+    double *owned_all[5];
+    for (int k = 0; k < 5; ++k) owned_all[k] = gather_per_rank(&owned[k], 1, rank, size);
     if (rank != 0) return;
+    r->measurement_psnr = NAN; /* the best over the ranks' measurements */
+    for (int q = 0; q < size; ++q)
+        if (isnan(r->measurement_psnr) || owned_all[4][q] > r->measurement_psnr) r->measurement_psnr = owned_all[4][q];
+    free(owned_all[4]);
     r->hosts = pnp_strdup(hosts);
     r->ranks = size;
     r->traced = r->iterations = it;
@@ -558,9 +579,11 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         setup_fail(&st, "%s: row %d: %s", cfg->path, row->index, err);
     pnp_backend *be = NULL;
     pnp_denoiser *dn = NULL;
+    char weights[4096];
+    denoiser_weights(row, weights, sizeof weights);
     if (!st.failed) {
         be = pnp_backend_create(row->backend, row->precision, threads, local_rank);
-        dn = make_denoiser(row, be, p.c, dn_note, sizeof dn_note, &st);
+        dn = make_denoiser(row, weights, be, p.c, dn_note, sizeof dn_note, &st);
     }
     pnp_result ck = {0};
     int failed = setup_agree(&st, rank, size);
@@ -599,10 +622,14 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                row->distribute_denoiser ? "tiled" : "whole image");
         if (row->distribute_denoiser) printf(" (patch %d, overlap %d)", row->patch_size, row->overlap);
         printf("\n");
-        if (dn && !row->weights[0])
+        if (dn && !weights[0])
             printf("  note: generated (untrained) %s weights: this run measures speed and memory, not image\n"
                    "        quality; give trained weights with --set weights=FILE (.pth or .h5)\n",
                    row->denoiser);
+        else if (dn && !row->weights[0])
+            printf("  note: denoiser drunet without weights: %s%s\n", weights,
+                   strstr(weights, "drunet_small") ? " (pnp's own small trained DRUNet; the official weights: "
+                                                     "bash data/fetch.sh)" : "");
         if (be->ops->host_memory && !strncmp(row->slurm_gres, "gpu", 3))
             printf("  note: the row asks for %s but runs on the cpu backend (backend %s%s)\n", row->slurm_gres,
                    row->backend, strcmp(row->backend, "auto") ? "" : ": no GPU visible to this pnp, or built without CUDA");
@@ -663,7 +690,10 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                                    : stop.signal == STOP_TEST ? "test" : "signal");
         r.backend = pnp_strdup(be->ops->name);
         r.communication = pnp_strdup(comm->ops->name);
-        r.denoiser = pnp_strdup(desc);
+        char described[8192]; /* the network, and where its weights came from */
+        snprintf(described, sizeof described, "%s; weights %s", desc,
+                 !dn ? "none" : weights[0] ? weights : "generated (pnp weights generate, seed 0)");
+        r.denoiser = pnp_strdup(described);
         r.source = pnp_strdup(p.source);
         r.boundary = pnp_strdup(pnp_boundary_name(p.boundary));
         r.total_time = total_time;
@@ -679,13 +709,18 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
             .region_col = geo.ox};
         if (pnp_result_write(path, cfg, row, &r, &img, err, sizeof err)) pnp_fatal("%s", err);
         write_status_file(outcome, rank);
+        const double best_y = r.measurement_psnr;
         pnp_result_free(&r);
         if (region != x) free(region);
         const int last = tr.iterations - 1;
+        const double final_psnr = last >= 0 ? tr.psnr[last] : tr.psnr_initial;
         printf("wrote %s: ", path);
-        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", last >= 0 ? tr.psnr[last] : tr.psnr_initial);
+        if (!isnan(tr.psnr_initial)) printf("PSNR %.3f dB, ", final_psnr);
         printf("data residual %.6g after %d iterations%s, %.2f s\n", last >= 0 ? tr.residual[last] : tr.residual_initial,
                tr.iterations, tr.converged ? " (relative change below the tolerance)" : "", total_time);
+        if (!isnan(best_y) && !isnan(final_psnr))
+            printf("  the best measurement has PSNR %.3f dB: the reconstruction is %+.3f dB above it\n", best_y,
+                   final_psnr - best_y);
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);

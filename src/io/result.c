@@ -90,6 +90,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     if (r->psnr) {
         pnp_h5_attr_double(f, "final_psnr", final_psnr);
         pnp_h5_attr_double(f, "initial_psnr", r->initial_psnr);
+        if (!isnan(r->measurement_psnr)) pnp_h5_attr_double(f, "measurement_psnr", r->measurement_psnr);
     }
     if (r->ssim) {
         pnp_h5_attr_double(f, "final_ssim", final_ssim);
@@ -228,9 +229,11 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
                             &r->window_width, &r->batch_size, &r->channels, &r->unfused_convolutions,
                             &r->lipschitz_iterations, &r->init_iterations};
     const char *num_keys[] = {"total_time", "final_psnr", "initial_psnr", "setup_time", "final_data_residual",
-                              "initial_data_residual", "final_ssim", "initial_ssim", "step_size", "lipschitz"};
+                              "initial_data_residual", "measurement_psnr", "final_ssim", "initial_ssim", "step_size",
+                              "lipschitz"};
     double *num_dst[] = {&r->total_time, &r->final_psnr, &r->initial_psnr, &r->setup_time, &r->final_residual,
-                         &r->initial_residual, &r->final_ssim, &r->initial_ssim, &r->step_size, &r->lipschitz};
+                         &r->initial_residual, &r->measurement_psnr, &r->final_ssim, &r->initial_ssim, &r->step_size,
+                         &r->lipschitz};
     int rc;
     for (size_t k = 0; k < sizeof str_keys / sizeof *str_keys; ++k)
         if ((rc = pnp_h5_read_attr_str(f, str_keys[k], str_dst[k], err, errlen)) < 0 || (rc && k < 2)) return -1;
@@ -399,6 +402,7 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
     memset(r, 0, sizeof *r);
     r->initial_psnr = r->final_psnr = r->total_time = r->setup_time = r->initial_residual = r->final_residual = NAN;
     r->initial_ssim = r->final_ssim = r->step_size = r->lipschitz = NAN;
+    r->measurement_psnr = NAN;
     struct stat st;
     if (stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: %s", path, errno == ENOENT ? "no such file" : strerror(errno));

@@ -45,7 +45,7 @@ void pnp_trace_alloc(pnp_trace *tr, int max_iter)
                          &tr->sigma,     &tr->inner_iters,  &tr->grad_time, &tr->denoise_time, &tr->comm_time,
                          &tr->peak_bytes};
     for (size_t k = 0; k < sizeof arrays / sizeof *arrays; ++k) *arrays[k] = pnp_calloc(n, sizeof(double));
-    tr->psnr_initial = tr->ssim_initial = tr->residual_initial = NAN;
+    tr->psnr_initial = tr->ssim_initial = tr->residual_initial = tr->measurement_psnr = NAN;
     tr->step_size = tr->lipschitz = NAN;
 }
 
@@ -73,18 +73,24 @@ static double now(pnp_backend *be)
     return MPI_Wtime();
 }
 
-/* PSNR (peak 1) and SSIM of x's measured region [c,h,w] against the truth:
- * x itself (circular), or its crop into `crop` (pad); as pnp_psnr: PSNR
- * infinity for x == truth, NaN when x holds a NaN or an infinity. */
+/* PSNR (peak 1) of x's measured region [c,h,w] against the truth: x itself
+ * (circular), or its crop into `crop` (pad); as pnp_psnr: infinity for x ==
+ * truth, NaN when x holds a NaN or an infinity. */
+static double region_psnr(pnp_backend *be, pnp_data_term *dt, const float *x, float *crop, const float *truth,
+                          size_t n)
+{
+    if (crop) pnp_data_term_crop(dt, x, crop);
+    const double sse = be->ops->sum_sq_diff(be, crop ? crop : x, truth, n);
+    return sse == 0 ? INFINITY : isfinite(sse) ? 10.0 * log10((double)n / sse) : NAN;
+}
+
+/* The PSNR and SSIM of x's measured region (region_psnr; the SSIM NaN too when
+ * x is not finite). */
 static void region_metrics(pnp_backend *be, pnp_data_term *dt, const pnp_data_geometry *g, const float *x, float *crop,
                            const float *truth, double *psnr, double *ssim)
 {
-    const size_t n = (size_t)g->c * g->h * g->w;
-    if (crop) pnp_data_term_crop(dt, x, crop);
-    const float *region = crop ? crop : x;
-    const double sse = be->ops->sum_sq_diff(be, region, truth, n);
-    *psnr = sse == 0 ? INFINITY : isfinite(sse) ? 10.0 * log10((double)n / sse) : NAN;
-    *ssim = isfinite(sse) ? be->ops->ssim(be, region, truth, g->c, g->h, g->w) : NAN;
+    *psnr = region_psnr(be, dt, x, crop, truth, (size_t)g->c * g->h * g->w);
+    *ssim = isnan(*psnr) ? NAN : be->ops->ssim(be, crop ? crop : x, truth, g->c, g->h, g->w);
 }
 
 /* The tiled denoiser of one rank: its slab of windows and the batch buffers. */
@@ -281,6 +287,10 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     for (int l = 0; l < n_own; ++l) {
         if ((stopping = a->stop_requested && a->stop_requested(a->user))) break; /* a signal: setup ends here */
         pnp_problem_measurement(p, row, be, dt, l, ids[l], truth, y);
+        if (has_truth) { /* what the reconstruction has to beat */
+            const double m = region_psnr(be, dt, y, NULL, truth, NY);
+            if (isnan(tr->measurement_psnr) || m > tr->measurement_psnr) tr->measurement_psnr = m;
+        }
         if (ids[l] == 0 && measurement0) o->download(be, measurement0, y, ybytes);
         pnp_data_term_add(dt, l, y);
     }

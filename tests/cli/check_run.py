@@ -5,6 +5,7 @@
                                                 PSNR traces within 1e-4 dB
     check_run.py close REF FILE DB TOL WHAT     PSNR traces within DB dB, reconstructions
                                                 within TOL (max abs): another device or precision
+    check_run.py atleast REF FILE DB WHAT       final PSNR of FILE at least REF's minus DB dB
     check_run.py rises FILE BASELINE WHAT       PSNR never falls by more than 1e-3 dB,
                                                 and ends above BASELINE's final PSNR
     check_run.py capped REF FILE CAP WHAT       FILE ran smaller batches than REF, every
@@ -83,6 +84,12 @@ def close(ref, path, db, tol, what):
               f"reconstructions by {d:.3g} max abs (tol {tol:g})")
 
 
+def atleast(ref, path, db, what):
+    with h5py.File(ref, "r") as a, h5py.File(path, "r") as b:
+        pa, pb = float(a["traces/psnr"][-1]), float(b["traces/psnr"][-1])
+        check(pb >= pa - db, f"{what}: final PSNR {pb:.4f} dB vs {pa:.4f} dB ({pb - pa:+.4f}, at least -{db:g})")
+
+
 def rises(path, base, what):
     with h5py.File(path, "r") as a, h5py.File(base, "r") as b:
         p, q = a["traces/psnr"][...], b["traces/psnr"][...]
@@ -137,6 +144,8 @@ elif mode == "same":
     same(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
 elif mode == "close":
     close(sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+elif mode == "atleast":
+    atleast(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
 elif mode == "rises":
     rises(sys.argv[2], sys.argv[3], sys.argv[4])
 elif mode == "capped":

@@ -2,7 +2,8 @@
 # trained DnCNN (blind) and FFDNet (sigma 25/255): noise of 25/255 added, PSNR
 # reported per image and as a mean, denoising gains >= 5 dB, PNG outputs
 # written whole (no temporary left), and bad inputs (missing or corrupt image,
-# wrong weights, bad usage) refused with exit 2 and the file named.
+# wrong weights, bad usage) refused with exit 2 and the file named; a bad
+# PNP_CONV_ALGO ends the run with a message naming it.
 . "$(dirname "$0")/lib.sh"
 
 photo="$PNP_SHARED/data/images/CBSD68/101087.png"
@@ -49,6 +50,16 @@ if [ -r "$photo" ] && [ -r "$kair/dncnn_color_blind.pth" ] && [ -r "$kair/ffdnet
     expect_fail "corrupt input image" "bad.png: not a PNG" \
         --weights "$kair/dncnn_color_blind.pth" --out "$TMP/x.png" "$TMP/bad.png"
     check "no output left by the failed runs" test ! -e "$TMP/x.png"
+    PNP_CONV_ALGO=fastest "$PNP" denoise --weights "$kair/dncnn_color_blind.pth" --out "$TMP/x.png" "$TMP/crop.png" \
+        >"$TMP/err.log" 2>&1
+    check "PNP_CONV_ALGO=fastest: non-zero exit naming the variable and the known values" bash -c \
+        "[ $? -ne 0 ] && grep -q 'PNP_CONV_ALGO=fastest: unknown (known: auto, direct, winograd, winograd2, winograd4)' '$TMP/err.log'"
+    if grep -qw avx2 /proc/cpuinfo; then
+        PNP_CONV_ISA=avx2 PNP_CONV_ALGO=winograd "$PNP" denoise --weights "$kair/dncnn_color_blind.pth" \
+            --out "$TMP/x.png" "$TMP/crop.png" >"$TMP/err.log" 2>&1
+        check "Winograd forced on the avx2 micro-kernel: non-zero exit, says it needs AVX-512" bash -c \
+            "[ $? -ne 0 ] && grep -q 'PNP_CONV_ALGO=winograd: Winograd needs the AVX-512 micro-kernels, this layer runs avx2' '$TMP/err.log'"
+    fi
     expect_fail "weights file that is not weights" "bad_nodes.yml" \
         --weights tests/configs/bad_nodes.yml --out "$TMP/x.png" "$TMP/crop.png"
     expect_fail "missing weights file" "nope.h5: no such file" \

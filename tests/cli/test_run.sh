@@ -115,6 +115,16 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
 else
     echo "skip - precision bf16 on the cpu backend: skipped: no avx512_bf16"
 fi
+# what the reconstruction has to beat: the best measurement's PSNR (one operator: y_0 itself)
+run meas 1 $small --set num_operators=1 &&
+    check "measurement_psnr = PSNR(/measurement, /ground_truth) with one operator; the log compares it" bash -c "
+        grep -q 'the best measurement has PSNR .* dB: the reconstruction is [+-][0-9.]* dB above it' '$TMP/meas.log' &&
+        $PY -c \"import h5py, numpy as np, sys
+f = h5py.File('$TMP/meas/default_row0.h5')
+mse = np.mean((f['measurement'][...].astype(np.float64) - f['ground_truth'][...]) ** 2)
+sys.exit(int(abs(10 * np.log10(1 / mse) - f.attrs['measurement_psnr']) > 1e-6))\"" ||
+    check "one-operator run" false
+
 # an existing result is never replaced unasked
 before=$(md5sum "$TMP/t1/default_row0.h5")
 "$PNP" run $small $dist --out "$TMP/t1" >"$TMP/again.log" 2>&1

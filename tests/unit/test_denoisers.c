@@ -8,8 +8,20 @@
  *  - the pad-and-crop rule for sizes that are not multiples of 8;
  *  - the planned activation bytes equal what the forward pass allocated (past
  *    the convolutions' per-thread scratch, which peak_bytes also counts, as it
- *    counts the packed weights); workspace_bytes, asked before the first pass,
- *    covers that scratch;
+ *    counts the packed weights: about the float32 weights on the direct path,
+ *    more with Winograd's transformed ones, at most 4x those of a 3x3 layer);
+ *    workspace_bytes, asked before the first pass, covers that scratch;
+ *  - Winograd (the default on AVX-512 CPUs, conv_cpu.c) against the direct
+ *    path (PNP_CONV_ALGO=direct) on a noisy 96x96 CBSD68 crop (sigma 25/255):
+ *    the trained DnCNN and FFDNet (kair-small) and DRUNet drunet:16,32,64,128:1
+ *    (random weights), fp32 with auto (F(4,3)) and F(2,3) forced: max |y -
+ *    y_direct| <= 2e-5 max |y_direct| (per layer F(4,3) stays within about
+ *    3e-5 of the largest output, test_conv_cpu.c, and the networks do not
+ *    amplify it: the golden checks above, on Winograd, hold at their 1e-5 /
+ *    2e-5) and, for the trained ones, PSNR against the clean crop within
+ *    0.01 dB of direct; bf16 auto against bf16 direct: PSNR at most 0.01 dB
+ *    lower (auto runs the shallower 3x3 layers in fp32 F(4,3), which gains
+ *    up to a few hundredths of a dB over bf16 direct);
  *  - missing keys and wrong shapes are reported by name;
  *  - precision bf16 (CPU, avx512bf16; skipped without avx512_bf16) against fp32
  *    on a real image: a 96x96 crop of CBSD68 101085 with Gaussian noise (sigma
@@ -102,14 +114,32 @@ static void pad_rule(pnp_backend *be)
     pnp_denoiser_destroy(dn);
 }
 
-static void memory_plan(void)
+/* Bytes peak_bytes counts once a network is built (its packed weights), with PNP_CONV_ALGO=algo. */
+static size_t packed_bytes(const char *algo, size_t *weights)
 {
+    setenv("PNP_CONV_ALGO", algo, 1);
     pnp_backend *be = pnp_backend_cpu_create(0, false);
     pnp_denoiser *dn = random_net(be, "drunet:16,32,64,128:2", 3);
-    const size_t packed = be->ops->peak_bytes(be), weights = pnp_denoiser_weight_bytes(dn);
-    CHECK(packed >= weights && packed < weights + weights / 4,
-          "peak_bytes counts the packed weights: %zu B for %zu B of float32 weights (rows rounded up to MR)", packed,
+    const size_t packed = be->ops->peak_bytes(be);
+    *weights = pnp_denoiser_weight_bytes(dn);
+    pnp_denoiser_destroy(dn);
+    pnp_backend_destroy(be);
+    unsetenv("PNP_CONV_ALGO");
+    return packed;
+}
+
+static void memory_plan(void)
+{
+    size_t weights;
+    const size_t direct = packed_bytes("direct", &weights), wino = packed_bytes("auto", &weights);
+    CHECK(direct >= weights && direct < weights + weights / 4,
+          "peak_bytes counts the packed weights: %zu B for %zu B of float32 weights (rows rounded up to MR)", direct,
           weights);
+    CHECK(wino >= direct && wino < 4 * weights + weights / 4,
+          "... and Winograd's transformed ones: %zu B (%.2fx the direct path's; at most 4x, F(4,3)'s 36 of 9)", wino,
+          (double)wino / direct);
+    pnp_backend *be = pnp_backend_cpu_create(0, false);
+    pnp_denoiser *dn = random_net(be, "drunet:16,32,64,128:2", 3);
     const int n = 2, h = 45, w = 61;
     size_t predicted = pnp_denoiser_activation_bytes(dn, n, h, w), before = be->ops->peak_bytes(be);
     const size_t reserved = be->ops->workspace_bytes(be);
@@ -127,14 +157,19 @@ static void memory_plan(void)
     pnp_backend_destroy(be);
 }
 
-/* One denoiser ("drunet:..." random, or "dncnn" from kair-small) on backend be. */
+/* One denoiser ("drunet:..." random, or "dncnn" / "ffdnet" trained, from
+ * kair-small) on backend be; NULL when the weights are missing. */
 static pnp_denoiser *make_named(pnp_backend *be, const char *which)
 {
-    if (strncmp(which, "dncnn", 5)) return random_net(be, which, 5);
+    const bool dncnn = !strcmp(which, "dncnn");
+    if (!dncnn && strcmp(which, "ffdnet")) return random_net(be, which, 5);
     pnp_state_dict sd;
     char err[512];
-    if (pnp_weights_read_h5(shared_path("weights/kair-small/dncnn_color_blind.h5"), &sd, err, sizeof err)) return NULL;
-    pnp_denoiser *dn = pnp_denoiser_create(be, "dncnn", &sd, err, sizeof err);
+    if (pnp_weights_read_h5(shared_path(dncnn ? "weights/kair-small/dncnn_color_blind.h5"
+                                              : "weights/kair-small/ffdnet_color.h5"),
+                            &sd, err, sizeof err))
+        return NULL;
+    pnp_denoiser *dn = pnp_denoiser_create(be, which, &sd, err, sizeof err);
     if (!dn) pnp_fatal("%s", err);
     pnp_weights_free(&sd);
     return dn;
@@ -249,6 +284,80 @@ static void channel_bridges(pnp_backend *be)
     free(grey), free(rgb), free(out1), free(out3);
 }
 
+/* A noisy crop of CBSD68 101085 (sigma 25/255, clamped): clean and noisy
+ * [3, S, S], S = 96; false when the image is missing. */
+enum { CROP = 96 };
+static bool noisy_crop(pnp_backend *be, float *clean, float *noisy)
+{
+    pnp_image im;
+    char err[512];
+    if (pnp_png_read(shared_path("images/CBSD68/101085.png"), &im, err, sizeof err)) {
+        SKIP("CBSD68 crop: %s (set PNP_SHARED)", err);
+        return false;
+    }
+    for (int c = 0; c < 3; ++c)
+        for (int i = 0; i < CROP; ++i)
+            memcpy(clean + (c * CROP + i) * CROP, im.data + ((size_t)c * im.h + 100 + i) * im.w + 150,
+                   CROP * sizeof(float));
+    pnp_image_free(&im);
+    memcpy(noisy, clean, 3 * CROP * CROP * sizeof(float));
+    be->ops->add_noise_clamp(be, noisy, 3 * CROP * CROP, 7, 0, 0, 25.f / 255.f);
+    return true;
+}
+
+/* Winograd (PNP_CONV_ALGO=algo) against the direct path, same network, same input. */
+static void winograd_vs_direct(void)
+{
+    if (!cpu_conv_isa_runs("avx512")) {
+        SKIP("winograd networks: this CPU lacks AVX-512 (every layer runs direct)");
+        return;
+    }
+    const size_t n = 3 * CROP * CROP;
+    float *clean = pnp_malloc(n * sizeof(float)), *noisy = pnp_malloc(n * sizeof(float));
+    float *yd = pnp_malloc(n * sizeof(float)), *yw = pnp_malloc(n * sizeof(float));
+    pnp_backend *probe = pnp_backend_cpu_create(0, false);
+    const bool have = noisy_crop(probe, clean, noisy);
+    pnp_backend_destroy(probe);
+    const char *nets[] = {"dncnn", "ffdnet", "drunet:16,32,64,128:1"};
+    const struct {
+        bool bf16;
+        const char *algo;
+    } runs[] = {{false, "auto"}, {false, "winograd2"}, {true, "auto"}};
+    for (int r = 0; r < 3 && have; ++r) {
+        if (runs[r].bf16 && !pnp_backend_cpu_bf16()) {
+            SKIP("winograd bf16 networks: skipped: no avx512_bf16");
+            continue;
+        }
+        for (int i = 0; i < 3; ++i) {
+            pnp_denoiser *dn[2];
+            pnp_backend *be[2];
+            for (int a = 0; a < 2; ++a) { /* 0: direct, 1: Winograd */
+                setenv("PNP_CONV_ALGO", a ? runs[r].algo : "direct", 1);
+                be[a] = pnp_backend_cpu_create(0, runs[r].bf16);
+                dn[a] = make_named(be[a], nets[i]);
+            }
+            unsetenv("PNP_CONV_ALGO");
+            if (!dn[0] || !dn[1]) {
+                SKIP("winograd %s: no weights in shared (set PNP_SHARED)", nets[i]);
+            } else {
+                const float sigma = 25.f / 255.f;
+                pnp_denoiser_forward(dn[0], noisy, 1, CROP, CROP, sigma, yd);
+                pnp_denoiser_forward(dn[1], noisy, 1, CROP, CROP, sigma, yw);
+                const double rel = max_abs_diff(yw, yd, n) / max_abs(yd, n);
+                const double dpsnr = pnp_psnr(yw, clean, n) - pnp_psnr(yd, clean, n);
+                const bool trained = strncmp(nets[i], "drunet", 6) != 0;
+                /* bf16: its shallow layers run fp32 F(4,3), more accurate than bf16 direct: never worse by 0.01 dB */
+                const bool psnr_ok = !trained || (runs[r].bf16 ? dpsnr >= -0.01 : fabs(dpsnr) <= 0.01);
+                CHECK((runs[r].bf16 || rel <= 2e-5) && psnr_ok,
+                      "%s %s, PNP_CONV_ALGO=%s vs direct on a noisy %dx%d CBSD68 crop: max rel diff %.2g, PSNR %+.4f dB",
+                      runs[r].bf16 ? "bf16" : "fp32", nets[i], runs[r].algo, CROP, CROP, rel, dpsnr);
+            }
+            for (int a = 0; a < 2; ++a) pnp_denoiser_destroy(dn[a]), pnp_backend_destroy(be[a]);
+        }
+    }
+    free(clean), free(noisy), free(yd), free(yw);
+}
+
 static void bad_weights(pnp_backend *be)
 {
     pnp_state_dict sd;
@@ -282,5 +391,6 @@ int main(void)
     pnp_backend_destroy(be);
     memory_plan();
     bf16_vs_fp32();
+    winograd_vs_direct();
     CHECK_DONE();
 }

@@ -1,7 +1,12 @@
 /* conv_cpu.c - the CPU backend's convolutions (ops conv_create/forward/destroy)
- * as a packed, register-tiled SGEMM over NCHW float32 activations.
+ * over NCHW float32 activations: each layer picks its algorithm at
+ * conv_create (pick_algo: PNP_CONV_ALGO, default auto), either Winograd's
+ * F(m x m, 3 x 3) for stride-1 padding-1 3x3 layers (winograd_cpu.c) or the
+ * direct method here, a packed, register-tiled SGEMM over im2col, which runs
+ * every other shape. Both use the micro-kernels of gemm_cpu.c.
  *
- * A convolution of x: [n, cin, h, w] into y: [n, cout, oh, ow] is, per image,
+ * Direct: a convolution of x: [n, cin, h, w] into y: [n, cout, oh, ow] is,
+ * per image,
  *     Y[r, p] = bias[r] + sum_q A[r, q] B[q, p]
  * with A: [cout, cin k k] the PyTorch weights (rows r = output channels), and
  * B: [cin k k, oh ow] the im2col matrix (row q = (ci, ky, kx), column p = output
@@ -20,22 +25,11 @@
  *   B panel, shifted:  [cin k, NR + k - 1]      (stride 1, the panel's pixels in
  *                      one output row: tap kx of row (ci, ky) is that row from
  *                      column kx, so a 3x3 layer packs a third of plain im2col)
- * The micro-kernel keeps an MR x NR tile of Y in registers over the whole K
- * (no partial sums written back, so the residual may alias y), broadcasting
- * MR weights and loading NR pixels per step. Kernels: AVX-512 (MR 8, NR 48),
- * AVX2+FMA (MR 6, NR 16), portable C (MR 4, NR 16); the best one the CPU runs
- * is picked at run time (__builtin_cpu_supports), so the default build needs
- * no -march flag. PNP_CONV_ISA=avx512|avx2|generic forces one (tests, benches).
- *
- * Precision bf16 (cpu_bf16(be), needs AVX512_BF16): the same GEMM with every
- * 4-byte unit of the packed weights and of the B panels holding a channel
- * pair, lo = channel 2c, hi = 2c + 1 (zero past cin), each rounded to
- * bfloat16 (nearest even, vcvtneps2bf16) by put_pairs: K counts units
- * (ceil(cin / 2) k k), and the layouts, panels (shifted ones included: a
- * shifted row is a pair of input rows) and work split above hold unit for
- * float. The micro-kernel "avx512bf16" (MR 8, NR 48) does vdpbf16ps: both
- * products of a pair into the fp32 accumulator, twice the fp32 FMA rate.
- * Activations, bias, ReLU and residual stay float32.
+ * Precision bf16 (cpu_bf16(be), needs AVX512_BF16): the same GEMM on channel
+ * pairs (gemm_cpu.c): K counts units (ceil(cin / 2) k k), and the layouts,
+ * panels (shifted ones included: a shifted row is a pair of input rows) and
+ * work split above hold unit for float. Activations, bias, ReLU and residual
+ * stay float32.
  *
  * Work split: tasks = (image, tile of consecutive output pixels, group of
  * row blocks), OpenMP dynamic over tasks; a task packs its B tile (reading
@@ -51,46 +45,23 @@
  * panels share the backend's per-thread scratch (cpu_thread_scratch: grown to
  * the largest layer's need, kept until the backend is destroyed, counted in
  * peak_bytes): at most 0.9 MiB per OpenMP thread for the project's networks
- * (K <= 4608).
+ * (K <= 4608) on the direct path (Winograd's: winograd_cpu.c).
  * Packed weights are the weights rounded up to MR rows (plus MR bias floats
- * per block), as large as the plain weights copy before them (bf16: half). */
+ * per block), as large as the plain weights copy before them (bf16: half);
+ * Winograd's transformed ones are (m + 2)^2 / 9 times that. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define PNP_X86 1
-#endif
 
 #include "backend_cpu.h"
 #include "pnp/backend_util.h"
 #include "pnp/error.h"
 
 /* B tile budget per thread, cap on the pixels of one tile (bounds the segment
- * list when K is tiny), largest MR x NR of a kernel (the stack tile) */
-enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096, MAX_TILE = 8 * 48, MAX_MR = 8,
+ * list when K is tiny) */
+enum { PANEL_BYTES = 512 * 1024, TILE_PIXELS = 4096,
        PAIR_ROW = 256 /* longest B row pack_tile rounds to bf16 (NR + k - 1) */ };
-
-/* Each micro-kernel's register tile MR x NR: the kernel's loops and the
- * kernels[] table both read these. */
-enum { GENERIC_MR = 4, GENERIC_NR = 16, AVX2_MR = 6, AVX2_NR = 16, AVX512_MR = 8, AVX512_NR = 48 };
-_Static_assert(GENERIC_MR * GENERIC_NR <= MAX_TILE && AVX2_MR * AVX2_NR <= MAX_TILE &&
-                   AVX512_MR * AVX512_NR <= MAX_TILE,
-               "a micro-kernel's tile exceeds MAX_TILE");
-_Static_assert((int)GENERIC_MR <= (int)MAX_MR && (int)AVX2_MR <= (int)MAX_MR && (int)AVX512_MR <= (int)MAX_MR, "MR exceeds MAX_MR");
-_Static_assert(AVX2_NR % 8 == 0 && AVX512_NR % 16 == 0, "NR must be whole vectors");
-
-/* One B panel [K, NR] as a micro-kernel reads it: GEMM row q = r kw + kx is
- * b + r ldb + kx (r < rows, kx < kw, K = rows kw). Plain im2col: kw 1, ldb NR.
- * Shifted (stride-1 panels within one output row): rows (ci, ky), kw = k,
- * ldb = NR + k - 1, the k taps of a row being the same input run shifted by
- * kx, so the panel holds a k-th of the plain one. */
-typedef struct {
-    const float *b;
-    int rows, kw, ldb;
-} panel;
 
 /* A run of consecutive output pixels in one output row and one plain B panel,
  * or a whole shifted panel. */
@@ -100,244 +71,20 @@ typedef struct {
     int len;    /* pixels; 0 marks a shifted panel */
 } segment;
 
-/* c[i, j] = relu?(bias[i] + sum_q a[q, i] B[q, j]) + res?[i, j] for one MR x NR
- * tile; a: [K, MR], B the panel; c and res rows ldc / ldres apart (res may be c). */
-typedef void (*tile_kernel)(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
-                            size_t ldres, float *c, size_t ldc);
-
-typedef struct {
-    const char *name;
-    int mr, nr;
-    tile_kernel run;
-    bool bf16; /* reads bf16 channel pairs (precision bf16), else floats */
-} kernel_info;
-
 struct pnp_conv {
     pnp_backend *be; /* its per-thread scratch */
     int cin, cout, k, stride, pad;
     bool transposed;
-    const kernel_info *kern;
+    const cpu_kernel *kern;
     int rows, K;   /* GEMM rows (cout, or cout k k when transposed) and depth in 4-byte units
                       (cin k k, or cin; bf16: ceil(cin / 2) k k, or ceil(cin / 2)) */
     float *a;      /* packed weights [ceil(rows / MR), K, MR] (bf16: pairs in 4-byte units) */
     float *bias;   /* [ceil(rows / MR) MR] */
+    int wino_m;    /* 0: the im2col GEMM above; else Winograd F(m x m, 3 x 3) */
+    cpu_wino *wino; /* ... which then holds the weights (a, bias unused) */
 };
-
-/* ------------------------------------------------------------ micro-kernels */
-
-static void kernel_generic(const panel *pb, const float *a, const float *bias, bool relu, const float *res,
-                           size_t ldres, float *c, size_t ldc)
-{
-    enum { MR = GENERIC_MR, NR = GENERIC_NR };
-    float acc[MR][NR];
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j) acc[i][j] = bias[i];
-    const float *b = pb->b;
-    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
-        for (int kx = 0; kx < pb->kw; ++kx, a += MR)
-            for (int i = 0; i < MR; ++i)
-                for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[kx + j];
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j) {
-            float v = acc[i][j];
-            if (relu && v < 0.f) v = 0.f;
-            if (res) v += res[i * ldres + j];
-            c[i * ldc + j] = v;
-        }
-}
-
-#ifdef PNP_X86
-__attribute__((target("avx2,fma"))) static void kernel_avx2(const panel *pb, const float *a, const float *bias,
-                                                            bool relu, const float *res, size_t ldres, float *c,
-                                                            size_t ldc)
-{
-    enum { MR = AVX2_MR, NV = AVX2_NR / 8 }; /* NR = 8 NV */
-    __m256 acc[MR][NV];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_set1_ps(bias[i]);
-    const float *b = pb->b;
-    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
-        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
-            __m256 bv[NV];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) bv[v] = _mm256_loadu_ps(b + kx + 8 * v);
-#pragma GCC unroll 8
-            for (int i = 0; i < MR; ++i) {
-                const __m256 ai = _mm256_broadcast_ss(a + i);
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
-            }
-        }
-    const __m256 zero = _mm256_setzero_ps();
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v) {
-            __m256 t = acc[i][v];
-            if (relu) t = _mm256_max_ps(t, zero);
-            if (res) t = _mm256_add_ps(t, _mm256_loadu_ps(res + i * ldres + 8 * v));
-            _mm256_storeu_ps(c + i * ldc + 8 * v, t);
-        }
-}
-
-/* The AVX-512 kernels' register tile: bias in, epilogue out (inlined into each). */
-enum { AVX512_NV = AVX512_NR / 16 };
-__attribute__((target("avx512f"), always_inline)) static inline void avx512_tile_init(__m512 acc[][AVX512_NV],
-                                                                                       const float *bias)
-{
-#pragma GCC unroll 8
-    for (int i = 0; i < AVX512_MR; ++i)
-#pragma GCC unroll 4
-        for (int v = 0; v < AVX512_NV; ++v) acc[i][v] = _mm512_set1_ps(bias[i]);
-}
-
-__attribute__((target("avx512f"), always_inline)) static inline void
-avx512_tile_store(__m512 acc[][AVX512_NV], bool relu, const float *res, size_t ldres, float *c, size_t ldc)
-{
-    const __m512 zero = _mm512_setzero_ps();
-#pragma GCC unroll 8
-    for (int i = 0; i < AVX512_MR; ++i)
-#pragma GCC unroll 4
-        for (int v = 0; v < AVX512_NV; ++v) {
-            __m512 t = acc[i][v];
-            if (relu) t = _mm512_max_ps(t, zero);
-            if (res) t = _mm512_add_ps(t, _mm512_loadu_ps(res + i * ldres + 16 * v));
-            _mm512_storeu_ps(c + i * ldc + 16 * v, t);
-        }
-}
-
-__attribute__((target("avx512f"))) static void kernel_avx512(const panel *pb, const float *a, const float *bias,
-                                                             bool relu, const float *res, size_t ldres, float *c,
-                                                             size_t ldc)
-{
-    enum { MR = AVX512_MR, NV = AVX512_NV }; /* NR = 16 NV */
-    __m512 acc[MR][NV];
-    avx512_tile_init(acc, bias);
-    const float *b = pb->b;
-    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
-        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
-            __m512 bv[NV];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + kx + 16 * v);
-#pragma GCC unroll 8
-            for (int i = 0; i < MR; ++i) {
-                const __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-            }
-        }
-    avx512_tile_store(acc, relu, res, ldres, c, ldc);
-}
-
-/* The same tile from bf16 data: each 4-byte unit of a and of the panel is a
- * channel pair (lo: channel 2u, hi: 2u + 1) of one weight row or pixel, and
- * vdpbf16ps adds both products of a pair to the fp32 accumulator. Units are
- * read through intrinsics only (no float lvalue of the bf16 data). */
-__attribute__((target("avx512f,avx512bf16"))) static void kernel_avx512bf16(const panel *pb, const float *a,
-                                                                           const float *bias, bool relu,
-                                                                           const float *res, size_t ldres, float *c,
-                                                                           size_t ldc)
-{
-    enum { MR = AVX512_MR, NV = AVX512_NV };
-    __m512 acc[MR][NV];
-    avx512_tile_init(acc, bias);
-    const float *b = pb->b;
-    for (int r = 0; r < pb->rows; ++r, b += pb->ldb)
-        for (int kx = 0; kx < pb->kw; ++kx, a += MR) {
-            __m512bh bv[NV];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) bv[v] = (__m512bh)_mm512_loadu_si512(b + kx + 16 * v);
-#pragma GCC unroll 8
-            for (int i = 0; i < MR; ++i) {
-                const __m512bh ai = (__m512bh)_mm512_broadcastd_epi32(_mm_loadu_si32(a + i));
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
-            }
-        }
-    avx512_tile_store(acc, relu, res, ldres, c, ldc);
-}
-
-/* d[j] = bf16(lo[j]) | bf16(hi[j]) << 16 for j < len (hi NULL: zero), rounded
- * to nearest even (vcvtneps2bf16): one row of channel pairs. */
-__attribute__((target("avx512f,avx512bf16"))) static void put_pairs(void *d, const float *lo, const float *hi,
-                                                                   int len)
-{
-    for (int j = 0; j < len; j += 16) {
-        const __mmask16 m = len - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (len - j)) - 1);
-        const __m512i l = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, lo + j)));
-        __m512i u = l;
-        if (hi) {
-            const __m512i h = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, hi + j)));
-            u = _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
-        }
-        _mm512_mask_storeu_epi32((char *)d + 4 * (size_t)j, m, u);
-    }
-}
-#else
-static void put_pairs(void *d, const float *lo, const float *hi, int len)
-{
-    (void)d, (void)lo, (void)hi, (void)len;
-    pnp_fatal("unreachable: bf16 packing without AVX512_BF16");
-}
-#endif
-
-static const kernel_info kernels[] = {
-#ifdef PNP_X86
-    {"avx512bf16", AVX512_MR, AVX512_NR, kernel_avx512bf16, true},
-    {"avx512", AVX512_MR, AVX512_NR, kernel_avx512, false},
-    {"avx2", AVX2_MR, AVX2_NR, kernel_avx2, false},
-#endif
-    {"generic", GENERIC_MR, GENERIC_NR, kernel_generic, false},
-};
-enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
-
-bool pnp_backend_cpu_bf16(void)
-{
-#ifdef PNP_X86
-    const char *no = getenv("PNP_CPU_NO_BF16");
-    if (no && *no && strcmp(no, "0")) return false;
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16");
-#else
-    return false;
-#endif
-}
-
-bool cpu_conv_isa_runs(const char *isa)
-{
-#ifdef PNP_X86
-    if (!strcmp(isa, "avx512bf16")) return pnp_backend_cpu_bf16();
-    if (!strcmp(isa, "avx512")) return __builtin_cpu_supports("avx512f");
-    if (!strcmp(isa, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#endif
-    return !strcmp(isa, "generic");
-}
-
-/* Of the kernels for this precision (bf16: avx512bf16 only), the one named by
- * PNP_CONV_ISA, else the first (fastest) this CPU runs. */
-static const kernel_info *pick_kernel(bool bf16)
-{
-    const char *want = getenv("PNP_CONV_ISA");
-    const bool forced = want && *want;
-    for (int i = 0; i < NKERNELS; ++i) {
-        if (forced && strcmp(want, kernels[i].name)) continue;
-        if (kernels[i].bf16 != bf16) {
-            if (forced)
-                pnp_fatal("PNP_CONV_ISA=%s: that micro-kernel is for precision %s, this backend computes in %s", want,
-                          kernels[i].bf16 ? "bf16" : "fp32", bf16 ? "bf16" : "fp32");
-            continue;
-        }
-        if (cpu_conv_isa_runs(kernels[i].name)) return &kernels[i];
-        if (forced) pnp_fatal("PNP_CONV_ISA=%s: this CPU does not support it", want);
-    }
-    if (!forced) pnp_fatal("precision bf16 on the cpu backend: this CPU lacks AVX512_BF16 (avx512_bf16)");
-    pnp_fatal("PNP_CONV_ISA=%s: unknown (known: avx512bf16, avx512, avx2, generic)", want);
-}
 
 const char *cpu_conv_kernel_name(const pnp_conv *cv) { return cv->kern->name; }
-
-static size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 /* GEMM panels in one B tile: PANEL_BYTES of depth K, at most TILE_PIXELS
  * columns, at least one panel (a forward pass takes fewer for small images). */
@@ -351,15 +98,63 @@ static int panels_per_tile(int K, int nr)
 /* Per thread: the B tile, its segments, its panels (pack_tile). */
 static size_t scratch_per_thread(int per_tile, int K, int nr)
 {
-    return round64(sizeof(float) * (size_t)per_tile * K * nr) + round64(sizeof(segment) * (size_t)per_tile * (nr + 1)) +
-           sizeof(panel) * (size_t)per_tile;
+    return cpu_round64(sizeof(float) * (size_t)per_tile * K * nr) +
+           cpu_round64(sizeof(segment) * (size_t)per_tile * (nr + 1)) + sizeof(cpu_panel) * (size_t)per_tile;
 }
 
-/* The packed weights and bias of a layer. */
+/* The packed weights and bias of a layer: what peak_bytes counts for it. */
 static size_t packed_bytes(const pnp_conv *cv)
 {
+    if (cv->wino) return cpu_wino_packed_bytes(cv->wino);
     const size_t blocks = (size_t)(cv->rows + cv->kern->mr - 1) / cv->kern->mr;
     return sizeof(float) * blocks * cv->kern->mr * (cv->K + 1);
+}
+
+int cpu_conv_winograd_m(const pnp_conv *cv) { return cv->wino_m; }
+
+/* The algorithm of a layer: *m = 0 direct, else Winograd's output tile m,
+ * computed with the micro-kernel returned (kn, or the fp32 AVX-512 one).
+ * PNP_CONV_ALGO: auto (the default, also when unset or empty) as below;
+ * direct; winograd (every layer that can, as auto would run it were it
+ * eligible); winograd2 / winograd4 (every layer that can, that tile, in the
+ * backend's precision). Winograd can: 3x3, stride 1, padding 1, not
+ * transposed, an AVX-512 micro-kernel (its transforms are AVX-512).
+ * auto, for 3x3 layers of at least 16 input channels (the heads, 3 or 4
+ * channels in, stay direct: there the input transform outweighs the GEMM;
+ * the tails, 64 -> 3, run Winograd 1.5x faster than direct), measured on
+ * DRUNet's and DnCNN's layers (bench/results/2026-12-01-winograd-cpu.md):
+ *   fp32: F(4x4,3x3) below 512 input channels (2.3-3x faster than direct);
+ *         F(2x2,3x3) from 512 on: its weights are 16/9 of the direct ones
+ *         instead of 36/9 (DRUNet's eight 512-channel layers: 134 MB instead
+ *         of 302 MB) for about 4% more time on DRUNet's whole forward;
+ *   bf16: F(2x2,3x3) in bf16 from 256 input channels on; below that F(4x4,
+ *         3x3) in fp32, faster there than bf16 F(2x2) (whose GEMM is too
+ *         shallow, K = cin / 2 pairs, to pay for its transforms) and more
+ *         accurate than bf16 direct. bf16 F(4x4) never: rounding its
+ *         transformed tiles to 8 bits costs 3-18% of a layer's output. */
+static const cpu_kernel *pick_algo(const cpu_kernel *kn, int cin, int cout, int k, int stride, int pad,
+                                   bool transposed, int *m)
+{
+    const char *want = getenv("PNP_CONV_ALGO");
+    const char *algo = want && *want ? want : "auto";
+    const bool can = k == 3 && stride == 1 && pad == 1 && !transposed && cpu_wino_runs(kn);
+    const bool deep_bf16 = kn->bf16 && cin >= 256;
+    const int auto_m = deep_bf16 || cin >= 512 ? 2 : 4;
+    const cpu_kernel *auto_kn = kn->bf16 && !deep_bf16 ? cpu_kernel_named("avx512") : kn;
+    *m = 0;
+    if (!strcmp(algo, "direct")) return kn;
+    if (!strcmp(algo, "auto")) {
+        if (!can || cin < 16) return kn;
+        *m = auto_m;
+        return auto_kn;
+    }
+    const int forced = !strcmp(algo, "winograd") ? auto_m : !strcmp(algo, "winograd2") ? 2 : !strcmp(algo, "winograd4") ? 4 : 0;
+    if (!forced) pnp_fatal("PNP_CONV_ALGO=%s: unknown (known: auto, direct, winograd, winograd2, winograd4)", algo);
+    if (k == 3 && stride == 1 && pad == 1 && !transposed && !cpu_wino_runs(kn))
+        pnp_fatal("PNP_CONV_ALGO=%s: Winograd needs the AVX-512 micro-kernels, this layer runs %s", algo, kn->name);
+    if (!can) return kn;
+    *m = forced;
+    return strcmp(algo, "winograd") ? kn : auto_kn;
 }
 
 /* ------------------------------------------------------------------ create */
@@ -374,9 +169,13 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
         pnp_fatal("cpu conv: bad shape (cin %d, cout %d, k %d, stride %d, pad %d)", cin, cout, k, stride, pad);
     pnp_conv *cv = pnp_calloc(1, sizeof *cv);
     *cv = (pnp_conv){.be = be, .cin = cin, .cout = cout, .k = k, .stride = stride, .pad = pad, .transposed = transposed};
-    cv->kern = pick_kernel(cpu_bf16(be));
+    cv->kern = pick_algo(cpu_pick_kernel(cpu_bf16(be)), cin, cout, k, stride, pad, transposed, &cv->wino_m);
+    if (cv->wino_m) {
+        cv->wino = cpu_wino_create(be, cv->kern, cv->wino_m, cin, cout, weight, bias);
+        return cv;
+    }
     const bool pairs = cv->kern->bf16;
-    const int mr = cv->kern->mr, kk = transposed ? 1 : k * k, Kw = cin * kk; /* Kw: A's columns */
+    const int mr = cv->kern->mr, kk = transposed ? 1 : k * k;
     cv->rows = transposed ? cout * k * k : cout;
     cv->K = (pairs ? (cin + 1) / 2 : cin) * kk;
     if (pairs && cv->kern->nr + k - 1 > PAIR_ROW)
@@ -386,27 +185,13 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
     cv->bias = cpu_alloc64(sizeof(float) * blocks * mr);
     cpu_count_bytes(be, packed_bytes(cv), 0);
     cpu_reserve_scratch(be, scratch_per_thread(panels_per_tile(K, cv->kern->nr), K, cv->kern->nr));
-    /* a[blk, u, i] = A[blk mr + i, q(u)]; conv: A[r, q] = w[r, q] ([cout, cin k k]);
-     * transposed: A[(co k + ky) k + kx, ci] = w[ci, co, ky, kx] = w[ci, r].
-     * Unit u = c kk + t (t: the tap (ky, kx), or 0 when transposed) is column
-     * q = c kk + t, or with bf16 the channel pair q = 2c kk + t, (2c + 1) kk + t
-     * (zero past cin), the order pack_tile gives the B rows. */
-    for (int blk = 0; blk < blocks; ++blk)
-        for (int u = 0; u < K; ++u) {
-            float v[2][MAX_MR] = {{0.f}};
-            for (int h = 0; h < (pairs ? 2 : 1); ++h) {
-                const int c = pairs ? 2 * (u / kk) + h : u / kk, q = c * kk + u % kk;
-                for (int i = 0; i < mr; ++i) {
-                    const int r = blk * mr + i;
-                    if (r < R && c < cin) v[h][i] = transposed ? weight[(size_t)q * R + r] : weight[(size_t)r * Kw + q];
-                }
-            }
-            float *d = cv->a + ((size_t)blk * K + u) * mr;
-            if (pairs)
-                put_pairs(d, v[0], v[1], mr);
-            else
-                memcpy(d, v[0], sizeof(float) * mr);
-        }
+    /* conv: A[r, q] = w[r, q] ([cout, cin k k]); transposed: A[(co k + ky) k +
+     * kx, ci] = w[ci, co, ky, kx] = w[ci, r]. The units come in the order
+     * pack_tile gives the B rows. */
+    if (transposed)
+        cpu_pack_weights(cv->kern, cv->a, R, cin, kk, weight, 1, (size_t)R);
+    else
+        cpu_pack_weights(cv->kern, cv->a, R, cin, kk, weight, (size_t)cin * kk, 1);
     for (int r = 0; r < blocks * mr; ++r) cv->bias[r] = bias && r < R ? bias[transposed ? r / (k * k) : r] : 0.f;
     return cv;
 }
@@ -414,9 +199,13 @@ pnp_conv *cpu_conv_create(pnp_backend *be, int cin, int cout, int k, int stride,
 void cpu_conv_destroy(pnp_conv *cv)
 {
     if (!cv) return;
-    cpu_count_bytes(cv->be, 0, packed_bytes(cv));
-    free(cv->a);
-    free(cv->bias);
+    if (cv->wino)
+        cpu_wino_destroy(cv->wino);
+    else {
+        cpu_count_bytes(cv->be, 0, packed_bytes(cv));
+        free(cv->a);
+        free(cv->bias);
+    }
     free(cv);
 }
 
@@ -451,7 +240,7 @@ static void gather_row(float *restrict d, const float *restrict row, int ix0, in
  * the next channel is prefetched (NCHW planes of 2^k floats alias in caches).
  * seg: room for npan (nr + 1) segments. */
 static void pack_tile(float *d, int nr, int npan, const float *in, int cin, bool pairs, int h, int w, int k, int s,
-                      int pad, int ow, int p0, int p_end, segment *seg, panel *pd)
+                      int pad, int ow, int p0, int p_end, segment *seg, cpu_panel *pd)
 {
     const int units = pairs ? (cin + 1) / 2 : cin; /* B rows per tap: channels, or bf16 channel pairs */
     const int K = units * k * k, sw = nr + k - 1;  /* sw: row length of a shifted panel */
@@ -460,12 +249,12 @@ static void pack_tile(float *d, int nr, int npan, const float *in, int cin, bool
     for (int j = 0; j < npan; ++j) {
         const int a = p0 + j * nr, b = a + nr < end ? a + nr : end; /* its pixels [a, b) */
         if (s == 1 && k > 1 && a / ow == (b - 1) / ow) {
-            pd[j] = (panel){d + off, units * k, k, sw};
+            pd[j] = (cpu_panel){d + off, units * k, k, sw};
             seg[ns++] = (segment){off, a / ow, a % ow, 0};
             off += units * k * sw;
             continue;
         }
-        pd[j] = (panel){d + off, K, 1, nr};
+        pd[j] = (cpu_panel){d + off, K, 1, nr};
         for (int p = a; p < b;) {
             const int oy = p / ow, ox = p % ow, len = ow - ox < b - p ? ow - ox : b - p;
             seg[ns++] = (segment){off + p - a, oy, ox, len};
@@ -502,7 +291,7 @@ static void pack_tile(float *d, int nr, int npan, const float *in, int cin, bool
                     }
                     gather_row(lo, row, ix0, s, len, w); /* bf16: the pair's two rows, rounded and interleaved */
                     if (both) gather_row(hi, row + (size_t)h * w, ix0, s, len, w);
-                    put_pairs(dq + kx * ld, lo, both ? hi : NULL, len);
+                    cpu_put_pairs(dq + kx * ld, lo, both ? hi : NULL, len);
                 }
             }
 }
@@ -534,7 +323,11 @@ static void scatter_up(const float *tile, int nr, int r0, int mv, int p0, int nv
 void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, const pnp_act *residual)
 {
     pnp_conv_check_shapes(cv->cin, cv->cout, cv->k, cv->stride, cv->pad, cv->transposed, x, y, residual);
-    const kernel_info *kn = cv->kern;
+    if (cv->wino) {
+        cpu_wino_forward(cv->wino, x, y, relu, residual);
+        return;
+    }
+    const cpu_kernel *kn = cv->kern;
     const int mr = kn->mr, nr = kn->nr, K = cv->K, R = cv->rows, N = x->n;
     const bool tr = cv->transposed;
     /* GEMM columns: output pixels (conv) or input pixels (transposed) */
@@ -552,8 +345,8 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
     while ((long)N * tiles * groups < 4L * threads && groups < blocks) ++groups;
     const long tasks = (long)N * tiles * groups;
 
-    const size_t b_bytes = round64(sizeof(float) * (size_t)per_tile * K * nr);
-    const size_t s_bytes = round64(sizeof(segment) * (size_t)per_tile * (nr + 1));
+    const size_t b_bytes = cpu_round64(sizeof(float) * (size_t)per_tile * K * nr);
+    const size_t s_bytes = cpu_round64(sizeof(segment) * (size_t)per_tile * (nr + 1));
     void *const *scratch = cpu_thread_scratch(cv->be, threads, scratch_per_thread(per_tile, K, nr));
 
     const float *xs = x->data, *rs = residual ? residual->data : NULL;
@@ -563,8 +356,8 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
         char *mine = scratch[omp_get_thread_num()];
         float *bp = (float *)mine;
         segment *seg = (segment *)(mine + b_bytes);
-        panel *pd = (panel *)(mine + b_bytes + s_bytes);
-        float tile[MAX_TILE] __attribute__((aligned(64)));
+        cpu_panel *pd = (cpu_panel *)(mine + b_bytes + s_bytes);
+        float tile[CPU_MAX_TILE] __attribute__((aligned(64)));
 #pragma omp for schedule(dynamic, 1)
         for (long t = 0; t < tasks; ++t) {
             const int g = (int)(t % groups), ti = (int)(t / groups % tiles), n = (int)(t / groups / tiles);
@@ -576,7 +369,7 @@ void cpu_conv_forward(pnp_conv *cv, const pnp_act *x, pnp_act *y, bool relu, con
                 const float *a = cv->a + (size_t)blk * K * mr, *bias = cv->bias + (size_t)blk * mr;
                 const int r0 = blk * mr, mv = R - r0 < mr ? R - r0 : mr;
                 for (int j = 0; j < npan; ++j) {
-                    const panel *b = &pd[j];
+                    const cpu_panel *b = &pd[j];
                     const int p0 = (pan0 + j) * nr, nv = P - p0 < nr ? P - p0 : nr;
                     if (tr) { /* through the tile buffer, scattered */
                         kn->run(b, a, bias, relu, NULL, 0, tile, nr);
