@@ -86,7 +86,8 @@ void pnp_data_term_destroy(pnp_data_term *dt);
 
 /* y_dev [c, h, w]: the measurement of operator l (< n); it may be freed afterwards. */
 void pnp_data_term_add(pnp_data_term *dt, int l, const float *y_dev);
-/* After the last add, before gradient/value: sums b and c over the ranks (collective with a comm). */
+/* After the last add, before anything else: sums b and c over the ranks, and for circular S and B
+ * (collective with a comm). */
 void pnp_data_term_ready(pnp_data_term *dt);
 
 /* g_dev [c, xh, xw] = grad f(x_dev) (g may alias x). Collective with a comm for pad. */

@@ -40,15 +40,15 @@ typedef struct {
     double min;          /* numeric lower bound (inclusive) */
 } param;
 
-#define P(nm, al, sec, ds, ty, field, def, mn)                                               \
-    { nm, al, sec, ds, ty, offsetof(pnp_row, field), sizeof(((pnp_row *)0)->field), def, mn }
+#define P(nm, al, sec, own, ty, field, def, mn)                                              \
+    { nm, al, sec, own, ty, offsetof(pnp_row, field), sizeof(((pnp_row *)0)->field), def, mn }
 #define D(nm, ds, ty, field, def, mn) P(nm, NULL, SEC_DATASET, ds, ty, field, def, mn)
 #define S(nm, al, ty, field, def, mn) P(nm, al, SEC_SOLVER, SV_ANY, ty, field, def, mn)
 #define SV(nm, sv, ty, field, def, mn) P(nm, NULL, SEC_SOLVER, sv, ty, field, def, mn)
 
 /* noise_level appears twice: one entry per dataset (its default differs), one
  * field; max_iter likewise per solver. Bounds that exclude zero (lambda > 0)
- * are checked in validate_row, which can say so. */
+ * are checked in validate_solver, which can say so. */
 static const param PARAMS[] = {
     D("image_size", DS_HIGHRES, T_INT, image_size, "2048", 8),
     D("num_operators", DS_HIGHRES, T_INT, num_operators, "8", 1),

@@ -62,7 +62,8 @@ static size_t y_numel(const pnp_data_term *dt) { return (size_t)dt->g.c * dt->g.
 pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_data_geometry *g, int n,
                                     const float *kernels)
 {
-    if (!be->ops->blur_gradient || !be->ops->blur_normal_window || !be->ops->gather_windows || !be->ops->dot)
+    if (!be->ops->blur_gradient || !be->ops->blur_normal_window || !be->ops->blur_data_buffers ||
+        !be->ops->blur_solve || !be->ops->gather_windows || !be->ops->dot)
         pnp_fatal("backend '%s' has no data-term operations yet", be->ops->name);
     if (g->kc != 1 && g->kc != g->c) pnp_fatal("data term: %d PSFs per operator for %d channels", g->kc, g->c);
     pnp_data_term *dt = pnp_calloc(1, sizeof *dt);
@@ -70,8 +71,6 @@ pnp_data_term *pnp_data_term_create(pnp_backend *be, pnp_comm *comm, const pnp_d
     dt->comm = comm;
     dt->g = *g;
     dt->n = n;
-    if (!be->ops->blur_data_buffers || !be->ops->blur_solve)
-        pnp_fatal("backend '%s' has no Fourier data-term solve yet", be->ops->name);
     /* circular: even a rank without operators holds S and B (every rank's, after ready) */
     if (n > 0 || g->boundary == PNP_BOUNDARY_CIRCULAR)
         dt->blur = be->ops->blur_create(be, g->c, g->xh, g->xw, n, g->kc, g->kh, g->kw, kernels);
@@ -271,7 +270,7 @@ int pnp_data_term_solve(pnp_data_term *dt, const float *z, float rho, float *x)
     const size_t n = x_numel(dt);
     iterative_scratch(dt);
     float *r = dt->cg_r, *p = dt->cg_p, *q = dt->cg_q;
-    if (z && z != x) o->add_scaled(be, x, z, 0.0f, z, n);
+    if (z && z != x) o->add_scaled(be, x, z, 0.0f, z, n); /* x = z (z + 0 z: a copy on the device) */
     if (!z) o->zero(be, x, sizeof(float) * n);
     /* r = b + rho z - (N + rho) x; |b + rho z| for the stopping test */
     o->add_scaled(be, q, dt->b, rho, x, n); /* with x = z: b + rho z */
