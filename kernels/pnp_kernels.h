@@ -48,6 +48,10 @@ int pnp_launch_add_data(float *gram, float *data, const float *s, const float *v
                         void *stream);
 int pnp_launch_gradient_spectrum(float *v, const float *gram, const float *data, int c, int kc, size_t n,
                                  float scale, void *stream);
+/* v <- (data + rho v) / (gram + rho) * scale (has_v 0: v taken as 0): the
+ * spectrum of the minimiser of 1/2 sum ||A_i x - y_i||^2 + rho/2 ||x - z||^2, v = rfft(z). */
+int pnp_launch_solve_spectrum(float *v, int has_v, const float *gram, const float *data, int c, int kc, size_t n,
+                              float rho, float scale, void *stream);
 int pnp_launch_add_scaled(float *z, const float *x, float a, const float *y, size_t n, void *stream); /* z = x + a y */
 /* x = clamp(x, 0, 1) with a NaN to 0; *nonfinite (device) = 1 when a NaN or an infinity was met. */
 int pnp_launch_clamp01(float *x, size_t n, int *nonfinite, void *stream);
@@ -57,6 +61,10 @@ int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, size_t chun
 /* The same with a * b for (a - b)^2. */
 int pnp_launch_dot(const float *a, const float *b, size_t n, size_t chunk, double *partial, unsigned blocks,
                    void *stream);
+/* partial[b] = sum over block b's fixed range of element indices (as above)
+ * of the SSIM map of a against b, both [c, h, w] (include/pnp/backend_util.h). */
+int pnp_launch_ssim(const float *a, const float *b, int c, int h, int w, size_t chunk, double *partial,
+                    unsigned blocks, void *stream);
 /* Windows (include/pnp/backend.h gather_windows / pack_windows / unpack_windows)
  * with their parameters in device int arrays: starts [y0[n], x0[n]]; rect
  * [y, x, rows, cols, lo, hi] x [n]: (y, x) is (sy, sx) to pack, (dy, dx) to

@@ -57,6 +57,26 @@ extern "C" int pnp_launch_gradient_spectrum(float *v, const float *gram, const f
     return (int)cudaGetLastError();
 }
 
+/* v[ch, t] <- (data[ch, t] + rho v[ch, t]) / (gram[ch', t] + rho) * scale (v = 0 when !has_v) */
+__global__ void solve_kernel(float2 *v, int has_v, const float *gram, const float2 *data, int c, int kc, size_t n,
+                             float rho, float scale)
+{
+    const size_t total = (size_t)c * n, gn = (size_t)kc * n;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        const float d = gram[i % gn] + rho;
+        const float2 a = has_v ? v[i] : make_float2(0.f, 0.f), b = data[i];
+        v[i] = make_float2(((b.x + rho * a.x) / d) * scale, ((b.y + rho * a.y) / d) * scale);
+    }
+}
+
+extern "C" int pnp_launch_solve_spectrum(float *v, int has_v, const float *gram, const float *data, int c, int kc,
+                                         size_t n, float rho, float scale, void *stream)
+{
+    solve_kernel<<<pnp_grid_size((size_t)c * n, 256, PNP_GRID_MAX), 256, 0, (cudaStream_t)stream>>>(
+        (float2 *)v, has_v, gram, (const float2 *)data, c, kc, n, rho, scale);
+    return (int)cudaGetLastError();
+}
+
 __global__ void add_scaled_kernel(float *z, const float *x, float a, const float *y, size_t n)
 {
     for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < n; e += (size_t)gridDim.x * blockDim.x)
@@ -111,6 +131,49 @@ extern "C" int pnp_launch_sum_sq_diff(const float *a, const float *b, size_t n, 
                                       unsigned blocks, void *stream)
 {
     block_sum_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, n, chunk, 1, partial);
+    return (int)cudaGetLastError();
+}
+
+/* partial[b] = sum of the SSIM map over block b's range of [c, h, w]: each
+ * element's window moments summed directly over the 11 x 11 taps (weights the
+ * normalised outer product, as the CPU backend's two passes), in double. */
+__global__ void ssim_kernel(const float *a, const float *b, int c, int h, int w, size_t chunk, double *partial)
+{
+    enum { R = PNP_SSIM_RADIUS, T = 2 * PNP_SSIM_RADIUS + 1 };
+    __shared__ double acc[256];
+    double g[T], gs = 0;
+    for (int t = 0; t < T; ++t) gs += g[t] = pnp_ssim_weight(t - R);
+    for (int t = 0; t < T; ++t) g[t] /= gs;
+    const size_t n = (size_t)c * h * w, plane = (size_t)h * w;
+    const size_t lo = blockIdx.x * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    double s = 0;
+    for (size_t e = lo + threadIdx.x; e < hi; e += blockDim.x) {
+        const size_t base = (e / plane) * plane;
+        const int i = (int)((e % plane) / w), j = (int)(e % w);
+        double m[5] = {0, 0, 0, 0, 0};
+        for (int p = 0; p < T; ++p) {
+            const size_t row = base + (size_t)pnp_reflect_index(i + p, R, h) * w;
+            for (int q = 0; q < T; ++q) {
+                const size_t at = row + pnp_reflect_index(j + q, R, w);
+                const double u = a[at], v = b[at], wt = g[p] * g[q];
+                m[0] += wt * u, m[1] += wt * v, m[2] += wt * u * u, m[3] += wt * v * v, m[4] += wt * u * v;
+            }
+        }
+        s += pnp_ssim_pixel(m[0], m[1], m[2], m[3], m[4]);
+    }
+    acc[threadIdx.x] = s;
+    __syncthreads();
+    for (unsigned k = blockDim.x / 2; k > 0; k /= 2) {
+        if (threadIdx.x < k) acc[threadIdx.x] += acc[threadIdx.x + k];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = acc[0];
+}
+
+extern "C" int pnp_launch_ssim(const float *a, const float *b, int c, int h, int w, size_t chunk, double *partial,
+                               unsigned blocks, void *stream)
+{
+    ssim_kernel<<<blocks, 256, 0, (cudaStream_t)stream>>>(a, b, c, h, w, chunk, partial);
     return (int)cudaGetLastError();
 }
 

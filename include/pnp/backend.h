@@ -63,6 +63,14 @@ typedef struct {
      * (zero when no operator was added). g may alias x. */
     void (*blur_add_data)(pnp_blur *op, int i, const float *y_dev);
     void (*blur_gradient)(pnp_blur *op, const float *x_dev, float *g_dev);
+    /* S [kc, h, w/2+1] and B [c, h, w/2+1, 2] (re, im) as float buffers of
+     * gram_n and data_n elements (zero when no operator was added), for a
+     * caller that sums them over ranks in place: blur_gradient and blur_solve
+     * use them as they are then. An operator set of n = 0 holds only these. */
+    void (*blur_data_buffers)(pnp_blur *op, float **gram_dev, size_t *gram_n, float **data_dev, size_t *data_n);
+    /* x = irfft((B + rho rfft(z)) / (S + rho)): the minimiser of
+     * 1/2 sum_i ||A_i x - y_i||^2 + rho/2 ||x - z||^2 (z NULL: z = 0; x may alias z). */
+    void (*blur_solve)(pnp_blur *op, const float *z_dev, float rho, float *x_dev);
     /* g [c,h,w] = sum_i A_i^T P A_i x over all n operators, P keeping rows
      * y0 .. y0+rows-1 and columns x0 .. x0+cols-1 of every channel and zeroing
      * the rest: the normal operator of "crop to a window after a circular
@@ -82,6 +90,11 @@ typedef struct {
     double (*dot)(pnp_backend *be, const float *a_dev, const float *b_dev, size_t n);         /* sum a*b */
     /* (both in double, summed in fixed blocks then in block order: the same
      * result whatever the thread count or launch) */
+    /* Mean SSIM of x against ref, both [c, h, w], as deepinv.metric.SSIM
+     * (torchmetrics) computes it (include/pnp/backend_util.h): in double, summed
+     * in fixed blocks in order as above. NaN when h or w <= 5 (reflect padding
+     * needs more). */
+    double (*ssim)(pnp_backend *be, const float *x_dev, const float *ref_dev, int c, int h, int w);
     /* Bytes the backend could still allocate (host: MemAvailable, or less when the
      * process's cgroup caps it; GPU: free device memory). */
     size_t (*free_bytes)(pnp_backend *be);

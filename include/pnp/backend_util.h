@@ -1,11 +1,13 @@
 /* backend_util.h - what every backend implementation shares (src/backends/
  * common/backend_util.c, and kernels/ for the inline index helper): the layer engine's
- * shape check, the placement of a blur kernel for circular convolution, and
- * the reflect index of the denoiser's window padding. Backends and the
+ * shape check, the placement of a blur kernel for circular convolution, the
+ * reflect index of the denoiser's window padding, and SSIM's window and formula. Backends and the
  * dispatcher include it; it includes nothing of theirs, so no backend file ever
  * calls back into the dispatcher or into another backend. */
 #ifndef PNP_BACKEND_UTIL_H
 #define PNP_BACKEND_UTIL_H
+
+#include <math.h>
 
 #if defined(__CUDACC__)
 #define PNP_HOSTDEV __host__ __device__ __forceinline__
@@ -23,6 +25,26 @@ PNP_HOSTDEV int pnp_reflect_index(int p, int pad, int n)
     if (i < 0) i = -i;
     if (i >= n) i = 2 * (n - 1) - i;
     return i;
+}
+
+/* SSIM (Wang et al. 2004) as torchmetrics computes it for deepinv.metric.SSIM:
+ * an 11 x 11 Gaussian window of sigma 1.5 (normalised to sum 1), the images
+ * reflect-padded by its radius, data range 1 (c1 = 0.01^2, c2 = 0.03^2),
+ * variances clamped at 0, the map averaged over every channel and pixel.
+ * The window and the per-pixel formula from the windowed moments E x, E y,
+ * E x^2, E y^2, E xy; shared by the CPU backend and kernels/solver.cu. */
+#define PNP_SSIM_RADIUS 5
+PNP_HOSTDEV double pnp_ssim_weight(int t) /* unnormalised tap t in [-5, 5] */
+{
+    return exp(-(double)(t * t) / (2.0 * 1.5 * 1.5));
+}
+PNP_HOSTDEV double pnp_ssim_pixel(double mx, double my, double xx, double yy, double xy)
+{
+    const double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03;
+    double vx = xx - mx * mx, vy = yy - my * my;
+    vx = vx > 0 ? vx : 0;
+    vy = vy > 0 ? vy : 0;
+    return ((2 * mx * my + c1) * (2 * (xy - mx * my) + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
 }
 
 #if !defined(__CUDACC__)

@@ -1,7 +1,8 @@
 /* comm.h - communication between the ranks of one run, behind one interface
- * (as the backend hides the device): the solver sums partial gradients with
- * comm->ops->allreduce_sum and combines the denoised slabs with the all-gather
- * on BACKEND buffers, and never calls MPI or NCCL itself.
+ * (as the backend hides the device): the data term sums its spectra S and B
+ * once at setup (circular) or its normal operator at every call (pad) with
+ * comm->ops->allreduce_sum, the solver combines the denoised slabs with the
+ * all-gather, on BACKEND buffers; neither calls MPI or NCCL itself.
  *
  * The MPI implementation works on host memory: with a host-memory backend
  * (CPU) it works in place; with a device backend it stages through a host

@@ -39,15 +39,21 @@ typedef struct {
     char reference[1024];    /* optional ground truth of the measured region */
     char boundary[16];       /* pad | circular */
 
-    /* solver: PnP */
+    /* solver: PnP | DPIR (include/pnp/solver.h); NaN is a null number */
     char solver[64];
     char denoiser[256];    /* drunet | drunet:W1,W2,W3,W4 | dncnn | ffdnet | none */
     char weights[1024];    /* weights file; empty: generated */
-    double denoiser_sigma; /* sigma given to the denoiser */
-    double step_size;
-    char init_method[32];  /* zeros */
-    int max_iter;          /* alias n_iter */
+    double denoiser_sigma; /* PnP: sigma given to the denoiser */
+    double step_size;      /* PnP: the step; NaN (null): step_size_scale / L */
+    double step_size_scale; /* PnP: 0.99 */
+    char init_method[32];  /* PnP: zeros | pseudo_inverse | wiener */
+    double wiener_eps;     /* PnP, init wiener: Tikhonov eps; NaN: from noise_level */
+    double denoiser_lambda_relaxation; /* PnP: x <- (1-a) z + a D(z), a = gamma l / (1 + gamma l); NaN: off */
+    double sigma_start;    /* DPIR: the first denoiser level (49/255) */
+    double dpir_lambda;    /* DPIR: key 'lambda' (0.23), rho_k = lambda noise^2 / sigma_k^2 */
+    int max_iter;          /* alias n_iter (PnP 10, DPIR 8) */
     double tolerance;      /* stop when ||x_k - x_{k-1}|| / ||x_k|| < tolerance (0: never) */
+    int save_every;        /* write x every K iterations into the result (/iterates/K); 0: never */
     char backend[16];      /* auto | cpu | cuda */
     bool force_cpu;        /* the benchmark's torchrun rows: backend cpu */
     char precision[16];    /* fp32 | bf16 */
@@ -70,6 +76,7 @@ typedef struct {
     char slurm_extra[512];
 
     pnp_mark marks[64]; /* where each parameter was set (index = table position) */
+    bool given[64];     /* set by the file or --set, not a default (index = table position) */
     pnp_mark dataset_mark; /* where the row's dataset is named (line 0: the embedded default) */
 } pnp_row;
 

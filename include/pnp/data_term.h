@@ -16,7 +16,7 @@
  *             (FFT). The gradient is the backend's one-FFT-pair sum of squares
  *             irfft(S rfft(x) - B), S = sum_i |H_i|^2, B = sum_i conj(H_i) rfft(y_i)
  *             (blur_add_data / blur_gradient), whatever the operator count: the
- *             fast path, bit for bit the solver's path before this layer existed.
+ *             fast path (on one rank bit for bit the solver's path before this layer existed).
  *   pad       x lives on the domain extended by the PSF support, xh = h + kh - 1,
  *             xw = w + kw - 1, and A_i = crop to the measured region after a
  *             circular convolution there. The region is rows oy .. oy + h - 1 and
@@ -31,25 +31,21 @@
  *             FFT per owned operator (and one pair for x).
  *
  * Ranks: made with a communicator, pnp_data_term_gradient returns the gradient
- * of the WHOLE sum over every rank's operators (an all-reduce: collective);
- * without one, of this rank's operators only. The value needs no
+ * of the WHOLE sum over every rank's operators (circular: from S and B summed
+ * once at ready(); pad: an all-reduce per call, collective); without one, of
+ * this rank's operators only. The value needs no
  * communication: f(x) = 1/2 <x, g - b> + c with g the gradient at x (as
  * returned), b = sum_i A_i^T y_i and c = 1/2 sum_i ||y_i||^2, both summed over
  * the ranks once by pnp_data_term_ready. Its absolute error is about 1e-7 of
  * 1/2 sum_i ||y_i||^2 (the float32 gradient and b; tests/unit/test_data_term.c):
  * plenty for a trace of the residual, not for residuals far below that.
  *
- * What this layer keeps for later work (none of it is implemented here; the
- * calls above need not change for it):
- *  - circular: S and B per frequency live in the backend's pnp_blur, so the
- *    closed-form DPIR data step x = (B + rho rfft(z)) / (S + rho) and the
- *    Lipschitz constant L = max S are one backend op each on that object; with
- *    S and B all-reduced once at ready() (a backend op exposing the two
- *    buffers), the gradient above needs no per-iteration communication, and
- *    pnp_data_term_gradient keeps its contract (the whole sum).
- *  - pad: conjugate gradients need the normal operator sum_i A_i^T A_i x: the
- *    backend's blur_normal_window, which the pad gradient calls before
- *    subtracting b (pnp_data_term_apply gives each A_i and A_i^T). */
+ * Circular boundaries need no communication after ready(): each rank's S and
+ * B are summed over the ranks there once, so every rank computes the whole
+ * gradient (one FFT pair), the exact data step and L itself. Boundary pad
+ * sums over the ranks per call: its gradient, the power method's and
+ * conjugate gradients' normal operator sum_i A_i^T A_i x (the backend's
+ * blur_normal_window). */
 #ifndef PNP_DATA_TERM_H
 #define PNP_DATA_TERM_H
 
@@ -90,14 +86,39 @@ void pnp_data_term_destroy(pnp_data_term *dt);
 
 /* y_dev [c, h, w]: the measurement of operator l (< n); it may be freed afterwards. */
 void pnp_data_term_add(pnp_data_term *dt, int l, const float *y_dev);
-/* After the last add, before gradient/value: sums b and c over the ranks (collective with a comm). */
+/* After the last add, before anything else: sums b and c over the ranks, and for circular S and B
+ * (collective with a comm). */
 void pnp_data_term_ready(pnp_data_term *dt);
 
-/* g_dev [c, xh, xw] = grad f(x_dev) (g may alias x). Collective with a comm. */
+/* g_dev [c, xh, xw] = grad f(x_dev) (g may alias x). Collective with a comm for pad. */
 void pnp_data_term_gradient(pnp_data_term *dt, const float *x_dev, float *g_dev);
 /* f(x) = 1/2 sum_i ||A_i x - y_i||^2 (every rank's operators with a comm), from x
  * and g = the gradient at x as pnp_data_term_gradient returned it. No communication. */
 double pnp_data_term_value(pnp_data_term *dt, const float *x_dev, const float *g_dev);
+
+/* b = sum_i A_i^T y_i [c, xh, xw] over every rank's operators (valid after ready;
+ * the data term's own buffer): deepinv's A_adjoint(y) of the stacked operators. */
+const float *pnp_data_term_adjoint_y(const pnp_data_term *dt);
+
+/* L = ||sum_i A_i^T A_i|| (its largest eigenvalue), every rank's operators.
+ * circular: exactly max over frequencies and channels of S (no communication,
+ * *iterations = 0). pad: the power method from a fixed pseudo-random start,
+ * stopped when the estimate changes by at most PNP_POWER_TOL relative between
+ * two iterations (or after PNP_POWER_MAX_ITER); *iterations says how many
+ * (collective with a comm). */
+#define PNP_POWER_TOL 1e-6
+#define PNP_POWER_MAX_ITER 1000
+double pnp_data_term_lipschitz(pnp_data_term *dt, int *iterations);
+
+/* x = argmin_x f(x) + rho/2 ||x - z||^2 = (sum_i A_i^T A_i + rho I)^-1 (b + rho z)
+ * (z NULL: z = 0, the Tikhonov / Wiener solution with eps = rho; x may alias z;
+ * rho > 0). circular: exact per frequency, (B + rho Z) / (S + rho), no
+ * communication; returns 0. pad: conjugate gradients from x = z until
+ * ||residual|| <= PNP_CG_TOL ||b + rho z|| (at most PNP_CG_MAX_ITER); returns
+ * the iterations (collective with a comm). */
+#define PNP_CG_TOL 1e-6
+#define PNP_CG_MAX_ITER 500
+int pnp_data_term_solve(pnp_data_term *dt, const float *z_dev, float rho, float *x_dev);
 
 /* crop_dev [c, h, w] = the measured region of img_dev [c, xh, xw] (a copy for circular). */
 void pnp_data_term_crop(pnp_data_term *dt, const float *img_dev, float *crop_dev);

@@ -15,11 +15,17 @@
  *                     failure (only with status "failed": why, which iteration)
  *                     stop_reason "max_iter" | "tolerance" (the relative change
  *                       fell below the row's tolerance) | "signal" | "test" | "failed"
+ *                     solver "PnP" | "DPIR" (include/pnp/solver.h)
+ *                     step_size (PnP: the gamma used), lipschitz and
+ *                       lipschitz_iterations (with step_size null: L and the power
+ *                       iterations it took, 0 when exact), init_iterations (init
+ *                       wiener by conjugate gradients; 0: exact)
  *                     iterations, total_time, setup_time (s),
  *                     final_data_residual, initial_data_residual (f(x) after the
  *                       last iteration and of x_0: 1/2 sum_i ||A_i x - y_i||^2),
  *                     final_psnr, initial_psnr (dB; only with a ground truth or
  *                       reference: PSNR of the measured region),
+ *                     final_ssim, initial_ssim (likewise: SSIM as deepinv.metric.SSIM),
  *                     measurement_psnr (dB, with a reference: the best PSNR of
  *                       the measurements, what the reconstruction has to beat),
  *                     channels (1 or 3), boundary ("circular" | "pad"),
@@ -46,7 +52,10 @@
  *   /kernels          float32 [n,kh,kw], or [n,C,kh,kw] with one PSF per channel
  *   /traces/data_residual, /traces/relative_change   float64 [iterations]  f(x)
  *                                      after each iteration; ||x_k - x_{k-1}|| / ||x_k||
- *   /traces/psnr      float64 [iterations]  dB (with a ground truth or reference)
+ *   /traces/psnr, /traces/ssim   float64 [iterations]  dB; SSIM (with a ground truth or reference)
+ *   /traces/denoiser_sigma  float64 [iterations]  the sigma the denoiser got (DPIR: sigma_k)
+ *   /traces/data_step_iterations  float64 [iterations]  DPIR: conjugate-gradient
+ *                                      iterations of the data step (0: exact)
  *   /traces/elapsed   float64 [iterations]  s since the first iteration began
  *   /traces/gradient_time, denoise_time, wait_time, comm_time
  *                                               float64 [iterations, ranks]  s: the
@@ -65,6 +74,9 @@
  *                                      whose denoised value the rank's windows give)
  *   /config/yaml (the configuration verbatim), /config/row (one attribute per
  *   resolved parameter)
+ *   /iterates/K       float32 [C,H,W]  with save_every: x after iteration K (the
+ *                                      measured region; K = save_every, 2 save_every, ...),
+ *                                      attrs layout="CHW", iteration=K
  * Every trace dataset has a "units" attribute. Images are chunked and
  * deflate-compressed. A checkpoint is simply a result with status
  * "interrupted": x (the extended one for pad) and the traces so far are the
@@ -94,18 +106,21 @@ extern const char *const pnp_result_image_names[PNP_RESULT_IMAGES]; /* "ground_t
  * back, absent optional strings are NULL, numbers NaN, arrays NULL. */
 typedef struct {
     /* root attributes */
-    char *status, *stop_reason, *backend, *communication, *denoiser, *source, *hosts, *boundary;
+    char *status, *stop_reason, *backend, *communication, *denoiser, *source, *hosts, *boundary, *solver;
     char *failure;                            /* why, with status "failed"; else NULL */
     char *grid_row, *config_file, *slurm_job_id; /* read only (pnp_h5_provenance writes them from the row) */
     long long grid_row_index, ranks, iterations, channels;
-    double initial_psnr, final_psnr, initial_residual, final_residual, total_time, setup_time;
+    double initial_psnr, final_psnr, initial_ssim, final_ssim, initial_residual, final_residual, total_time, setup_time;
     double measurement_psnr; /* the best measurement's PSNR against the reference (NaN: none) */
+    double step_size, lipschitz;              /* NaN: not recorded */
+    long long lipschitz_iterations, init_iterations;
     long long windows, window_height, window_width, batch_size, patch_size, comm_overlap;
     char *slab_combine;                       /* "allgather" | "allreduce", or NULL (no tiles) */
     long long unfused_convolutions; /* rank 0's convolutions that ran unfused (cuDNN refused the fused call) */
     /* /traces */
     long long traced;                         /* rows of the per-iteration traces */
-    double *psnr, *residual, *change, *elapsed; /* [traced] (psnr NULL without a reference) */
+    double *psnr, *ssim, *residual, *change, *elapsed; /* [traced] (psnr, ssim NULL without a reference) */
+    double *sigma, *inner_iters;              /* [traced] denoiser_sigma, data_step_iterations (or NULL) */
     double *per_rank[PNP_RESULT_PER_RANK];    /* [traced, ranks] (the optional ones NULL when absent) */
     double *planned_memory;                   /* [ranks] */
     double *operators_owned, *windows_owned, *window_first, *pixels_owned; /* [ranks] (int64 in the file) */
@@ -115,6 +130,10 @@ typedef struct {
     float *reconstruction;
     int ext_height, ext_width, region_row, region_col; /* /reconstruction_extended, when the file has it */
     float *extended;                          /* [channels, ext_height, ext_width] or NULL */
+    /* /iterates: written when n_iterates > 0; read only with PNP_RESULT_READ_ITERATES */
+    int n_iterates;
+    int *iterate_index;                       /* [n_iterates] iterations, increasing */
+    float **iterates;                         /* [n_iterates] each [channels, height, width] */
 } pnp_result;
 
 /* The images a result holds (host). */
@@ -137,9 +156,11 @@ typedef struct {
 int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row, const pnp_result *r,
                      const pnp_result_images *img, char *err, size_t errlen);
 
-enum { PNP_RESULT_READ_SUMMARY = 0, PNP_RESULT_READ_IMAGE = 1 };
+enum { PNP_RESULT_READ_SUMMARY = 0, PNP_RESULT_READ_IMAGE = 1, PNP_RESULT_READ_ITERATES = 2 };
 /* Read PATH's attributes and traces (and with PNP_RESULT_READ_IMAGE the
- * reconstruction, and the extended one when present). Required: status,
+ * reconstruction, and the extended one when present; with
+ * PNP_RESULT_READ_ITERATES every /iterates/K; without it n_iterates and
+ * iterate_index still say which there are). Required: status,
  * backend, grid_row_index, ranks, iterations, total_time, /traces/elapsed, the
  * first four per-rank traces and /traces/psnr or /traces/data_residual (with final_psnr
  * or final_data_residual), all of consistent shapes; the rest is optional. 0, or -1 with "PATH: what" in err
@@ -148,5 +169,11 @@ enum { PNP_RESULT_READ_SUMMARY = 0, PNP_RESULT_READ_IMAGE = 1 };
  * error printing is off meanwhile. Free with pnp_result_free (also after -1). */
 int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t errlen);
 void pnp_result_free(pnp_result *r);
+
+/* /iterates/K of PATH into *data (malloc'd [*c, *h, *w]). 0, or -1 with
+ * "PATH: ..." in err (no such iterate: the message lists those the file holds).
+ * Never aborts. */
+int pnp_result_read_iterate(const char *path, int iteration, int *c, int *h, int *w, float **data, char *err,
+                            size_t errlen);
 
 #endif

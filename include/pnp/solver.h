@@ -1,19 +1,39 @@
-/* solver.h - the PnP iteration of DESIGN section 1 over the ranks of a run:
- *   x <- clamp( D( x - step_size * grad f(x), denoiser_sigma ), 0, 1 ),  x_0 = 0,
- * f(x) = 1/2 sum_i ||A_i x - y_i||^2 (the data term, include/pnp/data_term.h:
- * x lives on its domain, the measured region for boundary circular, the
- * extended one for pad). The solver sees only the data term, the backend ops
- * (never a device API) and the communication interface (never MPI itself).
+/* solver.h - the iterations of a run over its ranks, on f(x) = 1/2 sum_i
+ * ||A_i x - y_i||^2 (the data term, include/pnp/data_term.h: x lives on its
+ * domain, the measured region for boundary circular, the extended one for
+ * pad). The solver sees only the data term, the backend ops (never a device
+ * API) and the communication interface (never MPI itself).
+ *
+ * Solver PnP (DESIGN section 1, the benchmark's solvers/pnp.py):
+ *   z = x - gamma grad f(x),  x <- clamp( (1 - a) z + a D(z, denoiser_sigma), 0, 1 )
+ *   gamma = step_size, or with step_size null step_size_scale / L, L = ||sum_i
+ *   A_i^T A_i|| (pnp_data_term_lipschitz: exact for circular, a power method for
+ *   pad); a = 1, or with denoiser_lambda_relaxation l: a = gamma l / (1 + gamma l).
+ *   x_0 by init_method: zeros; pseudo_inverse clamp(A^T y, 0, 1) (deepinv's
+ *   A_adjoint of the stacked operators, as the benchmark's newest solver); wiener
+ *   clamp((sum_i A_i^T A_i + eps I)^-1 A^T y, 0, 1), eps = wiener_eps or
+ *   10 noise_level^2 (the MAP estimate for pixels of variance 0.1).
+ * Solver DPIR (Zhang et al. 2021, as deepinv.optim.DPIR): half-quadratic
+ *   splitting from x_0 = A^T y with, at iteration k of K = max_iter,
+ *   sigma_k = sigma_start (noise / sigma_start)^(k / (K - 1)) (log-spaced) and
+ *   rho_k = lambda max(noise, 0.01)^2 / sigma_k^2 (deepinv's stepsize 1/rho_k):
+ *   z = argmin_u f(u) + rho_k/2 ||u - x||^2 (pnp_data_term_solve: exact per
+ *   frequency for circular, conjugate gradients for pad), x <- D(z, sigma_k);
+ *   no clamp (deepinv's DPIR has none).
  *
  * Per iteration it records f(x_k) (the data residual, from the gradient at x_k
- * the next step needs anyway: no extra work but one gradient at the end), the
- * relative change ||x_k - x_{k-1}|| / ||x_k|| over the whole x, and the PSNR of
- * the measured region against the ground truth or reference when there is one.
+ * the next PnP step needs anyway: no extra work but one gradient at the end;
+ * one gradient per DPIR iteration), the relative change ||x_k - x_{k-1}|| /
+ * ||x_k|| over the whole x, the denoiser's sigma, and the PSNR and SSIM of the
+ * measured region against the ground truth or reference when there is one
+ * (every rank computes them on its whole x: the same values everywhere).
  * tolerance > 0 stops the run once the relative change falls below it, on
  * every rank at the same iteration.
  *
  * distribute_physics: rank r owns operators {i : i mod P == r}, generates (or
- *   reads) only their measurements, and the data term all-reduces the gradient.
+ *   reads) only their measurements; the data term sums what it needs over
+ *   the ranks (circular: S and B once at setup; pad: every normal operator,
+ *   i.e. every gradient and conjugate-gradient step; the log says which).
  * distribute_denoiser: the image is cut into windows (include/pnp/tiling.h;
  *   patch_size auto: pnp_tiling_auto_patch under every rank's memory plan);
  *   rank r denoises its slab of windows in batches of max_batch_size (0: all of
@@ -30,7 +50,8 @@
  *   (kept to measure the difference; bench/SCALING.md).
  * Without a flag every rank does that part whole (the baseline).
  *
- * Time per iteration and rank: gradient (the data step), denoiser (windows,
+ * Time per iteration and rank: gradient (the data step and the gradient, but
+ * for their collectives: pad's all-reduced normal operator), denoiser (windows,
  * network, packing and unpacking, clamp, metrics), and the collectives' time
  * split into wait (arriving before the last rank: imbalance) and transfer by
  * pnp_comm_account once per iteration, after the iteration's last phase: its
@@ -54,14 +75,21 @@
 typedef struct {
     int iterations;       /* iterations done */
     int converged;        /* the run stopped because the relative change fell below tolerance */
-    double psnr_initial;  /* PSNR of x_0 (NaN without a reference) */
+    double psnr_initial, ssim_initial; /* of x_0 (NaN without a reference) */
     double residual_initial; /* f(x_0) */
-    double setup_time;    /* operators, measurements, data term, denoiser buffers */
-    double *psnr;         /* [max_iter] after each iteration (NaN without a reference) */
+    double setup_time;    /* operators, measurements, data term, L, x_0, denoiser buffers */
+    double step_size;     /* PnP: the step gamma used (NaN for DPIR) */
+    double lipschitz;     /* L when step_size is null (NaN otherwise) */
+    int lipschitz_iters;  /* power iterations L took (0: exact) */
+    int init_iters;       /* conjugate-gradient iterations of init wiener (0: exact or none) */
+    double *psnr, *ssim;  /* [max_iter] after each iteration (NaN without a reference) */
     double *residual;     /* [max_iter] f(x) after each iteration */
     double *change;       /* [max_iter] ||x_k - x_{k-1}|| / ||x_k|| */
     double *elapsed;      /* [max_iter] seconds since the first iteration began */
-    double *grad_time;    /* [max_iter] this rank: gradient and step, without communication */
+    double *sigma;        /* [max_iter] the denoiser's sigma (DPIR: sigma_k) */
+    double *inner_iters;  /* [max_iter] DPIR: conjugate-gradient iterations of the data step (0: exact) */
+    double *grad_time;    /* [max_iter] this rank: the data-term step (PnP gradient and step, DPIR data step)
+                           * and the gradient for the residual, without communication */
     double *denoise_time; /* [max_iter] this rank: windows, denoiser, scatter, clamp */
     double *wait_time;    /* [max_iter] this rank: in collectives before the last rank arrived */
     double *comm_time;    /* [max_iter] this rank: the rest of its time in collectives (transfer) */
@@ -116,11 +144,19 @@ typedef struct {
      * nonzero stops the run there. NULL: stop only when the iterate diverged. */
     int (*should_stop)(void *user);
     void *user;
+    /* With row->save_every K > 0: called after iterations K, 2K, ... with x
+     * (host [c, xh, xw], valid during the call). NULL: not saved (ranks but 0). */
+    void (*on_iterate)(void *iterate_user, int iteration, const float *x);
+    void *iterate_user;
 } pnp_solver_args;
 
 /* Check what the solver will need of the row for an estimate x of h x w (tiling
  * parameters against it). 0, or -1 with a message in err. */
 int pnp_solver_check(const pnp_row *row, int h, int w, char *err, size_t errlen);
+
+/* DPIR's schedule at iteration k (0-based) of row->max_iter: the denoiser's
+ * sigma_k and the data weight rho_k (see above). */
+void pnp_dpir_schedule(const pnp_row *row, int k, double *sigma, double *rho);
 
 /* Zeroed records for max_iter iterations (a resume fills the first ones). */
 void pnp_trace_alloc(pnp_trace *tr, int max_iter);

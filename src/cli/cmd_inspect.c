@@ -35,10 +35,10 @@ static const char *USAGE =
     "usage: pnp inspect FILE.h5 [FILE.h5 ...] [--json]\n"
     "\n"
     "Summarize `pnp run` result files: for each file a table (status, grid row,\n"
-    "ranks, backend, denoiser, iterations, PSNR, total time, time per iteration\n"
-    "split into gradient + denoiser + wait + transfer, each rank's split, bytes\n"
-    "and pixels, peak memory of every rank), then one table across the files,\n"
-    "one row per file.\n"
+    "ranks, backend, solver and its step, denoiser, iterations, PSNR and SSIM,\n"
+    "total time, time per iteration split into gradient + denoiser + wait +\n"
+    "transfer, each rank's split, bytes and pixels, peak memory of every rank),\n"
+    "then one table across the files, one row per file.\n"
     "\n"
     "Time per iteration: the wall time is /traces/elapsed at the last iteration\n"
     "divided by the iterations. Each rank's gradient, denoiser, wait (in a\n"
@@ -61,10 +61,11 @@ static const char *USAGE =
     "               denoise_time, wait_time, comm_time (transfer), other_time,\n"
     "               the slowest rank's under \"slowest\", each rank's means over\n"
     "               the iterations under \"per_rank\"; per-rank values as arrays; the\n"
-    "               per-iteration PSNR, elapsed time, data residual and relative\n"
-    "               change under \"traces\" (null when the file has none, e.g. no\n"
-    "               PSNR without a reference); the dataset path of each image,\n"
-    "               or null, under \"images\")\n"
+    "               per-iteration PSNR, SSIM, denoiser sigma, elapsed time, data\n"
+    "               residual and relative change under \"traces\" (null when the\n"
+    "               file has none, e.g. no PSNR without a reference); the dataset\n"
+    "               path of each image, or null, under \"images\", of each saved\n"
+    "               iterate under \"iterates\")\n"
     "  -h, --help   this text\n"
     "\n"
     "See also `pnp report FILES --out DIR` (figures and an HTML page), h5dump, h5py.\n";
@@ -179,8 +180,15 @@ static void print_file(const summary *s)
            or_dash(s->r.communication), or_dash(s->r.hosts));
     if (s->r.slurm_job_id && s->r.slurm_job_id[0]) printf(", Slurm job %s", s->r.slurm_job_id);
     printf(")\n");
+    printf("  %-18s%s", "solver", s->r.solver ? s->r.solver : "PnP");
+    if (!isnan(s->r.step_size)) printf(" (step %.6g", s->r.step_size);
+    if (!isnan(s->r.lipschitz))
+        printf(" = scale / L, L = %.6g%s", s->r.lipschitz, s->r.lipschitz_iterations ? " by the power method" : ", exact");
+    if (!isnan(s->r.step_size)) printf(")");
+    printf("\n");
     printf("  %-18s%s\n", "denoiser", or_dash(s->r.denoiser));
     printf("  %-18s%lld", "iterations", s->r.iterations);
+    if (s->r.n_iterates) printf(" (%d saved in /iterates)", s->r.n_iterates);
     if (s->r.traced != s->r.iterations) printf(" (%lld traced)", s->r.traced);
     printf("\n");
     if (s->r.boundary || s->r.channels != 3)
@@ -193,6 +201,7 @@ static void print_file(const summary *s)
     if (!isnan(s->r.measurement_psnr) && !isnan(s->r.final_psnr))
         printf("  %-18s%.3f dB, the best measurement (the reconstruction %+.3f dB above it)\n", "",
                s->r.measurement_psnr, s->r.final_psnr - s->r.measurement_psnr);
+    if (!isnan(s->r.final_ssim)) printf("  %-18s%.4f initial, %.4f final\n", "SSIM", s->r.initial_ssim, s->r.final_ssim);
     if (!isnan(s->r.final_residual))
         printf("  %-18s%.6g initial, %.6g final (1/2 sum_i ||A_i x - y_i||^2)\n", "data residual",
                s->r.initial_residual, s->r.final_residual);
@@ -256,15 +265,17 @@ static void print_table(const summary *s, int n)
 {
     int w = 4;
     for (int i = 0; i < n; ++i) w = (int)strlen(s[i].path) > w ? (int)strlen(s[i].path) : w;
-    printf("%-*s  %4s %5s %-7s %-11s %5s %9s %11s %9s %8s %8s %8s %8s %8s %8s  %s\n", w, "file", "row", "ranks",
-           "backend", "status", "iters", "PSNR dB", "residual", "total s", "s/iter", "gradient", "denoiser", "wait",
-           "transfer", "MB/iter", "peak MiB per rank");
+    printf("%-*s  %4s %-6s %5s %-7s %-11s %5s %9s %6s %11s %9s %8s %8s %8s %8s %8s %8s  %s\n", w, "file", "row",
+           "solver", "ranks", "backend", "status", "iters", "PSNR dB", "SSIM", "residual", "total s", "s/iter",
+           "gradient", "denoiser", "wait", "transfer", "MB/iter", "peak MiB per rank");
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
-        printf("%-*s  %4lld %5lld %-7s %-11s %5lld", w, f->path, f->r.grid_row_index, f->r.ranks, f->r.backend,
-               f->r.status, f->r.iterations);
+        printf("%-*s  %4lld %-6s %5lld %-7s %-11s %5lld", w, f->path, f->r.grid_row_index,
+               f->r.solver ? f->r.solver : "PnP", f->r.ranks, f->r.backend, f->r.status, f->r.iterations);
         if (isnan(f->r.final_psnr)) printf(" %9s", "-");
         else printf(" %9.3f", f->r.final_psnr);
+        if (isnan(f->r.final_ssim)) printf(" %6s", "-");
+        else printf(" %6.4f", f->r.final_ssim);
         if (isnan(f->r.final_residual)) printf(" %11s", "-");
         else printf(" %11.5g", f->r.final_residual);
         printf(" %9.3f", f->r.total_time);
@@ -333,12 +344,12 @@ static void print_json(const summary *s, int n)
     for (int i = 0; i < n; ++i) {
         const summary *f = &s[i];
         const char *skeys[] = {"file", "status", "failure", "grid_row", "config_file", "backend", "communication",
-                               "denoiser", "hosts", "slurm_job_id", "stop_reason", "boundary"};
+                               "denoiser", "hosts", "slurm_job_id", "stop_reason", "boundary", "solver"};
         const char *svals[] = {f->path, f->r.status, f->r.failure, f->r.grid_row, f->r.config_file, f->r.backend,
                                f->r.communication, f->r.denoiser, f->r.hosts, f->r.slurm_job_id, f->r.stop_reason,
-                               f->r.boundary};
+                               f->r.boundary, f->r.solver ? f->r.solver : "PnP"};
         printf("  {\n");
-        for (int k = 0; k < 12; ++k) {
+        for (int k = 0; k < 13; ++k) {
             printf("    \"%s\": ", skeys[k]);
             json_str(svals[k]);
             printf(",\n");
@@ -346,13 +357,15 @@ static void print_json(const summary *s, int n)
         printf("    \"grid_row_index\": %lld,\n    \"ranks\": %lld,\n    \"iterations\": %lld,\n"
                "    \"traced_iterations\": %lld,\n    \"channels\": %lld,\n",
                f->r.grid_row_index, f->r.ranks, f->r.iterations, f->r.traced, f->r.channels);
-        const char *nkeys[] = {"initial_psnr", "final_psnr", "total_time", "setup_time", "iteration_time",
-                               "gradient_time", "denoise_time", "wait_time", "comm_time", "other_time",
-                               "initial_data_residual", "final_data_residual", "measurement_psnr"};
-        const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.total_time, f->r.setup_time,
-                                f->iteration_time, f->split[PART_GRADIENT], f->split[PART_DENOISE],
-                                f->split[PART_WAIT], f->split[PART_TRANSFER], f->other_time, f->r.initial_residual,
-                                f->r.final_residual, f->r.measurement_psnr};
+        const char *nkeys[] = {"initial_psnr", "final_psnr", "initial_ssim", "final_ssim", "total_time", "setup_time",
+                               "iteration_time", "gradient_time", "denoise_time", "wait_time", "comm_time",
+                               "other_time", "initial_data_residual", "final_data_residual", "measurement_psnr",
+                               "step_size", "lipschitz"};
+        const double nvals[] = {f->r.initial_psnr, f->r.final_psnr, f->r.initial_ssim, f->r.final_ssim,
+                                f->r.total_time, f->r.setup_time, f->iteration_time, f->split[PART_GRADIENT],
+                                f->split[PART_DENOISE], f->split[PART_WAIT], f->split[PART_TRANSFER], f->other_time,
+                                f->r.initial_residual, f->r.final_residual, f->r.measurement_psnr, f->r.step_size,
+                                f->r.lipschitz};
         for (size_t k = 0; k < sizeof nkeys / sizeof *nkeys; ++k) {
             printf("    \"%s\": ", nkeys[k]);
             json_num(nvals[k]);
@@ -388,6 +401,10 @@ static void print_json(const summary *s, int n)
         json_array(f->r.pixels_owned, f->r.ranks);
         printf(",\n    \"traces\": {\"psnr\": ");
         json_array(f->r.psnr, f->r.traced);
+        printf(", \"ssim\": ");
+        json_array(f->r.ssim, f->r.traced);
+        printf(", \"denoiser_sigma\": ");
+        json_array(f->r.sigma, f->r.traced);
         printf(", \"elapsed\": ");
         json_array(f->r.elapsed, f->r.traced);
         printf(", \"data_residual\": ");
@@ -400,6 +417,9 @@ static void print_json(const summary *s, int n)
             if (f->r.has_image[k]) printf("\"/%s\"", pnp_result_image_names[k]);
             else fputs("null", stdout);
         }
+        printf("},\n    \"iterates\": {");
+        for (int q = 0; q < f->r.n_iterates; ++q)
+            printf("%s\"%d\": \"/iterates/%d\"", q ? ", " : "", f->r.iterate_index[q], f->r.iterate_index[q]);
         printf("}");
         printf("\n  }%s\n", i + 1 < n ? "," : "");
     }

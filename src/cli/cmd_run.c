@@ -253,7 +253,7 @@ static double *copy_doubles(const double *v, int n)
 }
 
 /* Every rank's records into *r on rank 0 (collective; r untouched elsewhere). */
-static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r)
+static void gather_result(const pnp_row *row, const pnp_trace *tr, int rank, int size, pnp_result *r)
 {
     const int it = tr->iterations;
     char hosts[4096] = "";
@@ -275,6 +275,10 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     r->ranks = size;
     r->traced = r->iterations = it;
     r->psnr = isnan(tr->psnr_initial) ? NULL : copy_doubles(tr->psnr, it);
+    r->ssim = isnan(tr->ssim_initial) ? NULL : copy_doubles(tr->ssim, it);
+    r->sigma = copy_doubles(tr->sigma, it);
+    r->inner_iters = !strcmp(row->solver, "DPIR") ? copy_doubles(tr->inner_iters, it) : NULL;
+    r->solver = pnp_strdup(row->solver);
     r->residual = copy_doubles(tr->residual, it);
     r->change = copy_doubles(tr->change, it);
     r->elapsed = copy_doubles(tr->elapsed, it);
@@ -285,6 +289,11 @@ static void gather_result(const pnp_trace *tr, int rank, int size, pnp_result *r
     r->slab_combine = tr->slab_combine ? pnp_strdup(tr->slab_combine) : NULL;
     r->patch_size = tr->patch_size, r->comm_overlap = tr->comm_overlap;
     r->initial_psnr = tr->psnr_initial;
+    r->initial_ssim = tr->ssim_initial;
+    r->step_size = tr->step_size;
+    r->lipschitz = tr->lipschitz;
+    r->lipschitz_iterations = tr->lipschitz_iters;
+    r->init_iterations = tr->init_iters;
     r->initial_residual = tr->residual_initial;
     r->setup_time = tr->setup_time;
     r->windows = tr->windows_total, r->window_height = tr->win_h, r->window_width = tr->win_w;
@@ -390,12 +399,13 @@ static int should_stop(void *user)
 static int checkpoint_load(const char *path, const pnp_row *row, const pnp_data_geometry *g, bool has_truth,
                            int rank, int size, pnp_result *c, setup_status *st)
 {
-    int it = 0, has_psnr = 0;
+    int it = 0, has[4] = {0, 0, 0, 0}; /* psnr, ssim, sigma, inner_iters */
     const bool pad = g->boundary == PNP_BOUNDARY_PAD;
     if (rank == 0) {
         char mine[8192], err[1024];
         pnp_row_format(row, mine, sizeof mine);
-        if (pnp_result_read(path, PNP_RESULT_READ_IMAGE, c, err, sizeof err)) setup_fail(st, "--resume %s", err);
+        if (pnp_result_read(path, PNP_RESULT_READ_IMAGE | PNP_RESULT_READ_ITERATES, c, err, sizeof err))
+            setup_fail(st, "--resume %s", err);
         else if (strcmp(c->status, "interrupted") != 0)
             setup_fail(st, "--resume %s: status is '%s', not 'interrupted': nothing to resume", path, c->status);
         else if (!c->grid_row || strcmp(c->grid_row, mine) != 0)
@@ -426,27 +436,30 @@ static int checkpoint_load(const char *path, const pnp_row *row, const pnp_data_
             c->extended = NULL;
         }
         it = (int)c->iterations;
-        has_psnr = c->psnr != NULL;
+        has[0] = c->psnr != NULL, has[1] = c->ssim != NULL, has[2] = c->sigma != NULL, has[3] = c->inner_iters != NULL;
     }
     if (setup_agree(st, rank, size)) return 1;
     const size_t numel = (size_t)g->c * g->xh * g->xw;
-    int head[2] = {it, has_psnr};
-    MPI_CHECK(MPI_Bcast(head, 2, MPI_INT, 0, MPI_COMM_WORLD));
-    it = head[0], has_psnr = head[1];
+    int head[5] = {it, has[0], has[1], has[2], has[3]};
+    MPI_CHECK(MPI_Bcast(head, 5, MPI_INT, 0, MPI_COMM_WORLD));
+    it = head[0];
+    double **optional[4] = {&c->psnr, &c->ssim, &c->sigma, &c->inner_iters};
     if (rank != 0) {
         c->traced = c->iterations = it, c->ranks = size;
-        if (has_psnr) c->psnr = pnp_malloc(sizeof(double) * (it + 1));
+        for (int i = 0; i < 4; ++i)
+            if (head[1 + i]) *optional[i] = pnp_malloc(sizeof(double) * (it + 1));
         c->residual = pnp_malloc(sizeof(double) * (it + 1));
         c->change = pnp_malloc(sizeof(double) * (it + 1));
         c->elapsed = pnp_malloc(sizeof(double) * (it + 1));
         c->reconstruction = pnp_malloc(sizeof(float) * numel);
         for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) c->per_rank[i] = pnp_malloc(sizeof(double) * (it * size + 1));
     }
-    double scalars[3] = {c->initial_psnr, c->initial_residual, c->setup_time};
-    MPI_CHECK(MPI_Bcast(scalars, 3, MPI_DOUBLE, 0, MPI_COMM_WORLD));
+    double scalars[4] = {c->initial_psnr, c->initial_residual, c->setup_time, c->initial_ssim};
+    MPI_CHECK(MPI_Bcast(scalars, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     c->initial_psnr = scalars[0], c->initial_residual = scalars[1], c->setup_time = scalars[2];
-    double *traces[4] = {c->psnr, c->residual, c->change, c->elapsed};
-    for (int i = 0; i < 4; ++i)
+    c->initial_ssim = scalars[3];
+    double *traces[7] = {c->psnr, c->residual, c->change, c->elapsed, c->ssim, c->sigma, c->inner_iters};
+    for (int i = 0; i < 7; ++i)
         if (traces[i]) MPI_CHECK(MPI_Bcast(traces[i], it, MPI_DOUBLE, 0, MPI_COMM_WORLD));
     for (int i = 0; i < PNP_RESULT_PER_RANK; ++i) {
         if (!c->per_rank[i]) c->per_rank[i] = pnp_calloc((size_t)it * size + 1, sizeof(double)); /* an earlier version's file */
@@ -466,6 +479,9 @@ static void checkpoint_to_trace(const pnp_result *c, int rank, int size, pnp_tra
                                         tr->wait_time, tr->bytes_sent,   tr->bytes_received};
     for (int k = 0; k < c->iterations; ++k) {
         tr->psnr[k] = c->psnr ? c->psnr[k] : NAN;
+        tr->ssim[k] = c->ssim ? c->ssim[k] : NAN;
+        tr->sigma[k] = c->sigma ? c->sigma[k] : NAN;
+        tr->inner_iters[k] = c->inner_iters ? c->inner_iters[k] : NAN;
         tr->residual[k] = c->residual[k];
         tr->change[k] = c->change[k];
         tr->elapsed[k] = c->elapsed[k];
@@ -473,8 +489,42 @@ static void checkpoint_to_trace(const pnp_result *c, int rank, int size, pnp_tra
     }
     tr->iterations = (int)c->iterations;
     tr->psnr_initial = c->initial_psnr;
+    tr->ssim_initial = c->initial_ssim;
     tr->residual_initial = c->initial_residual;
     tr->setup_time = c->setup_time;
+}
+
+/* x's measured region [c, h, w] (a copy; x itself is [c, xh, xw], the extended domain for pad). */
+static float *measured_region(const pnp_data_geometry *g, const float *x)
+{
+    float *region = pnp_malloc(sizeof(float) * g->c * g->h * g->w);
+    for (int c = 0; c < g->c; ++c)
+        for (int i = 0; i < g->h; ++i)
+            memcpy(region + ((size_t)c * g->h + i) * g->w, x + ((size_t)c * g->xh + g->oy + i) * g->xw + g->ox,
+                   sizeof(float) * g->w);
+    return region;
+}
+
+/* Rank 0's saved iterates (save_every): the measured region after each saved
+ * iteration, those of a resumed checkpoint first; handed to the result. */
+typedef struct {
+    const pnp_data_geometry *geo;
+    int n, cap;
+    int *index;
+    float **images;
+} iterate_store;
+
+static void keep_iterate(void *user, int iteration, const float *x)
+{
+    iterate_store *s = user;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        s->index = realloc(s->index, sizeof(int) * s->cap);
+        s->images = realloc(s->images, sizeof(float *) * s->cap);
+        if (!s->index || !s->images) pnp_fatal("out of memory keeping iterate %d", iteration);
+    }
+    s->index[s->n] = iteration;
+    s->images[s->n++] = measured_region(s->geo, x);
 }
 
 /* Row index stored in a checkpoint (rank 0 reads, all receive; -1 if unreadable). */
@@ -610,15 +660,20 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     }
     const char *stop_env = getenv("PNP_STOP_AFTER");
     stop_state stop = {&tr, rank, size, stop_env ? atoi(stop_env) : 0, 0, 0, 0};
+    iterate_store store = {&geo, 0, 0, NULL, NULL};
+    if (rank == 0 && resume) { /* the checkpoint's saved iterates come first */
+        store.n = store.cap = ck.n_iterates, store.index = ck.iterate_index, store.images = ck.iterates;
+        ck.n_iterates = 0, ck.iterate_index = NULL, ck.iterates = NULL;
+    }
     pnp_solver_args args = {be,         comm,           row,    &p,         dn,   rank == 0 ? stdout : NULL,
                             resume ? ck.reconstruction : NULL, sharers, max_memory, stop_requested,
-                            solver_setup_agree, should_stop, &stop};
+                            solver_setup_agree, should_stop, &stop, rank == 0 ? keep_iterate : NULL, &store};
     const int started = pnp_solve(&args, x, y0, &tr) == 0;
     const int interrupted = started && !stop.diverged && !tr.converged && tr.iterations < row->max_iter;
     pnp_result_free(&ck);
 
     pnp_result r = {0};
-    if (started) gather_result(&tr, rank, size, &r);
+    if (started) gather_result(row, &tr, rank, size, &r);
     const double total_time = MPI_Wtime() - t_total;
     const int outcome = !started ? (stop.refused ? 2 : 3) : stop.diverged ? 1 : interrupted ? 3 : 0;
     if (!started) write_status_file(outcome, rank);
@@ -649,14 +704,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         r.total_time = total_time;
         r.unfused_convolutions = pnp_backend_unfused_convs(be);
         /* the measured region of x (x itself for circular) */
-        float *region = x;
-        if (geo.boundary == PNP_BOUNDARY_PAD) {
-            region = pnp_malloc(sizeof(float) * NY);
-            for (int c = 0; c < geo.c; ++c)
-                for (int i = 0; i < geo.h; ++i)
-                    memcpy(region + ((size_t)c * geo.h + i) * geo.w,
-                           x + ((size_t)c * geo.xh + geo.oy + i) * geo.xw + geo.ox, sizeof(float) * geo.w);
-        }
+        float *region = geo.boundary == PNP_BOUNDARY_PAD ? measured_region(&geo, x) : x;
+        r.n_iterates = store.n, r.iterate_index = store.index, r.iterates = store.images; /* r owns them now */
         const pnp_result_images img = {
             .channels = p.c, .height = p.h, .width = p.w, .reconstruction = region, .ground_truth = p.truth.data,
             .measurement = y0, .measurement_angle = p.angles ? p.angles[0] : NAN, .n_kernels = p.n_ops,
@@ -692,6 +741,9 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
                    sig, tr.iterations, row->max_iter, path, path);
         }
         fflush(stdout), fflush(stderr);
+    } else { /* no result written: the checkpoint's saved iterates were never handed over */
+        for (int q = 0; q < store.n; ++q) free(store.images[q]);
+        free(store.images), free(store.index);
     }
     pnp_trace_free(&tr);
     free(x), free(y0);

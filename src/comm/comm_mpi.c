@@ -4,8 +4,8 @@
  * reductions, one for all-gathers, grown on demand): an all-gather downloads
  * the own block when it starts and uploads the other ranks' blocks at the wait.
  *
- * Exactness: the solver reduces partial gradients, where the sum order is
- * MPI's; the all-gather only copies. Counts past MPI's int range: reductions
+ * Exactness: the data term's sums (S and B, pad's normal operator) are in
+ * MPI's order; the all-gather only copies. Counts past MPI's int range: reductions
  * go in pieces, an all-gather as one broadcast per rank in pieces (blocking). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -22,29 +22,34 @@
 
 /* ------------------------------------------------------- parameter table */
 
-/* T_AUTO_INT, T_AUTO_BOOL: an integer or boolean, or the string auto (stored as PNP_AUTO: pnp decides) */
-typedef enum { T_INT, T_FLOAT, T_BOOL, T_STRING, T_AUTO_INT, T_AUTO_BOOL } ptype;
+/* T_NFLOAT: a number or null (stored as NaN: "not given", e.g. step_size: null);
+ * T_AUTO_INT, T_AUTO_BOOL: an integer or boolean, or the string auto (stored as PNP_AUTO: pnp decides) */
+typedef enum { T_INT, T_FLOAT, T_NFLOAT, T_BOOL, T_STRING, T_AUTO_INT, T_AUTO_BOOL } ptype;
 typedef enum { SEC_DATASET, SEC_SOLVER } psection;
-/* Which datasets a dataset parameter belongs to (a mask; solver parameters: ANY). */
+/* Which datasets a dataset parameter belongs to, which solvers a solver parameter (masks). */
 enum { DS_HIGHRES = 1, DS_OBSERVED = 2, DS_ANY = 3 };
+enum { SV_PNP = 1, SV_DPIR = 2, SV_ANY = 3 };
 
 typedef struct {
     const char *name;
     const char *alias; /* accepted other spelling, or NULL */
     psection section;
-    int datasets;      /* DS_* mask */
+    int owners;        /* DS_* mask (dataset parameters) or SV_* mask (solver parameters) */
     ptype type;
     size_t offset, size; /* size: capacity for strings */
     const char *def;     /* default, as YAML text */
     double min;          /* numeric lower bound (inclusive) */
 } param;
 
-#define P(nm, al, sec, ds, ty, field, def, mn)                                               \
-    { nm, al, sec, ds, ty, offsetof(pnp_row, field), sizeof(((pnp_row *)0)->field), def, mn }
+#define P(nm, al, sec, own, ty, field, def, mn)                                              \
+    { nm, al, sec, own, ty, offsetof(pnp_row, field), sizeof(((pnp_row *)0)->field), def, mn }
 #define D(nm, ds, ty, field, def, mn) P(nm, NULL, SEC_DATASET, ds, ty, field, def, mn)
-#define S(nm, al, ty, field, def, mn) P(nm, al, SEC_SOLVER, DS_ANY, ty, field, def, mn)
+#define S(nm, al, ty, field, def, mn) P(nm, al, SEC_SOLVER, SV_ANY, ty, field, def, mn)
+#define SV(nm, sv, ty, field, def, mn) P(nm, NULL, SEC_SOLVER, sv, ty, field, def, mn)
 
-/* noise_level appears twice: one entry per dataset (its default differs), one field. */
+/* noise_level appears twice: one entry per dataset (its default differs), one
+ * field; max_iter likewise per solver. Bounds that exclude zero (lambda > 0)
+ * are checked in validate_solver, which can say so. */
 static const param PARAMS[] = {
     D("image_size", DS_HIGHRES, T_INT, image_size, "2048", 8),
     D("num_operators", DS_HIGHRES, T_INT, num_operators, "8", 1),
@@ -59,11 +64,18 @@ static const param PARAMS[] = {
     D("noise_level", DS_OBSERVED, T_FLOAT, noise_level, "0", 0),
     S("denoiser", NULL, T_STRING, denoiser, "drunet", 0),
     S("weights", NULL, T_STRING, weights, "", 0),
-    S("denoiser_sigma", NULL, T_FLOAT, denoiser_sigma, "0.005", 0),
-    S("step_size", NULL, T_FLOAT, step_size, "0.1", 0),
-    S("init_method", NULL, T_STRING, init_method, "zeros", 0),
-    S("max_iter", "n_iter", T_INT, max_iter, "10", 0),
+    SV("denoiser_sigma", SV_PNP, T_FLOAT, denoiser_sigma, "0.005", 0),
+    SV("step_size", SV_PNP, T_NFLOAT, step_size, "0.1", 0),
+    SV("step_size_scale", SV_PNP, T_FLOAT, step_size_scale, "0.99", -1e300),
+    SV("init_method", SV_PNP, T_STRING, init_method, "zeros", 0),
+    SV("wiener_eps", SV_PNP, T_NFLOAT, wiener_eps, "null", -1e300),
+    SV("denoiser_lambda_relaxation", SV_PNP, T_NFLOAT, denoiser_lambda_relaxation, "null", -1e300),
+    SV("sigma_start", SV_DPIR, T_FLOAT, sigma_start, "0.19215686274509805", -1e300), /* 49/255 */
+    SV("lambda", SV_DPIR, T_FLOAT, dpir_lambda, "0.23", -1e300),
+    P("max_iter", "n_iter", SEC_SOLVER, SV_PNP, T_INT, max_iter, "10", 0),
+    P("max_iter", "n_iter", SEC_SOLVER, SV_DPIR, T_INT, max_iter, "8", 0),
     S("tolerance", NULL, T_FLOAT, tolerance, "0", 0),
+    S("save_every", NULL, T_INT, save_every, "0", 0),
     S("backend", NULL, T_STRING, backend, "auto", 0),
     S("force_cpu", NULL, T_BOOL, force_cpu, "false", 0),
     S("precision", NULL, T_STRING, precision, "fp32", 0),
@@ -87,9 +99,10 @@ static const param PARAMS[] = {
     S("name_prefix", NULL, T_STRING, name_prefix, "pnp", 0),
 };
 #define NPARAMS ((int)(sizeof PARAMS / sizeof PARAMS[0]))
+_Static_assert(NPARAMS <= (int)(sizeof((pnp_row *)0)->marks / sizeof(pnp_mark)), "pnp_row.marks is too short");
 
 static const char *const DATASETS[] = {"highres_color_image", "observed"};
-static const char *const SOLVERS[] = {"PnP"};
+static const char *const SOLVERS[] = {"PnP", "DPIR"};
 static const char *const OBJECTIVES[] = {"psnr", "reconstruction_objective"};
 /* benchopt run options allowed at top level; recorded verbatim, not used */
 static const char *const RUN_OPTIONS[] = {"max-runs", "n-repetitions", "timeout", "plot", "html",
@@ -99,7 +112,7 @@ static const char *const RUN_OPTIONS[] = {"max-runs", "n-repetitions", "timeout"
 
 static const char *type_name(ptype t)
 {
-    return t == T_INT || t == T_AUTO_INT ? "integer" : t == T_FLOAT ? "number"
+    return t == T_INT || t == T_AUTO_INT ? "integer" : t == T_FLOAT || t == T_NFLOAT ? "number"
            : t == T_BOOL || t == T_AUTO_BOOL ? "boolean" : "string";
 }
 
@@ -109,16 +122,31 @@ static int dataset_mask(const char *name)
     return !strcmp(name, "highres_color_image") ? DS_HIGHRES : !strcmp(name, "observed") ? DS_OBSERVED : 0;
 }
 
-/* The parameter `key` of section sec that belongs to one of the datasets in ds. */
-static const param *find_param(const char *key, psection sec, int ds, int *index)
+/* SV_* of a solver name (0: unknown). */
+static int solver_mask(const char *name)
+{
+    return !strcmp(name, "PnP") ? SV_PNP : !strcmp(name, "DPIR") ? SV_DPIR : 0;
+}
+
+/* The parameter `key` of section sec that belongs to one of the owners (datasets or solvers) in mask. */
+static const param *find_param(const char *key, psection sec, int mask, int *index)
 {
     for (int i = 0; i < NPARAMS; ++i)
-        if (PARAMS[i].section == sec && (PARAMS[i].datasets & ds) &&
+        if (PARAMS[i].section == sec && (PARAMS[i].owners & mask) &&
             (strcmp(PARAMS[i].name, key) == 0 || (PARAMS[i].alias && strcmp(PARAMS[i].alias, key) == 0))) {
             *index = i;
             return &PARAMS[i];
         }
     return NULL;
+}
+
+/* Whether a parameter before PARAMS[i] of the same section and owners has its name (max_iter per solver). */
+static bool named_before(int i, psection sec, int mask)
+{
+    for (int j = 0; j < i; ++j)
+        if (PARAMS[j].section == sec && (PARAMS[j].owners & mask) && !strcmp(PARAMS[j].name, PARAMS[i].name))
+            return true;
+    return false;
 }
 
 /* ------------------------------------------------------- error context */
@@ -278,9 +306,15 @@ static int set_param(ctx *c, pnp_row *row, int pi, const scalar *s)
             *(long long *)field = s->i;
         }
         break;
+    case T_NFLOAT:
     case T_FLOAT:
+        if (p->type == T_NFLOAT && s->type == S_NULL) {
+            *(double *)field = NAN;
+            break;
+        }
         if (s->type != S_INT && s->type != S_FLOAT)
-            return fail(c, s->mark, "key '%s' expects a number, got %s '%s'", p->name, scalar_desc(s), s->text);
+            return fail(c, s->mark, "key '%s' expects a number%s, got %s '%s'", p->name,
+                        p->type == T_NFLOAT ? " or null" : "", scalar_desc(s), s->text);
         if (!(s->f >= p->min) || !isfinite(s->f))
             return fail(c, s->mark, "key '%s' must be a finite number >= %g, got '%s'", p->name, p->min, s->text);
         *(double *)field = s->f;
@@ -303,6 +337,7 @@ static int set_param(ctx *c, pnp_row *row, int pi, const scalar *s)
         break;
     }
     row->marks[pi] = s->mark;
+    row->given[pi] = true;
     return 0;
 }
 
@@ -427,11 +462,11 @@ static int parse_block(ctx *c, yaml_document_t *d, yaml_node_t *map, psection se
         for (char *save = NULL, *tok = strtok_r(keys, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             trim(tok);
             int pi;
-            const int ds = sec == SEC_DATASET ? dataset_mask(owner) : DS_ANY;
+            const int ds = sec == SEC_DATASET ? dataset_mask(owner) : solver_mask(owner);
             if (!find_param(tok, sec, ds, &pi)) {
                 char known[2048] = "";
                 for (int i = 0; i < NPARAMS; ++i)
-                    if (PARAMS[i].section == sec && (PARAMS[i].datasets & ds)) {
+                    if (PARAMS[i].section == sec && (PARAMS[i].owners & ds) && !named_before(i, sec, ds)) {
                         strcat(known, known[0] ? ", " : "");
                         strcat(known, PARAMS[i].name);
                     }
@@ -576,18 +611,28 @@ static void entries_free(entry *e, int n)
 
 /* ------------------------------------------------------- validation */
 
-static int param_index(const char *name)
+/* Whether PARAMS[i] is a parameter of row r (its dataset's or its solver's). */
+static bool param_of_row(int i, const pnp_row *r)
+{
+    const int mask = PARAMS[i].section == SEC_DATASET ? dataset_mask(r->dataset) : solver_mask(r->solver);
+    return (PARAMS[i].owners & mask) != 0;
+}
+
+/* The index of row r's parameter `name` (for its mark). */
+static int param_index(const pnp_row *r, const char *name)
 {
     for (int i = 0; i < NPARAMS; ++i)
-        if (!strcmp(PARAMS[i].name, name)) return i;
-    pnp_fatal("internal: no parameter named %s", name);
+        if (!strcmp(PARAMS[i].name, name) && param_of_row(i, r)) return i;
+    pnp_fatal("internal: no parameter named %s for %s / %s", name, r->dataset, r->solver);
 }
+
+static int validate_solver(ctx *c, const pnp_row *r); /* below: PnP's and DPIR's keys */
 
 static int validate_slurm(ctx *c, const pnp_row *r); /* below: the Slurm keys */
 
 static int validate_row(ctx *c, pnp_row *r)
 {
-#define MARK(nm) r->marks[param_index(nm)]
+#define MARK(nm) r->marks[param_index(r, nm)]
     if (r->torchrun_nproc_per_node > 1) { /* a workstation row: N ranks on one node */
         if (r->ntasks_per_node != 1 && r->ntasks_per_node != r->torchrun_nproc_per_node)
             return fail(c, MARK("torchrun_nproc_per_node"),
@@ -630,9 +675,6 @@ static int validate_row(ctx *c, pnp_row *r)
                     "got %d", r->index, r->patch_size);
     if (r->overlap < 0)
         return fail(c, MARK("overlap"), "row %d: overlap must be >= 0, got %d", r->index, r->overlap);
-    if (strcmp(r->init_method, "zeros") != 0)
-        return fail(c, MARK("init_method"), "row %d: init_method '%s' is not supported (only 'zeros')", r->index,
-                    r->init_method);
     if (strcmp(r->backend, "auto") && strcmp(r->backend, "cpu") && strcmp(r->backend, "cuda"))
         return fail(c, MARK("backend"), "row %d: backend must be 'auto', 'cpu' or 'cuda', got '%s'", r->index,
                     r->backend);
@@ -658,7 +700,52 @@ static int validate_row(ctx *c, pnp_row *r)
         return fail(c, MARK("denoiser"), "row %d: %s", r->index, why);
     if (!strcmp(arch, "none") && r->weights[0])
         return fail(c, MARK("weights"), "row %d: weights '%s' given with denoiser 'none'", r->index, r->weights);
+    if (validate_solver(c, r)) return -1;
     return validate_slurm(c, r);
+#undef MARK
+}
+
+static int validate_solver(ctx *c, const pnp_row *r)
+{
+#define MARK(nm) r->marks[param_index(r, nm)]
+#define GIVEN(nm) r->given[param_index(r, nm)]
+    if (!strcmp(r->solver, "DPIR")) {
+        if (!(r->sigma_start > 0))
+            return fail(c, MARK("sigma_start"), "row %d: key 'sigma_start' (DPIR's first denoiser level) must be > 0, "
+                        "got %g", r->index, r->sigma_start);
+        if (!(r->dpir_lambda > 0))
+            return fail(c, MARK("lambda"), "row %d: key 'lambda' (DPIR's rho_k = lambda noise^2 / sigma_k^2) must be "
+                        "> 0, got %g", r->index, r->dpir_lambda);
+        if (!(r->noise_level > 0))
+            return fail(c, GIVEN("noise_level") ? MARK("noise_level") : r->dataset_mark,
+                        "row %d: solver DPIR needs the noise level of the measurements (its denoiser levels go from "
+                        "sigma_start down to it): key 'noise_level' of dataset '%s' is %s", r->index, r->dataset,
+                        GIVEN("noise_level") ? "0" : "not given");
+        return 0;
+    }
+    if (strcmp(r->init_method, "zeros") && strcmp(r->init_method, "pseudo_inverse") && strcmp(r->init_method, "wiener"))
+        return fail(c, MARK("init_method"), "row %d: init_method must be 'zeros', 'pseudo_inverse' or 'wiener', got '%s'",
+                    r->index, r->init_method);
+    if (!(r->step_size_scale > 0))
+        return fail(c, MARK("step_size_scale"), "row %d: key 'step_size_scale' must be > 0, got %g", r->index,
+                    r->step_size_scale);
+    if (!isnan(r->step_size) && GIVEN("step_size_scale"))
+        return fail(c, MARK("step_size_scale"),
+                    "row %d: key 'step_size_scale' scales 1/L only with 'step_size: null', but this row has an "
+                    "explicit step_size %g: give one or the other", r->index, r->step_size);
+    if (!isnan(r->denoiser_lambda_relaxation) && !(r->denoiser_lambda_relaxation > 0))
+        return fail(c, MARK("denoiser_lambda_relaxation"),
+                    "row %d: key 'denoiser_lambda_relaxation' must be > 0 (or null: no relaxation), got %g", r->index,
+                    r->denoiser_lambda_relaxation);
+    if (!isnan(r->wiener_eps) && !(r->wiener_eps > 0))
+        return fail(c, MARK("wiener_eps"), "row %d: key 'wiener_eps' must be > 0 (or null: from noise_level), got %g",
+                    r->index, r->wiener_eps);
+    if (!strcmp(r->init_method, "wiener") && isnan(r->wiener_eps) && !(r->noise_level > 0))
+        return fail(c, MARK("init_method"),
+                    "row %d: init_method 'wiener' needs 'wiener_eps' or the dataset's noise_level (its default "
+                    "eps), and dataset '%s' gives no noise level", r->index, r->dataset);
+    return 0;
+#undef GIVEN
 #undef MARK
 }
 
@@ -710,7 +797,7 @@ int pnp_config_check_row(const pnp_config *cfg, const pnp_row *row, char *err, s
     for (size_t k = 0; k < sizeof files / sizeof *files; ++k) {
         char why[2048];
         if (files[k].path[0] && pnp_input_check(files[k].path, files[k].what, why, sizeof why))
-            return fail(&c, row->marks[param_index(files[k].key)], "row %d: %s: %s", row->index, files[k].key, why);
+            return fail(&c, row->marks[param_index(row, files[k].key)], "row %d: %s: %s", row->index, files[k].key, why);
     }
     return 0;
 }
@@ -828,7 +915,7 @@ static bool slurm_word_ok(const char *s)
 
 static int validate_slurm(ctx *c, const pnp_row *r)
 {
-#define MARK(nm) r->marks[param_index(nm)]
+#define MARK(nm) r->marks[param_index(r, nm)]
     if (!slurm_word_ok(r->slurm_gres))
         return fail(c, MARK("slurm_gres"), "row %d: slurm_gres '%s' must be one word (no spaces or quotes)", r->index,
                     r->slurm_gres);
@@ -852,8 +939,8 @@ static int validate_slurm(ctx *c, const pnp_row *r)
 
 /* ------------------------------------------------------------ driver */
 
-/* A row of the named dataset with every default. */
-static void row_defaults(pnp_row *r, const char *dataset, pnp_mark dataset_mark)
+/* A row of the named dataset and solver with every default. */
+static void row_defaults(pnp_row *r, const char *dataset, pnp_mark dataset_mark, const char *solver)
 {
     ctx c = {"<defaults>", NULL, 0};
     char err[256];
@@ -861,15 +948,16 @@ static void row_defaults(pnp_row *r, const char *dataset, pnp_mark dataset_mark)
     c.errlen = sizeof err;
     memset(r, 0, sizeof *r);
     snprintf(r->dataset, sizeof r->dataset, "%s", dataset);
+    snprintf(r->solver, sizeof r->solver, "%s", solver);
     r->dataset_mark = dataset_mark;
-    const int ds = dataset_mask(dataset);
     for (int i = 0; i < NPARAMS; ++i) {
-        if (!(PARAMS[i].datasets & ds)) continue;
+        if (!param_of_row(i, r)) continue;
         pnp_mark none = {0, 0};
         scalar s = resolve_plain(PARAMS[i].def, none);
         if (PARAMS[i].type == T_STRING) s.type = S_STRING;
         if (set_param(&c, r, i, &s)) pnp_fatal("internal: bad default for %s: %s", PARAMS[i].name, err);
     }
+    memset(r->given, 0, sizeof r->given);
 }
 
 static int apply_override(ctx *c, pnp_config *cfg, const char *kv)
@@ -886,11 +974,11 @@ static int apply_override(ctx *c, pnp_config *cfg, const char *kv)
     key[eq - kv] = '\0';
     trim(key);
     int pi, applied = 0;
-    if (!find_param(key, SEC_DATASET, DS_ANY, &pi) && !find_param(key, SEC_SOLVER, DS_ANY, &pi))
+    if (!find_param(key, SEC_DATASET, DS_ANY, &pi) && !find_param(key, SEC_SOLVER, SV_ANY, &pi))
         return fail(&oc, none, "unknown key '%s'%s", key, slurm_hint(key));
-    for (int r = 0; r < cfg->n_rows; ++r) { /* a dataset key goes to the rows whose dataset has it */
+    for (int r = 0; r < cfg->n_rows; ++r) { /* a key goes to the rows whose dataset or solver has it */
         if (!find_param(key, SEC_DATASET, dataset_mask(cfg->rows[r].dataset), &pi) &&
-            !find_param(key, SEC_SOLVER, DS_ANY, &pi))
+            !find_param(key, SEC_SOLVER, solver_mask(cfg->rows[r].solver), &pi))
             continue;
         scalar s = resolve_plain(eq + 1, none);
         if (PARAMS[pi].type == T_STRING && s.type != S_NULL) s.type = S_STRING; /* a path like 123 stays text */
@@ -898,8 +986,9 @@ static int apply_override(ctx *c, pnp_config *cfg, const char *kv)
         ++applied;
     }
     if (!applied)
-        return fail(&oc, none, "key '%s' is not a parameter of the dataset%s of this grid (%s)", key,
-                    cfg->n_rows > 1 ? "s" : "", cfg->n_rows ? cfg->rows[0].dataset : "none");
+        return fail(&oc, none, "key '%s' is not a parameter of the dataset%s or solver%s of this grid (%s, %s)", key,
+                    cfg->n_rows > 1 ? "s" : "", cfg->n_rows > 1 ? "s" : "", cfg->n_rows ? cfg->rows[0].dataset : "none",
+                    cfg->n_rows ? cfg->rows[0].solver : "none");
     return 0;
 }
 
@@ -958,9 +1047,8 @@ static int load_doc(ctx *c, yaml_document_t *doc, pnp_config *cfg, const char *c
                     for (int j = 0; j < nsv && rc == 0; ++j)
                         for (long long b = 0; b < block_size(&sv[j].params) && rc == 0; ++b) {
                             pnp_row *r = &cfg->rows[cfg->n_rows];
-                            row_defaults(r, ds[i].name, ds[i].mark);
+                            row_defaults(r, ds[i].name, ds[i].mark, sv[j].name);
                             r->index = cfg->n_rows++;
-                            snprintf(r->solver, sizeof r->solver, "%s", sv[j].name);
                             rc = apply_combo(c, &ds[i].params, a, r);
                             if (rc == 0) rc = apply_combo(c, &sv[j].params, b, r);
                         }
@@ -1225,8 +1313,13 @@ static void value_text(const pnp_row *row, const param *p, char *buf, size_t len
         if (p->size == sizeof(int)) snprintf(buf, len, "%d", *(const int *)field);
         else snprintf(buf, len, "%lld", *(const long long *)field);
         break;
-    case T_FLOAT: { /* shortest text that reads back to the same double */
+    case T_FLOAT:
+    case T_NFLOAT: { /* shortest text that reads back to the same double; NaN: null */
         const double v = *(const double *)field;
+        if (isnan(v)) {
+            snprintf(buf, len, "null");
+            break;
+        }
         for (int prec = 6; prec <= 17; ++prec) {
             snprintf(buf, len, "%.*g", prec, v);
             if (strtod(buf, NULL) == v) break;
@@ -1250,9 +1343,8 @@ void pnp_row_visit(const pnp_row *row, pnp_row_visit_fn fn, void *user)
 {
     fn(user, "dataset", "string", row->dataset);
     fn(user, "solver", "string", row->solver);
-    const int ds = dataset_mask(row->dataset);
     for (int i = 0; i < NPARAMS; ++i) {
-        if (!(PARAMS[i].datasets & ds)) continue;
+        if (!param_of_row(i, row)) continue;
         char v[1100];
         value_text(row, &PARAMS[i], v, sizeof v);
         fn(user, PARAMS[i].name, strcmp(v, "auto") ? type_name(PARAMS[i].type) : "string", v);

@@ -4,6 +4,7 @@
 #include "pnp/h5io.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,7 +415,7 @@ static void row_attr(void *user, const char *name, const char *type, const char 
 {
     hid_t g = *(hid_t *)user;
     if (!strcmp(type, "integer")) pnp_h5_attr_int(g, name, atoll(value));
-    else if (!strcmp(type, "number")) pnp_h5_attr_double(g, name, atof(value));
+    else if (!strcmp(type, "number")) pnp_h5_attr_double(g, name, strcmp(value, "null") ? atof(value) : NAN);
     else pnp_h5_attr_str(g, name, value); /* strings and booleans ("true"/"false") */
 }
 

@@ -69,6 +69,7 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
 {
     const long long it = r->traced, ranks = r->ranks;
     const double final_psnr = r->psnr && it > 0 ? r->psnr[it - 1] : r->initial_psnr;
+    const double final_ssim = r->ssim && it > 0 ? r->ssim[it - 1] : r->initial_ssim;
     const double final_residual = it > 0 ? r->residual[it - 1] : r->initial_residual;
     const int C = img->channels, H = img->height, W = img->width;
     pnp_h5 h5;
@@ -80,10 +81,21 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     pnp_h5_attr_str(f, "stop_reason", r->stop_reason);
     if (r->failure) pnp_h5_attr_str(f, "failure", r->failure);
     pnp_h5_attr_int(f, "iterations", it);
+    if (r->solver) pnp_h5_attr_str(f, "solver", r->solver);
+    if (!isnan(r->step_size)) pnp_h5_attr_double(f, "step_size", r->step_size);
+    if (!isnan(r->lipschitz)) {
+        pnp_h5_attr_double(f, "lipschitz", r->lipschitz);
+        pnp_h5_attr_int(f, "lipschitz_iterations", r->lipschitz_iterations);
+    }
+    pnp_h5_attr_int(f, "init_iterations", r->init_iterations);
     if (r->psnr) {
         pnp_h5_attr_double(f, "final_psnr", final_psnr);
         pnp_h5_attr_double(f, "initial_psnr", r->initial_psnr);
         if (!isnan(r->measurement_psnr)) pnp_h5_attr_double(f, "measurement_psnr", r->measurement_psnr);
+    }
+    if (r->ssim) {
+        pnp_h5_attr_double(f, "final_ssim", final_ssim);
+        pnp_h5_attr_double(f, "initial_ssim", r->initial_ssim);
     }
     pnp_h5_attr_double(f, "final_data_residual", final_residual);
     pnp_h5_attr_double(f, "initial_data_residual", r->initial_residual);
@@ -107,7 +119,19 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
 
     hid_t d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], C, H, W, img->reconstruction);
     if (r->psnr) pnp_h5_attr_double(d, "psnr", final_psnr);
+    if (r->ssim) pnp_h5_attr_double(d, "ssim", final_ssim);
     H5_CHECK(H5Dclose(d));
+    if (r->n_iterates > 0) {
+        hid_t ig = pnp_h5_group(f, "iterates");
+        for (int q = 0; q < r->n_iterates; ++q) {
+            char name[32];
+            snprintf(name, sizeof name, "%d", r->iterate_index[q]);
+            d = write_image(ig, name, C, H, W, r->iterates[q]);
+            pnp_h5_attr_int(d, "iteration", r->iterate_index[q]);
+            H5_CHECK(H5Dclose(d));
+        }
+        H5_CHECK(H5Gclose(ig));
+    }
     if (img->extended) {
         d = write_image(f, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION_EXTENDED], C, img->ext_height,
                         img->ext_width, img->extended);
@@ -133,6 +157,9 @@ int pnp_result_write(const char *path, const pnp_config *cfg, const pnp_row *row
     hid_t g = pnp_h5_group(f, "traces");
     hsize_t d1[1] = {(hsize_t)it}, d2[2] = {(hsize_t)it, (hsize_t)ranks}, dr[1] = {(hsize_t)ranks};
     if (r->psnr) write_f64(g, "psnr", 1, d1, r->psnr, "dB");
+    if (r->ssim) write_f64(g, "ssim", 1, d1, r->ssim, "1 (SSIM, data range 1)");
+    if (r->sigma) write_f64(g, "denoiser_sigma", 1, d1, r->sigma, "1 (image range)");
+    if (r->inner_iters) write_f64(g, "data_step_iterations", 1, d1, r->inner_iters, "conjugate-gradient iterations");
     write_f64(g, "data_residual", 1, d1, r->residual, "1/2 sum_i ||A_i x - y_i||^2");
     write_f64(g, "relative_change", 1, d1, r->change, "||x_k - x_{k-1}|| / ||x_k||");
     write_f64(g, "elapsed", 1, d1, r->elapsed, "s");
@@ -198,19 +225,23 @@ static int read_attrs(hid_t f, const char *path, pnp_result *r, char *err, size_
 {
     /* the first two strings, the first three integers and the first number are required */
     const char *str_keys[] = {"status", "backend", "grid_row", "config_file", "communication", "denoiser", "hosts",
-                              "slurm_job_id", "source", "stop_reason", "boundary", "failure", "slab_combine"};
+                              "slurm_job_id", "source", "stop_reason", "boundary", "solver", "failure",
+                              "slab_combine"};
     char **str_dst[] = {&r->status, &r->backend, &r->grid_row, &r->config_file, &r->communication, &r->denoiser,
-                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->failure,
-                        &r->slab_combine};
+                        &r->hosts, &r->slurm_job_id, &r->source, &r->stop_reason, &r->boundary, &r->solver,
+                        &r->failure, &r->slab_combine};
     const char *int_keys[] = {"grid_row_index", "ranks", "iterations", "windows", "window_height", "window_width",
-                              "batch_size", "channels", "unfused_convolutions", "patch_size", "comm_overlap"};
+                              "batch_size", "channels", "unfused_convolutions", "lipschitz_iterations",
+                              "init_iterations", "patch_size", "comm_overlap"};
     long long *int_dst[] = {&r->grid_row_index, &r->ranks, &r->iterations, &r->windows, &r->window_height,
                             &r->window_width, &r->batch_size, &r->channels, &r->unfused_convolutions,
-                            &r->patch_size, &r->comm_overlap};
+                            &r->lipschitz_iterations, &r->init_iterations, &r->patch_size, &r->comm_overlap};
     const char *num_keys[] = {"total_time", "final_psnr", "initial_psnr", "setup_time", "final_data_residual",
-                              "initial_data_residual", "measurement_psnr"};
+                              "initial_data_residual", "measurement_psnr", "final_ssim", "initial_ssim", "step_size",
+                              "lipschitz"};
     double *num_dst[] = {&r->total_time, &r->final_psnr, &r->initial_psnr, &r->setup_time, &r->final_residual,
-                         &r->initial_residual, &r->measurement_psnr};
+                         &r->initial_residual, &r->measurement_psnr, &r->final_ssim, &r->initial_ssim, &r->step_size,
+                         &r->lipschitz};
     int rc;
     for (size_t k = 0; k < sizeof str_keys / sizeof *str_keys; ++k)
         if ((rc = pnp_h5_read_attr_str(f, str_keys[k], str_dst[k], err, errlen)) < 0 || (rc && k < 2)) return -1;
@@ -246,9 +277,10 @@ static int read_traces(hid_t f, const char *path, pnp_result *r, char *err, size
     int rc = read_trace(g, "elapsed", 1, dims, 1, &r->elapsed, err, errlen);
     const long long n = rc ? 0 : (long long)dims[0], ranks = r->ranks;
     /* per iteration: psnr (with a reference) and data_residual (newer files): one of them at least */
-    const char *iter_names[3] = {"psnr", "data_residual", "relative_change"};
-    double **iter_dst[3] = {&r->psnr, &r->residual, &r->change};
-    for (int k = 0; k < 3 && !rc; ++k) {
+    const char *iter_names[6] = {"psnr", "data_residual", "relative_change", "ssim", "denoiser_sigma",
+                                 "data_step_iterations"};
+    double **iter_dst[6] = {&r->psnr, &r->residual, &r->change, &r->ssim, &r->sigma, &r->inner_iters};
+    for (int k = 0; k < 6 && !rc; ++k) {
         if (read_trace(g, iter_names[k], 1, dims, 0, iter_dst[k], err, errlen)) rc = -1;
         else if (*iter_dst[k] && (long long)dims[0] != n) {
             snprintf(err, errlen, "%s: /traces/%s has %llu values, /traces/elapsed %lld", path, iter_names[k],
@@ -309,6 +341,51 @@ static int read_image(hid_t f, const char *path, const char *name, long long cha
     return pnp_h5_read_f32(f, name, *out, numel, err, errlen) ? -1 : 0;
 }
 
+static herr_t add_iterate(hid_t group, const char *name, const H5L_info_t *info, void *user)
+{
+    (void)group, (void)info;
+    pnp_result *r = user;
+    char *end = NULL;
+    const long k = strtol(name, &end, 10);
+    if (*end || k < 1 || k > 1000000000L) return 0; /* not one of ours */
+    r->iterate_index = realloc(r->iterate_index, sizeof(int) * (size_t)(r->n_iterates + 1));
+    if (!r->iterate_index) pnp_fatal("out of memory");
+    int q = r->n_iterates++;
+    for (; q > 0 && r->iterate_index[q - 1] > k; --q) r->iterate_index[q] = r->iterate_index[q - 1];
+    r->iterate_index[q] = (int)k;
+    return 0;
+}
+
+/* Which /iterates/K there are (and with `images` each of them, the
+ * reconstruction's shape). */
+static int read_iterates(hid_t f, const char *path, pnp_result *r, int images, char *err, size_t errlen)
+{
+    if (H5Lexists(f, "iterates", H5P_DEFAULT) <= 0) return 0;
+    hid_t g = H5Gopen2(f, "iterates", H5P_DEFAULT);
+    if (g < 0) {
+        snprintf(err, errlen, "%s: /iterates is not a group", path);
+        return -1;
+    }
+    hsize_t idx = 0;
+    H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_iterate, r);
+    int rc = 0;
+    if (images && r->n_iterates > 0) {
+        r->iterates = pnp_calloc((size_t)r->n_iterates, sizeof(float *));
+        for (int q = 0; q < r->n_iterates && !rc; ++q) {
+            char name[48];
+            int h = 0, w = 0;
+            snprintf(name, sizeof name, "iterates/%d", r->iterate_index[q]);
+            rc = read_image(f, path, name, r->channels, &h, &w, &r->iterates[q], err, errlen);
+            if (!rc && (h != r->height || w != r->width)) {
+                snprintf(err, errlen, "%s: /%s is %dx%d, /reconstruction %dx%d", path, name, h, w, r->height, r->width);
+                rc = -1;
+            }
+        }
+    }
+    H5Gclose(g);
+    return rc;
+}
+
 static int read_images(hid_t f, const char *path, pnp_result *r, char *err, size_t errlen)
 {
     if (read_image(f, path, pnp_result_image_names[PNP_RESULT_RECONSTRUCTION], r->channels, &r->height, &r->width,
@@ -334,6 +411,7 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
 {
     memset(r, 0, sizeof *r);
     r->initial_psnr = r->final_psnr = r->total_time = r->setup_time = r->initial_residual = r->final_residual = NAN;
+    r->initial_ssim = r->final_ssim = r->step_size = r->lipschitz = NAN;
     r->measurement_psnr = NAN;
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -367,7 +445,8 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
     if (!rc) rc = read_traces(f, path, r, err, errlen);
     for (int k = 0; k < PNP_RESULT_IMAGES && !rc; ++k)
         r->has_image[k] = H5Lexists(f, pnp_result_image_names[k], H5P_DEFAULT) > 0;
-    if (!rc && (what & PNP_RESULT_READ_IMAGE)) rc = read_images(f, path, r, err, errlen);
+    if (!rc && (what & (PNP_RESULT_READ_IMAGE | PNP_RESULT_READ_ITERATES))) rc = read_images(f, path, r, err, errlen);
+    if (!rc) rc = read_iterates(f, path, r, what & PNP_RESULT_READ_ITERATES, err, errlen);
     if (f >= 0) H5Fclose(f);
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
     return rc;
@@ -376,11 +455,61 @@ int pnp_result_read(const char *path, int what, pnp_result *r, char *err, size_t
 void pnp_result_free(pnp_result *r)
 {
     char *strings[] = {r->status, r->stop_reason, r->backend, r->communication, r->denoiser, r->source, r->hosts,
-                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->failure, r->slab_combine};
+                       r->boundary, r->grid_row, r->config_file, r->slurm_job_id, r->solver, r->failure,
+                       r->slab_combine};
     for (size_t k = 0; k < sizeof strings / sizeof *strings; ++k) free(strings[k]);
-    free(r->psnr), free(r->residual), free(r->change), free(r->elapsed), free(r->planned_memory);
+    free(r->psnr), free(r->ssim), free(r->residual), free(r->change), free(r->elapsed), free(r->planned_memory);
+    free(r->sigma), free(r->inner_iters);
+    for (int q = 0; r->iterates && q < r->n_iterates; ++q) free(r->iterates[q]);
+    free(r->iterates), free(r->iterate_index);
     free(r->operators_owned), free(r->windows_owned), free(r->window_first), free(r->pixels_owned);
     for (int k = 0; k < PNP_RESULT_PER_RANK; ++k) free(r->per_rank[k]);
     free(r->reconstruction), free(r->extended);
     memset(r, 0, sizeof *r);
+}
+
+int pnp_result_read_iterate(const char *path, int iteration, int *c, int *h, int *w, float **data, char *err,
+                            size_t errlen)
+{
+    pnp_result r;
+    *data = NULL;
+    if (pnp_result_read(path, PNP_RESULT_READ_SUMMARY, &r, err, errlen)) {
+        pnp_result_free(&r);
+        return -1;
+    }
+    int found = 0;
+    for (int q = 0; q < r.n_iterates; ++q) found |= r.iterate_index[q] == iteration;
+    int rc = 0;
+    if (!found) {
+        char have[512] = "";
+        for (int q = 0; q < r.n_iterates && strlen(have) + 16 < sizeof have; ++q)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%d", q ? ", " : "", r.iterate_index[q]);
+        snprintf(err, errlen, "%s: no /iterates/%d (%s%s)", path, iteration,
+                 r.n_iterates ? "the file holds iterations " : "the run saved none: give it save_every",
+                 have);
+        rc = -1;
+    } else {
+        H5E_auto2_t old_fn;
+        void *old_data;
+        H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        char name[48];
+        snprintf(name, sizeof name, "iterates/%d", iteration);
+        if (f < 0) {
+            snprintf(err, errlen, "%s: cannot open as HDF5", path);
+            rc = -1;
+        } else {
+            rc = read_image(f, path, name, r.channels, h, w, data, err, errlen);
+            H5Fclose(f);
+        }
+        H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
+        *c = (int)r.channels;
+    }
+    pnp_result_free(&r);
+    if (rc) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
 }

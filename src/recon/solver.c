@@ -1,18 +1,22 @@
-/* solver.c - the distributed PnP iteration (include/pnp/solver.h).
+/* solver.c - the distributed PnP and DPIR iterations (include/pnp/solver.h).
  *
  * Buffers on the backend (N = c*xh*xw floats each, the domain of x): x, the
- * next x, and z (the gradient at x, then the gradient step in place); the
- * truth [c,h,w] when there is one (and for pad a crop [c,h,w] of x for its
- * PSNR); the data term's own (include/pnp/data_term.h); for tiled denoising two
- * window batches [batch, c, win_h, win_w] and the packed owned pixels of every
- * window [N] that the all-gather fills. The measurements live only while they
- * are added to the data term.
+ * next x, and z (PnP: the gradient at x, then the gradient step in place;
+ * DPIR: the data step); the truth [c,h,w] when there is one (and for pad a
+ * crop [c,h,w] of x for its PSNR and SSIM); the data term's own
+ * (include/pnp/data_term.h); for tiled denoising two window batches
+ * [batch, c, win_h, win_w] and the packed owned pixels of every window [N]
+ * that the all-gather fills. The measurements live only while they are added
+ * to the data term.
  *
- * Order of one iteration k: z = x - step * g (g, the gradient at x, is in z),
- * x' = clamp(D(z)), change = ||x' - x|| / ||x'||, x = x', PSNR, then the
- * gradient at the new x into z and from it f(x) (pnp_data_term_value): the
- * residual of each iteration's output costs no extra pass, and the gradient
- * of x_0 is computed at setup. */
+ * Order of one iteration k: the data-term step into z (PnP: z = x - gamma g,
+ * g the gradient at x; DPIR: z = the exact or CG minimiser of
+ * f + rho_k/2 ||. - x||^2), x' = D(z) (PnP: relaxed and clamped), change =
+ * ||x' - x|| / ||x'||, x = x', PSNR and SSIM, then the gradient at the new x
+ * into z and from it f(x) (pnp_data_term_value): PnP's next step needs that
+ * gradient anyway, so its residual costs no extra pass; DPIR pays one
+ * gradient per iteration for the trace. The gradient of x_0 is computed at
+ * setup. */
 #include "pnp/solver.h"
 
 #include <math.h>
@@ -40,19 +44,33 @@ void pnp_trace_alloc(pnp_trace *tr, int max_iter)
 {
     memset(tr, 0, sizeof *tr);
     const size_t n = max_iter > 0 ? (size_t)max_iter : 1;
-    double **arrays[] = {&tr->psnr,      &tr->residual,  &tr->change,     &tr->elapsed,        &tr->grad_time,
-                         &tr->denoise_time, &tr->wait_time, &tr->comm_time, &tr->bytes_sent, &tr->bytes_received,
+    double **arrays[] = {&tr->psnr,         &tr->ssim,        &tr->residual,   &tr->change,
+                         &tr->elapsed,      &tr->sigma,       &tr->inner_iters, &tr->grad_time,
+                         &tr->denoise_time, &tr->wait_time,   &tr->comm_time,   &tr->bytes_sent,
+                         &tr->bytes_received,
                          &tr->peak_bytes};
     for (size_t k = 0; k < sizeof arrays / sizeof *arrays; ++k) *arrays[k] = pnp_calloc(n, sizeof(double));
-    tr->psnr_initial = tr->residual_initial = tr->measurement_psnr = NAN;
+    tr->psnr_initial = tr->ssim_initial = tr->residual_initial = tr->measurement_psnr = NAN;
+    tr->step_size = tr->lipschitz = NAN;
 }
 
 void pnp_trace_free(pnp_trace *tr)
 {
-    free(tr->psnr), free(tr->residual), free(tr->change), free(tr->elapsed);
-    free(tr->grad_time), free(tr->denoise_time), free(tr->wait_time), free(tr->comm_time), free(tr->peak_bytes);
-    free(tr->bytes_sent), free(tr->bytes_received);
+    free(tr->psnr), free(tr->ssim), free(tr->residual), free(tr->change), free(tr->elapsed), free(tr->sigma);
+    free(tr->inner_iters), free(tr->grad_time), free(tr->denoise_time), free(tr->wait_time), free(tr->comm_time);
+    free(tr->bytes_sent), free(tr->bytes_received), free(tr->peak_bytes);
     memset(tr, 0, sizeof *tr);
+}
+
+void pnp_dpir_schedule(const pnp_row *row, int k, double *sigma, double *rho)
+{
+    /* deepinv's get_DPIR_params: sigma_k = logspace(log10 sigma_start, log10 noise, max_iter);
+     * its step 1/rho_k = (sigma_k / max(0.01, noise))^2 / lambda */
+    const int n = row->max_iter;
+    const double a = log10(row->sigma_start), b = log10(row->noise_level);
+    *sigma = pow(10.0, n > 1 ? a + (b - a) * k / (n - 1) : a);
+    const double floor_noise = row->noise_level > 0.01 ? row->noise_level : 0.01;
+    *rho = row->dpir_lambda * floor_noise * floor_noise / (*sigma * *sigma);
 }
 
 static double now(pnp_backend *be)
@@ -70,6 +88,15 @@ static double region_psnr(pnp_backend *be, pnp_data_term *dt, const float *x, fl
     if (crop) pnp_data_term_crop(dt, x, crop);
     const double sse = be->ops->sum_sq_diff(be, crop ? crop : x, truth, n);
     return sse == 0 ? INFINITY : isfinite(sse) ? 10.0 * log10((double)n / sse) : NAN;
+}
+
+/* The PSNR and SSIM of x's measured region (region_psnr; the SSIM NaN too when
+ * x is not finite). */
+static void region_metrics(pnp_backend *be, pnp_data_term *dt, const pnp_data_geometry *g, const float *x, float *crop,
+                           const float *truth, double *psnr, double *ssim)
+{
+    *psnr = region_psnr(be, dt, x, crop, truth, (size_t)g->c * g->h * g->w);
+    *ssim = isnan(*psnr) ? NAN : be->ops->ssim(be, crop ? crop : x, truth, g->c, g->h, g->w);
 }
 
 /* The tiled denoiser of one rank: the windows, its slab, the batch buffers,
@@ -319,6 +346,7 @@ static void progress_line(FILE *f, const pnp_trace *tr, int k, int first, int ma
     const double per_iter = (tr->elapsed[k] - (first > 0 ? tr->elapsed[first - 1] : 0)) / (k + 1 - first);
     fprintf(f, "iter %3d/%d  ", k + 1, max_iter);
     if (!isnan(tr->psnr[k])) fprintf(f, "PSNR %7.3f dB  ", tr->psnr[k]);
+    if (!isnan(tr->ssim[k])) fprintf(f, "SSIM %.4f  ", tr->ssim[k]);
     fprintf(f,
             "residual %10.4e  change %9.3e  %.4f s = grad %.4f + denoise %.4f + wait %.4f + transfer %.4f s  "
             "peak %8.1f MiB  elapsed %7.1f s  ETA %6.1f s\n",
@@ -339,6 +367,14 @@ static int any_rank(const pnp_solver_args *a, int mine)
     be->ops->download(be, &v, dev, sizeof v);
     be->ops->free(be, dev);
     return v > 0;
+}
+
+/* The Tikhonov / Wiener eps of init wiener: the row's, else 10 noise_level^2
+ * (1/2 sum ||A_i x - y_i||^2 + eps/2 ||x||^2 is the MAP estimate for pixels of
+ * variance 0.1 under noise of that level). */
+static double wiener_eps(const pnp_row *row)
+{
+    return !isnan(row->wiener_eps) ? row->wiener_eps : 10.0 * row->noise_level * row->noise_level;
 }
 
 /* Whole-image denoising (or none): *planned, what the rank holds now plus the
@@ -374,7 +410,8 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     const int C = geo.c, XH = geo.xh, XW = geo.xw, iters = row->max_iter;
     const size_t N = (size_t)C * XH * XW, bytes = N * sizeof(float);
     const size_t NY = (size_t)C * p->h * p->w, ybytes = NY * sizeof(float);
-    if (!o->gather_windows || !o->add_scaled) pnp_fatal("backend '%s' has no solver operations yet", o->name);
+    const bool dpir = !strcmp(row->solver, "DPIR");
+    if (!o->gather_windows || !o->add_scaled || !o->ssim) pnp_fatal("backend '%s' has no solver operations yet", o->name);
 
     const int first = tr->iterations;
     if (first > 0 && !a->x_resume) pnp_fatal("pnp_solve: %d iterations recorded but no x to resume from", first);
@@ -414,14 +451,64 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
      * alone; the agreement below then ends a stopped setup */
     pnp_data_term_ready(dt);
 
-    /* x_0 = 0 (init "zeros": alloc is zero-filled), or the resumed x; its
-     * gradient, residual and PSNR before the tiles are planned, so that their
-     * scratch counts in what is held */
-    if (first > 0) o->upload(be, x, a->x_resume, bytes);
+    /* PnP's step: the row's, or step_size_scale / L; its relaxation weight */
+    double gamma = row->step_size, alpha = 1;
+    if (!dpir) {
+        if (isnan(gamma)) {
+            tr->lipschitz = pnp_data_term_lipschitz(dt, &tr->lipschitz_iters);
+            gamma = tr->lipschitz > 0 ? row->step_size_scale / tr->lipschitz : row->step_size_scale;
+        }
+        tr->step_size = gamma;
+        if (!isnan(row->denoiser_lambda_relaxation))
+            alpha = gamma * row->denoiser_lambda_relaxation / (1 + gamma * row->denoiser_lambda_relaxation);
+    }
+
+    /* x_0 (or the resumed x): PnP zeros (alloc is zero-filled), clamp(A^T y),
+     * or clamp((sum A_i^T A_i + eps I)^-1 A^T y); DPIR A^T y as deepinv's;
+     * then its gradient, residual, PSNR and SSIM before the tiles are planned,
+     * so that their scratch counts in what is held */
+    if (first > 0) {
+        o->upload(be, x, a->x_resume, bytes);
+    } else if (dpir || !strcmp(row->init_method, "pseudo_inverse")) {
+        o->add_scaled(be, x, pnp_data_term_adjoint_y(dt), 0.0f, pnp_data_term_adjoint_y(dt), N); /* a copy */
+        if (!dpir) o->clamp01(be, x, N);
+    } else if (!strcmp(row->init_method, "wiener")) {
+        tr->init_iters = pnp_data_term_solve(dt, NULL, (float)wiener_eps(row), x);
+        o->clamp01(be, x, N);
+    }
+    if (a->progress) {
+        if (dpir) {
+            double s0, r0, s1, r1;
+            pnp_dpir_schedule(row, 0, &s0, &r0);
+            pnp_dpir_schedule(row, iters > 0 ? iters - 1 : 0, &s1, &r1);
+            fprintf(a->progress, "  solver DPIR: x_0 = A^T y; sigma %.4g -> %.4g, rho %.4g -> %.4g over %d iterations; "
+                    "data step %s\n", s0, s1, r0, r1, iters,
+                    geo.boundary == PNP_BOUNDARY_PAD ? "by conjugate gradients" : "exact (Fourier)");
+        } else {
+            fprintf(a->progress, "  solver PnP: step %.6g", gamma);
+            if (!isnan(tr->lipschitz))
+                fprintf(a->progress, " = %.4g / L, L = %.6g (%s)", row->step_size_scale, tr->lipschitz,
+                        tr->lipschitz_iters ? "power method" : "exact: max over frequencies of sum |H_i|^2");
+            if (alpha != 1) fprintf(a->progress, "; relaxation a = %.4g", alpha);
+            fprintf(a->progress, "; init %s", first > 0 ? "(resumed)" : row->init_method);
+            if (!strcmp(row->init_method, "wiener") && first == 0) fprintf(a->progress, " (eps %.4g)", wiener_eps(row));
+            fprintf(a->progress, "\n");
+        }
+        if (row->distribute_physics && a->comm->size > 1)
+            fprintf(a->progress, "  data term: operators over %d ranks; %s\n", a->comm->size,
+                    geo.boundary == PNP_BOUNDARY_PAD
+                        ? "boundary pad: the normal operator is all-reduced at every gradient (and data step "
+                          "iteration), per iteration"
+                        : "S and B summed once at setup, the gradient needs no communication");
+        fflush(a->progress);
+    }
     pnp_data_term_gradient(dt, x, z);
     if (first == 0) {
         tr->residual_initial = pnp_data_term_value(dt, x, z);
-        tr->psnr_initial = has_truth ? region_psnr(be, dt, x, crop, truth, NY) : NAN;
+        if (has_truth) region_metrics(be, dt, &geo, x, crop, truth, &tr->psnr_initial, &tr->ssim_initial);
+    } else if (has_truth) { /* the metrics' scratch, as an uninterrupted run holds it */
+        double unused_psnr, unused_ssim;
+        region_metrics(be, dt, &geo, x, crop, truth, &unused_psnr, &unused_ssim);
     }
 
     tiled td = {0};
@@ -457,38 +544,53 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         return -1;
     }
 
-    const float sigma = (float)row->denoiser_sigma;
+    float *saved = a->on_iterate && row->save_every > 0 ? pnp_malloc(bytes) : NULL; /* host copy of x */
     pnp_comm *cm = a->comm;
     be->ops->sync(be);
     pnp_comm_account_start(cm); /* the ranks start together; the setup's collectives are not an iteration's */
     const double t_start = MPI_Wtime() - (first > 0 ? tr->elapsed[first - 1] : 0);
     double sent = cm->bytes_sent, received = cm->bytes_received;
     for (int k = first; k < iters; ++k) {
-        const double comm0 = a->comm->seconds;
+        const double comm0 = cm->seconds;
         const double t0 = now(be);
-        o->add_scaled(be, z, x, -(float)row->step_size, z, N); /* z = x - step * grad f(x) */
-        const double t1 = now(be), comm1 = a->comm->seconds;
+        double sigma = row->denoiser_sigma, rho = 0;
+        if (dpir) { /* z = argmin f + rho_k/2 ||. - x||^2 */
+            pnp_dpir_schedule(row, k, &sigma, &rho);
+            tr->inner_iters[k] = pnp_data_term_solve(dt, x, (float)rho, z);
+        } else { /* z = x - gamma * grad f(x) (z holds the gradient) */
+            o->add_scaled(be, z, x, -(float)gamma, z, N);
+        }
+        tr->sigma[k] = sigma;
+        const double t1 = now(be), comm1 = cm->seconds;
 
         if (!a->dn) { /* x' = z: swapped in, z is rewritten below */
             float *t = xn;
             xn = z, z = t;
         } else if (tiled_mode) {
-            tiled_denoise(&td, a, z, xn, C, XH, XW, sigma);
+            tiled_denoise(&td, a, z, xn, C, XH, XW, (float)sigma);
         } else {
-            pnp_denoiser_forward(a->dn, z, 1, XH, XW, sigma, xn);
+            pnp_denoiser_forward(a->dn, z, 1, XH, XW, (float)sigma, xn);
         }
-        tr->nonfinite = o->clamp01(be, xn, N); /* the iterate diverged: should_stop ends the run */
+        if (!dpir && alpha != 1 && a->dn) { /* x' = z + a (D(z) - z) */
+            o->add_scaled(be, xn, xn, -1.0f, z, N);
+            o->add_scaled(be, xn, z, (float)alpha, xn, N);
+        }
+        /* a NaN or an infinity means the iterate diverged (should_stop ends the
+         * run): PnP's clamp says so; DPIR (no clamp) learns it from |x'|^2 */
+        tr->nonfinite = !dpir && o->clamp01(be, xn, N);
         const double step_sq = o->sum_sq_diff(be, xn, x, N), norm_sq = o->dot(be, xn, xn, N);
+        if (dpir) tr->nonfinite = !isfinite(norm_sq);
         tr->change[k] = norm_sq > 0 ? sqrt(step_sq / norm_sq) : (step_sq > 0 ? INFINITY : 0);
         float *swap = x; /* x <- x' */
         x = xn, xn = swap;
-        tr->psnr[k] = has_truth && !tr->nonfinite ? region_psnr(be, dt, x, crop, truth, NY) : NAN;
-        const double t2 = now(be), comm2 = a->comm->seconds;
+        tr->psnr[k] = tr->ssim[k] = NAN;
+        if (has_truth && !tr->nonfinite) region_metrics(be, dt, &geo, x, crop, truth, &tr->psnr[k], &tr->ssim[k]);
+        const double t2 = now(be), comm2 = cm->seconds;
 
         pnp_data_term_gradient(dt, x, z); /* for the next step, and f(x) */
         tr->residual[k] = pnp_data_term_value(dt, x, z);
         const double t3 = now(be);
-        tr->grad_time[k] = (t1 - t0) + (t3 - t2) - (a->comm->seconds - comm2) - (comm1 - comm0);
+        tr->grad_time[k] = (t1 - t0) + (t3 - t2) - (cm->seconds - comm2) - (comm1 - comm0);
         tr->denoise_time[k] = (t2 - t1) - (comm2 - comm1);
         /* the collectives since the last split (this iteration's and the stop agreement before it) */
         pnp_comm_account(cm, &tr->wait_time[k], &tr->comm_time[k]);
@@ -498,6 +600,10 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         tr->elapsed[k] = t3 - t_start;
         tr->iterations = k + 1;
         if (a->progress) progress_line(a->progress, tr, k, first, iters);
+        if (saved && (k + 1) % row->save_every == 0) {
+            o->download(be, saved, x, bytes);
+            a->on_iterate(a->iterate_user, k + 1, saved);
+        }
         if (k + 1 < iters && row->tolerance > 0 && any_rank(a, tr->change[k] < row->tolerance)) {
             tr->converged = 1;
             break;
@@ -513,6 +619,7 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
     }
 
     o->download(be, x_out, x, bytes);
+    free(saved);
     if (tiled_mode) tiled_free(&td, be);
     pnp_data_term_destroy(dt);
     o->free(be, truth);

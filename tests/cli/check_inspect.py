@@ -26,8 +26,8 @@ import h5py
 import numpy as np
 
 failed = 0
-FIGURES = ("psnr_vs_iteration.png", "psnr_vs_time.png", "residual_vs_iteration.png", "time_split.png",
-           "scaling.png", "memory_per_rank.png")
+FIGURES = ("psnr_vs_iteration.png", "psnr_vs_time.png", "ssim_vs_iteration.png", "residual_vs_iteration.png",
+           "time_split.png", "scaling.png", "memory_per_rank.png")
 
 
 def check(cond, what):

@@ -38,7 +38,7 @@ check "a table per file: status, time per iteration split, peak memory per rank"
     [ \$(grep -cE '^  time / iteration .* wall = gradient .* \+ denoiser .* \+ wait .* \+ transfer ' '$TMP/inspect.txt') -eq 3 ] &&
     grep -qE '^  peak memory +rank 0 .* MiB \| rank 1 .* MiB$' '$TMP/inspect.txt'"
 check "status read from the file: interrupted" grep -qE "^$intr .* interrupted " "$TMP/inspect.txt"
-check "the 2-rank row: 2 ranks, cpu, 3 iterations" grep -qE "^$two +0 +2 cpu +finished +3 " "$TMP/inspect.txt"
+check "the 2-rank row: PnP, 2 ranks, cpu, 3 iterations" grep -qE "^$two +0 +PnP +2 cpu +finished +3 " "$TMP/inspect.txt"
 
 cp "$two" "$TMP/older.h5"
 $PY -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); [f['traces'].pop(k) for k in

@@ -38,8 +38,8 @@ same() { # same REF NAME TOL WHAT
 
 check "1 rank, tiled 32/8 denoiser" run t1 1 $small $dist
 $PY tests/cli/check_run.py layout "$TMP/t1/default_row0.h5" 3 1 || status=1
-check "progress: one line per iteration with PSNR, data residual, relative change, times, peak memory and ETA" \
-    bash -c "[ \$(grep -cE '^iter +[0-9]+/3 +PSNR .* dB +residual [0-9.e+-]+ +change [0-9.e+-]+ +[0-9.]+ s = grad [0-9.]+ \+ denoise [0-9.]+ \+ wait [0-9.]+ \+ transfer [0-9.]+ s +peak .* MiB .* ETA' '$TMP/t1.log') -eq 3 ]"
+check "progress: one line per iteration with PSNR, SSIM, data residual, relative change, times, peak memory and ETA" \
+    bash -c "[ \$(grep -cE '^iter +[0-9]+/3 +PSNR .* dB +SSIM [0-9.]+ +residual [0-9.e+-]+ +change [0-9.e+-]+ +[0-9.]+ s = grad [0-9.]+ \+ denoise [0-9.]+ \+ wait [0-9.]+ \+ transfer [0-9.]+ s +peak .* MiB .* ETA' '$TMP/t1.log') -eq 3 ]"
 for np in 2 3 4; do
     if run t$np $np $small $dist; then
         same t1 t$np 1e-6 "$np ranks, distributed physics and tiles = 1 rank"

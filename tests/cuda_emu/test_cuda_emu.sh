@@ -22,6 +22,8 @@
 #    cuda backend); every device byte the emulation saw at its high-water mark
 #    counted by the backend's peak, nothing left allocated at exit; the root
 #    attribute unfused_convolutions (0, and > 0 with fused calls refused);
+#    PnP with step_size null, the Wiener start and a relaxation, and DPIR
+#    (blur_solve, SSIM) on 1 rank and on 2 ranks with a GPU each;
 #  - failures attributed where they happen: a failing cudaStreamDestroy at
 #    teardown and a failing kernel launch each end the run with a message
 #    naming that call;
@@ -132,6 +134,36 @@ close cpu_2 nccl_1 "2 ranks with a GPU each, one grouped-broadcast all-gather pe
 close cpu_2 nccl_3 "3 ranks with a GPU each, all-gathers of batches 3 + 1 overlapping = cpu"
 check "EMULATED cuda: ranks with a GPU each reduce through NCCL and overlap by default (auto)" \
     test "$(attr nccl communication) $(attr nccl comm_overlap) $(attr nccl_1 comm_overlap)" = "nccl 1 0"
+
+# the solvers of issue 17: PnP with step_size null, the Wiener start and a
+# relaxation (L from S, the exact Tikhonov solve), and DPIR (the exact data
+# step each iteration), SSIM traced: 1 rank, and 2 ranks with a GPU each (S
+# and B summed once over emulated NCCL)
+cat >"$TMP/algo.yml" <<YAML
+dataset:
+  - highres_color_image: {image_size: 64, num_operators: 8, noise_level: 0.1}
+solver:
+  - PnP: {denoiser: "drunet:8,16,32,64:1", step_size: null, init_method: wiener, denoiser_lambda_relaxation: 2, max_iter: 3}
+  - DPIR: {denoiser: "drunet:8,16,32,64:1", max_iter: 4}
+YAML
+algo_close() { # algo_close REF NAME WHAT
+    for k in 0 1; do
+        $PY tests/cli/check_run.py close "$TMP/$1/algo_row$k.h5" "$TMP/$2/algo_row$k.h5" 1e-5 1e-5 \
+            "EMULATED cuda: $3, row $k ($([ $k -eq 0 ] && echo PnP || echo DPIR))" || status=1
+    done
+}
+check "EMULATED cpu reference, PnP (step null, wiener, relaxation) and DPIR" run algo_cpu 1 "$TMP/algo.yml" --set backend=cpu
+check "EMULATED cuda, PnP (step null, wiener, relaxation) and DPIR" run algo_cuda 1 "$TMP/algo.yml" --set backend=cuda
+algo_close algo_cpu algo_cuda "the solvers of issue 17 = cpu"
+check "EMULATED cuda: SSIM traced, within 1e-6 of the cpu's" $PY -c "
+import h5py, numpy as np, sys
+a, b = (h5py.File(f'$TMP/{d}/algo_row1.h5')['traces/ssim'][...] for d in ('algo_cpu', 'algo_cuda'))
+sys.exit(0 if a.shape == (4,) and np.max(np.abs(a - b)) <= 1e-6 else 1)"
+export PNP_EMU_DEVICES=2
+check "EMULATED cuda, the solvers on 2 ranks with a GPU each" run algo_nccl 2 "$TMP/algo.yml" --set backend=cuda \
+    --set distribute_physics=true
+unset PNP_EMU_DEVICES
+algo_close algo_cpu algo_nccl "2 ranks, S and B summed over emulated NCCL"
 
 export PNP_EMU_REFUSE_FUSED=1
 check "EMULATED cuda, fused calls refused" run refused 1 $small --set backend=cuda

@@ -480,6 +480,18 @@ int main(void)
     gpu->ops->download(gpu, got, yd, bytes);
     CHECK(max_abs_diff(got, g, numel) <= 1e-5 * (1 + max_abs(g, numel)), "cuda data-term gradient = cpu: %.3g",
           max_abs_diff(got, g, numel));
+    /* the exact data step (B + rho rfft(z)) / (S + rho), with z = x and z = 0 */
+    for (int with_z = 0; with_z < 2; ++with_z) {
+        cpu->ops->blur_solve(bc, with_z ? x : NULL, 0.05f, g);
+        gpu->ops->blur_solve(bg, with_z ? xd : NULL, 0.05f, yd);
+        gpu->ops->download(gpu, got, yd, bytes);
+        CHECK(max_abs_diff(got, g, numel) <= 1e-5 * (1 + max_abs(g, numel)), "cuda data step%s = cpu: %.3g",
+              with_z ? "" : " (z = 0)", max_abs_diff(got, g, numel));
+    }
+    /* SSIM of the data step's result against x, the same inputs on both */
+    gpu->ops->upload(gpu, yd, g, bytes);
+    const double ssim_c = cpu->ops->ssim(cpu, g, x, C, H, W), ssim_g = gpu->ops->ssim(gpu, yd, xd, C, H, W);
+    CHECK(fabs(ssim_c - ssim_g) <= 1e-12, "cuda SSIM = cpu: %.15f vs %.15f", ssim_g, ssim_c);
     /* the masked normal operator of boundary pad, and the dot product */
     cpu->ops->blur_normal_window(bc, x, g, 15, 9, H - 30, W - 20);
     gpu->ops->blur_normal_window(bg, xd, yd, 15, 9, H - 30, W - 20);

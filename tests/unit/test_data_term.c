@@ -10,6 +10,7 @@
  *    (abs 1e-5 (1 + max)), and the value f(x) = 1/2 <x, g - b> + c equals
  *    1/2 sum_i ||A_i x - y_i||^2 summed directly (relative 1e-5), also at a
  *    point where it is small (y = A x + small noise: abs 1e-5 of 1/2 sum ||y||^2);
+ *  - L, A^T y and the exact / conjugate-gradient data step (lipschitz_and_solve);
  *  - the centre convention: a PSF whose one tap sits at (kh/2 + dy, kw/2 + dx)
  *    shifts the image by (dy, dx), for even and odd sides. */
 #include <string.h>
@@ -126,6 +127,86 @@ static void value_near_solution(pnp_backend *be, pnp_boundary bnd)
     free(k), free(x), free(y), free(g), free(t);
 }
 
+/* out = sum_i A_i^T A_i x, operator by operator through pnp_data_term_apply (scratch t [ny], u [nx]). */
+static void normal_direct(pnp_data_term *dt, int n, const float *x, float *out, float *t, float *u, size_t nx)
+{
+    memset(out, 0, sizeof(float) * nx);
+    for (int i = 0; i < n; ++i) {
+        pnp_data_term_apply(dt, i, x, t, false);
+        pnp_data_term_apply(dt, i, t, u, true);
+        for (size_t e = 0; e < nx; ++e) out[e] += u[e];
+    }
+}
+
+/* L, A^T y and the data step on a small problem with PSFs of both signs, not
+ * normalised (so that L is not simply the operator count at the zero frequency):
+ *  - L (circular: max S, exact; pad: pnp's power method) equals a plain power
+ *    method of 4000 iterations in double on sum_i A_i^T A_i made operator by
+ *    operator (relative 1e-4);
+ *  - A^T y equals sum_i A_i^T y_i (max abs 1e-5 of its max);
+ *  - x = solve(z, rho) satisfies (sum_i A_i^T A_i + rho I) x = b + rho z
+ *    (residual <= 1e-5 of |b + rho z|, circular exact, pad conjugate
+ *    gradients), also with z = 0 (the Wiener / Tikhonov solution). */
+static void lipschitz_and_solve(pnp_backend *be, pnp_boundary bnd)
+{
+    const int C = 3, H = 14, W = 12, kh = 5, kw = 4, n = 3;
+    const pnp_data_geometry geo = pnp_data_geometry_of(bnd, C, H, W, 1, kh, kw);
+    const size_t nx = (size_t)C * geo.xh * geo.xw, ny = (size_t)C * H * W;
+    float *k = pnp_malloc(sizeof(float) * n * kh * kw);
+    for (int t = 0; t < n * kh * kw; ++t) k[t] = urand(21, (uint64_t)t) - 0.45f; /* sums near 0.05 * kh * kw */
+    pnp_data_term *dt = pnp_data_term_create(be, NULL, &geo, n, k);
+    float *y = pnp_malloc(sizeof(float) * ny), *t = pnp_malloc(sizeof(float) * ny);
+    float *u = pnp_malloc(sizeof(float) * nx), *v = pnp_malloc(sizeof(float) * nx);
+    float *w = pnp_malloc(sizeof(float) * nx), *aty = pnp_calloc(nx, sizeof(float));
+    float *z = pnp_malloc(sizeof(float) * nx), *x = pnp_malloc(sizeof(float) * nx);
+    for (int i = 0; i < n; ++i) {
+        for (size_t e = 0; e < ny; ++e) y[e] = urand(22 + i, e);
+        pnp_data_term_add(dt, i, y);
+        pnp_data_term_apply(dt, i, y, u, true);
+        for (size_t e = 0; e < nx; ++e) aty[e] += u[e];
+    }
+    pnp_data_term_ready(dt);
+    const char *name = pnp_boundary_name(bnd);
+    const double ad = max_abs_diff(pnp_data_term_adjoint_y(dt), aty, nx);
+    CHECK(ad <= 1e-5 * max_abs(aty, nx), "%s: A^T y = sum_i A_i^T y_i, max abs diff %.2g", name, ad);
+
+    /* the reference power method, double vectors */
+    double *vd = pnp_malloc(sizeof(double) * nx), lam = 0;
+    for (size_t e = 0; e < nx; ++e) vd[e] = urand(30, e) - 0.5;
+    for (int it = 0; it < 4000; ++it) {
+        double norm = 0;
+        for (size_t e = 0; e < nx; ++e) norm += vd[e] * vd[e];
+        for (size_t e = 0; e < nx; ++e) v[e] = (float)(vd[e] / sqrt(norm));
+        normal_direct(dt, n, v, w, t, u, nx);
+        lam = dot(v, w, nx);
+        for (size_t e = 0; e < nx; ++e) vd[e] = w[e];
+    }
+    int iters = -1;
+    const double L = pnp_data_term_lipschitz(dt, &iters);
+    CHECK(fabs(L - lam) <= 1e-4 * lam, "%s: L = %.7g (%d power iterations), a 4000-iteration power method %.7g", name,
+          L, iters, lam);
+    CHECK(bnd == PNP_BOUNDARY_PAD ? iters > 0 : iters == 0, "%s: L %s", name,
+          bnd == PNP_BOUNDARY_PAD ? "by the power method" : "exact (no iterations)");
+
+    for (int with_z = 0; with_z < 2; ++with_z) {
+        const float rho = 0.05f;
+        for (size_t e = 0; e < nx; ++e) z[e] = with_z ? urand(40, e) : 0.f;
+        const int cg = pnp_data_term_solve(dt, with_z ? z : NULL, rho, x);
+        normal_direct(dt, n, x, w, t, u, nx);
+        const float *b = pnp_data_term_adjoint_y(dt);
+        double rr = 0, bb = 0;
+        for (size_t e = 0; e < nx; ++e) {
+            const double rhs = (double)b[e] + rho * (double)z[e], r = (double)w[e] + rho * (double)x[e] - rhs;
+            rr += r * r;
+            bb += rhs * rhs;
+        }
+        CHECK(sqrt(rr) <= 1e-5 * sqrt(bb), "%s: (sum A^T A + %.2g I) x = b + rho z%s: relative residual %.2g (%d CG iterations)",
+              name, (double)rho, with_z ? "" : " (z = 0)", sqrt(rr / bb), cg);
+    }
+    pnp_data_term_destroy(dt);
+    free(k), free(y), free(t), free(u), free(v), free(w), free(aty), free(z), free(x), free(vd);
+}
+
 /* One tap at (kh/2 + dy, kw/2 + dx): y[i, j] = x[i - dy, j - dx] (circular). */
 static void centre_convention(pnp_backend *be, int kh, int kw, int dy, int dx)
 {
@@ -159,6 +240,8 @@ int main(void)
     H5Fclose(f);
     value_near_solution(be, PNP_BOUNDARY_CIRCULAR);
     value_near_solution(be, PNP_BOUNDARY_PAD);
+    lipschitz_and_solve(be, PNP_BOUNDARY_CIRCULAR);
+    lipschitz_and_solve(be, PNP_BOUNDARY_PAD);
     centre_convention(be, 5, 5, 1, -2);
     centre_convention(be, 4, 6, -1, 2);
     centre_convention(be, 1, 2, 0, -1);

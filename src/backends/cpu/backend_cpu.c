@@ -69,7 +69,7 @@ static pnp_blur *cpu_blur_create(pnp_backend *be, int c, int h, int w, int n, in
     op->kc = kc;
     op->wc = w / 2 + 1;
     const size_t spec = (size_t)h * op->wc, plane = (size_t)h * w;
-    op->spectra = fftwf_alloc_complex(spec * n * kc);
+    op->spectra = fftwf_alloc_complex(spec * (n > 0 ? n : 1) * kc); /* n may be 0: S and B only */
     op->work = fftwf_alloc_complex(spec * c);
     op->real = fftwf_alloc_real(plane * c);
     if (!op->spectra || !op->work || !op->real) pnp_fatal("cpu blur: out of memory for %dx%d x %d operators", h, w, n);
@@ -115,17 +115,33 @@ static void cpu_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool a
     memcpy(y, op->real, sizeof(float) * plane * op->c);
 }
 
+/* S and B, zero, on first use. */
+static void ensure_data(pnp_blur *op)
+{
+    if (op->gram) return;
+    const size_t spec = (size_t)op->h * op->wc;
+    op->gram = pnp_calloc(spec * op->kc, sizeof(float));
+    op->data = fftwf_alloc_complex(spec * op->c);
+    if (!op->data) pnp_fatal("cpu blur: out of memory for the data term of %dx%d", op->h, op->w);
+    memset(op->data, 0, sizeof(fftwf_complex) * spec * op->c);
+    cpu_count_bytes(op->be, sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c, 0);
+}
+
+static void cpu_blur_data_buffers(pnp_blur *op, float **gram, size_t *gram_n, float **data, size_t *data_n)
+{
+    ensure_data(op);
+    const size_t spec = (size_t)op->h * op->wc;
+    *gram = op->gram;
+    *gram_n = spec * op->kc;
+    *data = (float *)op->data;
+    *data_n = 2 * spec * op->c;
+}
+
 static void cpu_blur_add_data(pnp_blur *op, int i, const float *y)
 {
     if (i < 0 || i >= op->n) pnp_fatal("cpu blur: operator %d out of range [0, %d)", i, op->n);
     const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
-    if (!op->gram) {
-        op->gram = pnp_calloc(spec * op->kc, sizeof(float));
-        op->data = fftwf_alloc_complex(spec * op->c);
-        if (!op->data) pnp_fatal("cpu blur: out of memory for the data term of %dx%d", op->h, op->w);
-        memset(op->data, 0, sizeof(fftwf_complex) * spec * op->c);
-        cpu_count_bytes(op->be, sizeof(float) * spec * op->kc + sizeof(fftwf_complex) * spec * op->c, 0);
-    }
+    ensure_data(op);
     memcpy(op->real, y, sizeof(float) * plane * op->c);
     fftwf_execute(op->fwd);
 #pragma omp parallel for schedule(static) num_threads(cpu_threads(op->be))
@@ -165,6 +181,30 @@ static void cpu_blur_gradient(pnp_blur *op, const float *x, float *g)
         }
     fftwf_execute(op->inv);
     memcpy(g, op->real, sizeof(float) * plane * op->c);
+}
+
+/* x = irfft((B + rho rfft(z)) / (S + rho)), z NULL: 0. */
+static void cpu_blur_solve(pnp_blur *op, const float *z, float rho, float *x)
+{
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    ensure_data(op);
+    if (z) {
+        memcpy(op->real, z, sizeof(float) * plane * op->c);
+        fftwf_execute(op->fwd);
+    }
+    const float scale = 1.0f / (float)plane;
+#pragma omp parallel for schedule(static) num_threads(cpu_threads(op->be))
+    for (size_t t = 0; t < spec; ++t)
+        for (int ch = 0; ch < op->c; ++ch) {
+            fftwf_complex *v = op->work + spec * ch + t;
+            const fftwf_complex *b = op->data + spec * ch + t;
+            const float d = op->gram[spec * (op->kc > 1 ? ch : 0) + t] + rho;
+            const float vr = z ? (*v)[0] : 0.f, vi = z ? (*v)[1] : 0.f;
+            (*v)[0] = (((*b)[0] + rho * vr) / d) * scale;
+            (*v)[1] = (((*b)[1] + rho * vi) / d) * scale;
+        }
+    fftwf_execute(op->inv);
+    memcpy(x, op->real, sizeof(float) * plane * op->c);
 }
 
 /* g = sum_i A_i^T P A_i x, P the window mask: X = rfft(x) once; per operator
@@ -315,6 +355,86 @@ static double cpu_sum_sq_diff(pnp_backend *be, const float *a, const float *b, s
 
 static double cpu_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
 
+/* Strips of SSIM_STRIP rows per channel, each summed on its own, then the
+ * strips in order: the same result whatever the thread count. Per strip, each
+ * padded row (reflect index) of x and ref becomes the five products x, y,
+ * x^2, y^2, xy in double, reflect-padded by the radius, which are filtered
+ * along the row into the thread's buffer [5, strip rows + 2R, w]; then down
+ * the columns (contiguous inner loops). The buffers (and the strip sums in
+ * the context's block-sum array) are grow-only, counted in peak_bytes. */
+enum { SSIM_STRIP = 32 };
+
+static double cpu_ssim(pnp_backend *be, const float *x, const float *ref, int c, int h, int w)
+{
+    enum { R = PNP_SSIM_RADIUS, T = 2 * PNP_SSIM_RADIUS + 1 };
+    if (h <= R || w <= R) return NAN;
+    cpu_ctx *cx = be->ctx;
+    double g[T], gs = 0;
+    for (int t = 0; t < T; ++t) gs += g[t] = pnp_ssim_weight(t - R);
+    for (int t = 0; t < T; ++t) g[t] /= gs;
+    const int strips = (h + SSIM_STRIP - 1) / SSIM_STRIP, total = c * strips;
+    if ((size_t)total > cx->npart) {
+        free(cx->part);
+        cpu_count_bytes(be, (size_t)total * sizeof(double), cx->npart * sizeof(double));
+        cx->part = pnp_malloc((size_t)total * sizeof(double));
+        cx->npart = (size_t)total;
+    }
+    const size_t wp = (size_t)w + 2 * R;
+    /* doubles per thread: the filtered rows [5, strip + 2R, w], one padded row of products [5, w + 2R], a column sum [5, w] */
+    const size_t per_thread = 5 * ((size_t)(SSIM_STRIP + 2 * R) * w + wp + w);
+    if (per_thread * cx->threads > cx->nssim) {
+        free(cx->ssim_buf);
+        cpu_count_bytes(be, per_thread * cx->threads * sizeof(double), cx->nssim * sizeof(double));
+        cx->ssim_buf = pnp_malloc(per_thread * cx->threads * sizeof(double));
+        cx->nssim = per_thread * cx->threads;
+    }
+    double *part = cx->part;
+#pragma omp parallel num_threads(cx->threads)
+    {
+        double *buf = cx->ssim_buf + per_thread * (size_t)omp_get_thread_num();
+        double *prod = buf + (size_t)5 * (SSIM_STRIP + 2 * R) * w, *col = prod + 5 * wp;
+#pragma omp for schedule(static)
+        for (int s = 0; s < total; ++s) {
+            const int ch = s / strips, i0 = (s % strips) * SSIM_STRIP;
+            const int i1 = i0 + SSIM_STRIP < h ? i0 + SSIM_STRIP : h, rows = i1 - i0 + 2 * R;
+            const float *a = x + (size_t)ch * h * w, *b = ref + (size_t)ch * h * w;
+            for (int r = 0; r < rows; ++r) { /* padded row i0 + r: image row i0 + r - R, reflected */
+                const size_t src = (size_t)pnp_reflect_index(i0 + r, R, h) * w;
+                for (size_t q = 0; q < wp; ++q) {
+                    const size_t at = src + (size_t)pnp_reflect_index((int)q, R, w);
+                    const double u = a[at], v = b[at];
+                    prod[q] = u, prod[wp + q] = v, prod[2 * wp + q] = u * u, prod[3 * wp + q] = v * v,
+                    prod[4 * wp + q] = u * v;
+                }
+                for (int k = 0; k < 5; ++k) {
+                    double *out = buf + ((size_t)k * rows + r) * w;
+                    const double *in = prod + k * wp;
+                    for (int j = 0; j < w; ++j) out[j] = 0;
+                    for (int t = 0; t < T; ++t)
+                        for (int j = 0; j < w; ++j) out[j] += g[t] * in[j + t];
+                }
+            }
+            double sum = 0;
+            for (int i = 0; i < i1 - i0; ++i) {
+                for (int k = 0; k < 5; ++k) {
+                    double *out = col + (size_t)k * w;
+                    for (int j = 0; j < w; ++j) out[j] = 0;
+                    for (int t = 0; t < T; ++t) {
+                        const double *in = buf + ((size_t)k * rows + i + t) * w;
+                        for (int j = 0; j < w; ++j) out[j] += g[t] * in[j];
+                    }
+                }
+                for (int j = 0; j < w; ++j)
+                    sum += pnp_ssim_pixel(col[j], col[w + j], col[2 * w + j], col[3 * w + j], col[4 * w + j]);
+            }
+            part[s] = sum;
+        }
+    }
+    double sum = 0;
+    for (int s = 0; s < total; ++s) sum += part[s];
+    return sum / ((double)c * h * w);
+}
+
 /* ---------------------------------------------------------- tiles */
 
 static void cpu_gather_windows(pnp_backend *be, const float *img, int c, int h, int w, int pad, int wh, int ww,
@@ -374,6 +494,7 @@ static void cpu_destroy(pnp_backend *be)
     for (int t = 0; t < c->nscratch; ++t) free(c->scratch[t]);
     free(c->scratch);
     free(c->part);
+    free(c->ssim_buf);
     free(c);
     free(be);
 }
@@ -394,12 +515,15 @@ static const pnp_backend_ops CPU_OPS = {
     .add_noise_clamp = cpu_add_noise_clamp,
     .blur_add_data = cpu_blur_add_data,
     .blur_gradient = cpu_blur_gradient,
+    .blur_data_buffers = cpu_blur_data_buffers,
+    .blur_solve = cpu_blur_solve,
     .blur_normal_window = cpu_blur_normal_window,
     .zero = cpu_zero,
     .add_scaled = cpu_add_scaled,
     .clamp01 = cpu_clamp01,
     .sum_sq_diff = cpu_sum_sq_diff,
     .dot = cpu_dot,
+    .ssim = cpu_ssim,
     .free_bytes = cpu_free_bytes,
     .workspace_bytes = cpu_workspace_bytes,
     .memory_id = cpu_memory_id,

@@ -24,8 +24,10 @@ typedef struct {
     int nscratch;
     size_t scratch_bytes;
     size_t scratch_need;  /* per thread: the most any convolution made so far may ask (cpu_reserve_scratch) */
-    double *part;         /* [npart] sum_sq_diff's block sums (grow-only) */
+    double *part;         /* [npart] sum_sq_diff's block sums, SSIM's strip sums (grow-only) */
     size_t npart;
+    double *ssim_buf;     /* [nssim] SSIM's per-thread row-filtered strips (grow-only) */
+    size_t nssim;
 } cpu_ctx;
 
 /* ---- cpu_memory.c ---- */

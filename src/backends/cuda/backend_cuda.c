@@ -5,6 +5,7 @@
  * runs on one stream per backend.
  * NOTE: runs in every make test on the CUDA emulation (tests/cuda_emu/); never
  * on a real GPU yet. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,15 +102,31 @@ static void cuda_blur_apply(pnp_blur *op, int i, const float *x, float *y, bool 
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, y));
 }
 
+/* S and B, zero, on first use. */
+static void ensure_data(pnp_blur *op)
+{
+    if (op->gram) return;
+    const size_t spec = (size_t)op->h * op->wc;
+    op->gram = op->be->ops->alloc(op->be, spec * op->kc * sizeof(float));
+    op->data = op->be->ops->alloc(op->be, spec * op->c * 2 * sizeof(float));
+}
+
+static void cuda_blur_data_buffers(pnp_blur *op, float **gram, size_t *gram_n, float **data, size_t *data_n)
+{
+    ensure_data(op);
+    const size_t spec = (size_t)op->h * op->wc;
+    *gram = op->gram;
+    *gram_n = spec * op->kc;
+    *data = op->data;
+    *data_n = 2 * spec * op->c;
+}
+
 static void cuda_blur_add_data(pnp_blur *op, int i, const float *y)
 {
     if (i < 0 || i >= op->n) pnp_fatal("cuda blur: operator %d out of range [0, %d)", i, op->n);
     cuda_ctx *cx = op->be->ctx;
     const size_t spec = (size_t)op->h * op->wc;
-    if (!op->gram) {
-        op->gram = op->be->ops->alloc(op->be, spec * op->kc * sizeof(float));
-        op->data = op->be->ops->alloc(op->be, spec * op->c * 2 * sizeof(float));
-    }
+    ensure_data(op);
     CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)y, (cufftComplex *)op->work));
     LAUNCH_CHECK(pnp_launch_add_data(op->gram, op->data, op->spectra + 2 * spec * op->kc * i, op->work, op->c, op->kc,
                                      spec, cx->stream));
@@ -127,6 +144,18 @@ static void cuda_blur_gradient(pnp_blur *op, const float *x, float *g)
     LAUNCH_CHECK(pnp_launch_gradient_spectrum(op->work, op->gram, op->data, op->c, op->kc, spec, 1.0f / (float)plane,
                                               cx->stream));
     CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, g));
+}
+
+/* x = irfft((B + rho rfft(z)) / (S + rho)), z NULL: 0. */
+static void cuda_blur_solve(pnp_blur *op, const float *z, float rho, float *x)
+{
+    cuda_ctx *cx = op->be->ctx;
+    const size_t spec = (size_t)op->h * op->wc, plane = (size_t)op->h * op->w;
+    ensure_data(op);
+    if (z) CUFFT_CHECK(cufftExecR2C(op->fwd, (cufftReal *)z, (cufftComplex *)op->work));
+    LAUNCH_CHECK(pnp_launch_solve_spectrum(op->work, z != NULL, op->gram, op->data, op->c, op->kc, spec, rho,
+                                           1.0f / (float)plane, cx->stream));
+    CUFFT_CHECK(cufftExecC2R(op->inv, (cufftComplex *)op->work, x));
 }
 
 /* g = sum_i A_i^T P A_i x (include/pnp/backend.h), as the CPU backend: X = rfft(x)
@@ -211,9 +240,12 @@ static bool cuda_clamp01(pnp_backend *be, float *x, size_t n)
     return any != 0;
 }
 
-/* Fixed chunks of 64K elements per block, summed on the host in block order.
- * squares: sum (a-b)^2, else sum a*b. */
-static double block_sum(pnp_backend *be, const float *a, const float *b, size_t n, bool squares)
+enum sum_kind { SUM_SQ_DIFF, SUM_DOT, SUM_SSIM };
+
+/* Fixed chunks of 64K elements per block, summed on the host in block order:
+ * sum (a-b)^2, sum a*b, or the SSIM map of a against b as [c, h, w]. */
+static double block_sum(pnp_backend *be, const float *a, const float *b, size_t n, enum sum_kind kind, int c_,
+                        int h, int w)
 {
     cuda_ctx *c = be->ctx;
     const size_t chunk = 65536;
@@ -227,8 +259,9 @@ static double block_sum(pnp_backend *be, const float *a, const float *b, size_t 
         c->partial_host = pnp_malloc(blocks * sizeof(double));
         c->partial_count = blocks;
     }
-    if (squares) LAUNCH_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
-    else LAUNCH_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
+    if (kind == SUM_SQ_DIFF) LAUNCH_CHECK(pnp_launch_sum_sq_diff(a, b, n, chunk, c->partial, blocks, c->stream));
+    else if (kind == SUM_DOT) LAUNCH_CHECK(pnp_launch_dot(a, b, n, chunk, c->partial, blocks, c->stream));
+    else LAUNCH_CHECK(pnp_launch_ssim(a, b, c_, h, w, chunk, c->partial, blocks, c->stream));
     CUDA_CHECK(cudaMemcpyAsync(c->partial_host, c->partial, blocks * sizeof(double), cudaMemcpyDeviceToHost,
                                c->stream));
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -239,10 +272,20 @@ static double block_sum(pnp_backend *be, const float *a, const float *b, size_t 
 
 static double cuda_sum_sq_diff(pnp_backend *be, const float *a, const float *b, size_t n)
 {
-    return block_sum(be, a, b, n, true);
+    return block_sum(be, a, b, n, SUM_SQ_DIFF, 0, 0, 0);
 }
 
-static double cuda_dot(pnp_backend *be, const float *a, const float *b, size_t n) { return block_sum(be, a, b, n, false); }
+static double cuda_ssim(pnp_backend *be, const float *x, const float *ref, int c, int h, int w)
+{
+    if (h <= PNP_SSIM_RADIUS || w <= PNP_SSIM_RADIUS) return NAN;
+    const size_t n = (size_t)c * h * w;
+    return block_sum(be, x, ref, n, SUM_SSIM, c, h, w) / (double)n;
+}
+
+static double cuda_dot(pnp_backend *be, const float *a, const float *b, size_t n)
+{
+    return block_sum(be, a, b, n, SUM_DOT, 0, 0, 0);
+}
 
 static size_t cuda_free_bytes(pnp_backend *be)
 {
@@ -404,12 +447,15 @@ static const pnp_backend_ops CUDA_OPS = {
     .add_noise_clamp = cuda_add_noise_clamp,
     .blur_add_data = cuda_blur_add_data,
     .blur_gradient = cuda_blur_gradient,
+    .blur_data_buffers = cuda_blur_data_buffers,
+    .blur_solve = cuda_blur_solve,
     .blur_normal_window = cuda_blur_normal_window,
     .zero = cuda_zero,
     .add_scaled = cuda_add_scaled,
     .clamp01 = cuda_clamp01,
     .sum_sq_diff = cuda_sum_sq_diff,
     .dot = cuda_dot,
+    .ssim = cuda_ssim,
     .free_bytes = cuda_free_bytes,
     .workspace_bytes = cuda_workspace_bytes,
     .memory_id = cuda_memory_id,
