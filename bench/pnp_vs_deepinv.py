@@ -134,7 +134,7 @@ def ours_run(a, cfg, row, ranks, threads, outdir, log, algo):
         rec = {
             "grad": t["gradient_time"][...],        # [iters, ranks]
             "denoise": t["denoise_time"][...],
-            "comm": t["comm_time"][...],
+            "comm": t["comm_time"][...] + (t["wait_time"][...] if "wait_time" in t else 0),  # all of it in collectives
             "iter": np.diff(np.concatenate([[0.0], el])),
             "psnr": t["psnr"][...],
             "peak_backend": float(np.max(t["peak_memory"][...])),
