@@ -497,8 +497,8 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
         if (row->distribute_physics && a->comm->size > 1)
             fprintf(a->progress, "  data term: operators over %d ranks; %s\n", a->comm->size,
                     geo.boundary == PNP_BOUNDARY_PAD
-                        ? "boundary pad: the normal operator is all-reduced at every gradient (and data step "
-                          "iteration), per iteration"
+                        ? "boundary pad: its normal operator is all-reduced in every iteration (each gradient "
+                          "and each conjugate-gradient step)"
                         : "S and B summed once at setup, the gradient needs no communication");
         fflush(a->progress);
     }

@@ -127,7 +127,7 @@ PYEOF
 same "$TMP/pad1/pad_row0.h5" "$TMP/pad2/pad_row0.h5" "pad PnP (power method, Wiener by CG): 2 ranks = 1 rank" 1e-5
 same "$TMP/pad1/pad_row1.h5" "$TMP/pad2/pad_row1.h5" "pad DPIR (CG data step): 2 ranks = 1 rank" 1e-5
 check "the log says pad all-reduces the normal operator every iteration" \
-    grep -q "data term: operators over 2 ranks; boundary pad: the normal operator is all-reduced at every gradient" \
+    grep -q "data term: operators over 2 ranks; boundary pad: its normal operator is all-reduced in every iteration" \
     "$TMP/pad2.log"
 for k in 0 1; do # pad: one all-reduce per gradient (PnP), per gradient and CG step (DPIR), counted and accounted
     $PY tests/cli/check_run.py bytes "$TMP/pad2/pad_row$k.h5" || status=1
