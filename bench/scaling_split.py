@@ -111,6 +111,7 @@ def main():
             r = pnp_run(binary, ranks, ref, os.path.join(work, f"bytes-{ranks}-{k}"), log, combine)
             bytes_rows.append({"step": name, "ranks": ranks, "received": r["per_rank"]["bytes_received"],
                                "sent": r["per_rank"]["bytes_sent"], "pixels_owned": r["pixels_owned"],
+                               "transfer": r["comm_time"], "wait": r["wait_time"],
                                "commit": versions["before" if binary == a.before else "after"]})
 
     # ---- time per iteration on 1 and 2 ranks
@@ -150,13 +151,16 @@ def main():
              "Per rank and iteration as pnp's counters give them (`pnp inspect --json` per_rank: the mean over "
              f"{a.bytes_iters} iterations; every iteration counts the same), N = 4 x 3 x 2048 x 1366 B = "
              f"{n_bytes / 1e6:.2f} MB.", "",
+             "Beside them the transfer and wait seconds per iteration (means over iterations and ranks; one run "
+             "each, through shared memory on this loaded machine: indicative only).", "",
              "| communication | ranks | received MB per rank | sent MB per rank | most received / N | "
-             "vs before |", "| --- | --- | --- | --- | --- | --- |"]
+             "vs before | transfer s/iter | wait s/iter |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in bytes_rows:
         before = next(b for b in bytes_rows if b["ranks"] == row["ranks"] and b["step"] == steps[0][0])
         lines.append(f"| {row['step']} | {row['ranks']} | {', '.join(mb(v) for v in row['received'])} | "
                      f"{', '.join(mb(v) for v in row['sent'])} | {max(row['received']) / n_bytes:.3f} | "
-                     f"{max(row['received']) / max(before['received']):.3f} |")
+                     f"{max(row['received']) / max(before['received']):.3f} | {row['transfer']:.4f} | "
+                     f"{row['wait']:.4f} |")
     lines += ["", "Pixels each rank owns (its windows' share of the image): " +
               "; ".join(f"{r['ranks']} ranks " + ", ".join(f"{p:.0f}" for p in r["pixels_owned"])
                         for r in bytes_rows if r["step"] == steps[-1][0]), "",
