@@ -79,9 +79,6 @@ pnp_comm *pnp_comm_nccl_create(MPI_Comm world, pnp_backend *be);
 #endif
 void pnp_comm_destroy(pnp_comm *c);
 
-/* The all-gather started and completed (the blocking form). */
-void pnp_comm_allgather(pnp_comm *c, float *all_dev, size_t n, const size_t *counts, const size_t *displs);
-
 /* Accounting. record: this rank spent `seconds` in one collective (the
  * implementations record each of theirs; callers record the collectives they
  * make outside this interface, e.g. a stop agreement). Every rank must record

@@ -32,12 +32,6 @@ void pnp_comm_destroy(pnp_comm *c)
     if (c) c->ops->destroy(c);
 }
 
-void pnp_comm_allgather(pnp_comm *c, float *all_dev, size_t n, const size_t *counts, const size_t *displs)
-{
-    c->ops->allgather_start(c, all_dev, n, counts, displs);
-    c->ops->allgather_wait(c);
-}
-
 /* ------------------------------------------------------------ accounting */
 
 void pnp_comm_record(pnp_comm *c, double seconds)
