@@ -1,5 +1,6 @@
 # test_inspect.sh - `pnp inspect` and `pnp report` on result files this test
-# makes (64 px, 3 iterations: 1 rank; 2 ranks with distributed physics and
+# makes (64 px, 3 iterations: the embedded default, DPIR, on 1 rank; PnP on
+# its scene, tests/configs/scene_pnp.yml, on 2 ranks with distributed physics and
 # tiles; a copy marked "interrupted"):
 #  - the text output has a table per file and a row per file across files;
 #  - --json parses and its numbers equal those recomputed from the files with
@@ -12,11 +13,11 @@
 MPI="mpirun --allow-run-as-root --oversubscribe"
 small="--set image_size=64 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
 dist="--set distribute_physics=true --set distribute_denoiser=true --set patch_size=32 --set overlap=8"
-one="$TMP/one/default_row0.h5" two="$TMP/two/default_row0.h5" intr="$TMP/intr/default_row0.h5"
+one="$TMP/one/default_row0.h5" two="$TMP/two/scene_pnp_row0.h5" intr="$TMP/intr/default_row0.h5"
 
 timeout 120 "$PNP" run $small --out "$TMP/one" >"$TMP/one.log" 2>&1
 check "a 1-rank result to inspect" test -s "$one"
-timeout 120 $MPI -n 2 "$PNP" run $small $dist --out "$TMP/two" >"$TMP/two.log" 2>&1
+timeout 120 $MPI -n 2 "$PNP" run tests/configs/scene_pnp.yml $small $dist --out "$TMP/two" >"$TMP/two.log" 2>&1
 check "a 2-rank distributed result to inspect" test -s "$two"
 mkdir -p "$TMP/intr" && cp "$one" "$intr"
 $PY -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); del f.attrs['status']; f.attrs['status'] = 'interrupted'" \
