@@ -19,7 +19,6 @@
 
 #include "pnp/error.h"
 #include "pnp/files.h"
-#include "pnp/imgfile.h"
 
 /* ------------------------------------------------------- parameter table */
 
@@ -779,14 +778,6 @@ int pnp_config_check_row(const pnp_config *cfg, const pnp_row *row, char *err, s
         char why[2048];
         if (files[k].path[0] && pnp_input_check(files[k].path, files[k].what, why, sizeof why))
             return fail(&c, row->marks[param_index(row, files[k].key)], "row %d: %s: %s", row->index, files[k].key, why);
-    }
-    if (!strcmp(row->dataset, "observed")) { /* every header read and the shapes agreed, no pixel read */
-        pnp_image_set ms, ps, rs;
-        char why[2048];
-        if (pnp_observed_files_open(row->measurements, row->psfs, row->reference, &ms, &ps, &rs, why, sizeof why))
-            return fail(&c, row->marks[param_index(row, "measurements")], "row %d: dataset observed: %s", row->index,
-                        why);
-        pnp_image_set_free(&ms), pnp_image_set_free(&ps), pnp_image_set_free(&rs);
     }
     return 0;
 }
