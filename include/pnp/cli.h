@@ -30,9 +30,15 @@ int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o);
  * in out, or -1 with out the path where it was expected (for messages). */
 int pnp_cli_find_data(const char *rel, char *out, size_t len);
 
+/* What a row needs of the files it names, before any work or submission:
+ * pnp_config_check_row (image, weights) and, for an `observed` row, its
+ * measurements, PSFs and reference matched, every header read and their
+ * shapes checked (pnp_observed_files_open; no pixel is read). 0, or -1 with
+ * "CONFIG[:LINE:COL]: row K: ..." in err. */
+int pnp_cli_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen);
 /* Load the config named in o (or the default) with o's overrides and check the
- * rows o selects (pnp_config_check_row: the files they name); exits 2 with the
- * message on error (commands without MPI only: `pnp run` agrees on it). */
+ * rows o selects (pnp_cli_check_row); exits 2 with the message on error
+ * (commands without MPI only: `pnp run` agrees on it). */
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg);
 /* CPU threads for --threads `asked` (0: not given): refused (-1, err) past the
  * CPUs this process may use (include/pnp/host.h: affinity mask, cgroup quota);

@@ -103,7 +103,8 @@ int pnp_config_read_text(const char *path, char **text, char *err, size_t errlen
 /* What a row needs of the world outside the configuration, checked before any
  * work or submission (`pnp config`, `pnp grid`, `pnp run`, `pnp dataset` call
  * it on the rows they use): every file the row names exists, is a regular file
- * and is readable (image, weights). The loader has already checked everything
+ * and is readable (image, weights; pnp_cli_check_row adds an observed row's
+ * measurements, PSFs and reference). The loader has already checked everything
  * else in the row, the denoiser name included. 0, or -1 with
  * "FILE:LINE:COL: row K: KEY: PATH: what" in err. */
 int pnp_config_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen);

@@ -79,6 +79,16 @@ void pnp_image_set_free(pnp_image_set *s);
 /* "PATH" or "PATH (image K of N)": which file image k is, for messages. */
 void pnp_image_set_name(const pnp_image_set *s, int k, char *buf, size_t len);
 
+/* The files of an `observed` row, headers only: the measurements (1 or 3
+ * channels), the PSFs (as many, in the same order; 1 channel or one per
+ * channel; no larger than the measurements) and, when reference is not "",
+ * the reference (one image of the measurements' shape). The `observed`
+ * dataset builds on them; `pnp config`, `pnp grid` and `pnp run` check them
+ * before any work (pnp_cli_check_row). 0, or -1 with err naming the file
+ * and the rule; the sets are then freed. */
+int pnp_observed_files_open(const char *measurements, const char *psfs, const char *reference, pnp_image_set *ms,
+                            pnp_image_set *ps, pnp_image_set *rs, char *err, size_t errlen);
+
 /* Writers of a [c, h, w] image (c 1 or 3), under a temporary name renamed once
  * complete (a failure never leaves a partial file):
  *   PNG   bits 8 or 16 (clamped to [0,1], rounded to the nearest level)

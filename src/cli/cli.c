@@ -11,6 +11,7 @@
 
 #include "pnp/cli.h"
 #include "pnp/host.h"
+#include "pnp/imgfile.h"
 
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
@@ -94,6 +95,24 @@ int pnp_cli_find_data(const char *rel, char *out, size_t len)
     return -1;
 }
 
+int pnp_cli_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen)
+{
+    if (pnp_config_check_row(cfg, row, err, errlen)) return -1;
+    if (strcmp(row->dataset, "observed")) return 0;
+    pnp_image_set ms, ps, rs;
+    char why[2048];
+    if (pnp_observed_files_open(row->measurements, row->psfs, row->reference, &ms, &ps, &rs, why, sizeof why)) {
+        const pnp_mark m = row->dataset_mark;
+        if (m.line > 0)
+            snprintf(err, errlen, "%s:%d:%d: row %d: dataset observed: %s", cfg->path, m.line, m.col, row->index, why);
+        else
+            snprintf(err, errlen, "%s: row %d: dataset observed: %s", cfg->path, row->index, why);
+        return -1;
+    }
+    pnp_image_set_free(&ms), pnp_image_set_free(&ps), pnp_image_set_free(&rs);
+    return 0;
+}
+
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg)
 {
     char err[2048];
@@ -110,7 +129,7 @@ void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg)
         exit(2);
     }
     for (int k = 0; k < cfg->n_rows; ++k)
-        if ((o->row < 0 || o->row == k) && pnp_config_check_row(cfg, &cfg->rows[k], err, sizeof err)) {
+        if ((o->row < 0 || o->row == k) && pnp_cli_check_row(cfg, &cfg->rows[k], err, sizeof err)) {
             fprintf(stderr, "pnp: %s\n", err);
             pnp_config_free(cfg);
             exit(2);

@@ -61,10 +61,12 @@ static const char *USAGE =
     "               [--max-memory SIZE] [--resume FILE] [--force]\n"
     "       mpirun -n P pnp run ...   (or srun)\n"
     "\n"
-    "Run the PnP reconstruction of a grid row on the ranks this program was\n"
-    "started on: build the problem (each rank generates only the measurements of\n"
-    "the operators it owns), iterate x <- clamp(D(x - step * grad f(x)), 0, 1),\n"
-    "print one line per iteration (rank 0), and write one HDF5 result per row.\n"
+    "Run the reconstruction of a grid row on the ranks this program was started\n"
+    "on: build the problem (each rank generates or reads only the measurements of\n"
+    "the operators it owns), iterate (solver PnP: x <- clamp(D(x - step * grad\n"
+    "f(x)), 0, 1); DPIR, the embedded default's: an exact data step, then D at a\n"
+    "falling sigma), print one line per iteration (rank 0), and write one HDF5\n"
+    "result per row.\n"
     "Without --row every row of the grid runs, one after another.\n"
     "\n"
     "options:\n"
@@ -845,7 +847,7 @@ int pnp_cmd_run(int argc, char **argv)
                    cfg.n_rows - 1);
     free(text);
     for (int k = 0; !st.failed && k < cfg.n_rows; ++k) /* the files of every row to run, before the first runs */
-        if ((o.row < 0 || o.row == k) && pnp_config_check_row(&cfg, &cfg.rows[k], err, sizeof err))
+        if ((o.row < 0 || o.row == k) && pnp_cli_check_row(&cfg, &cfg.rows[k], err, sizeof err))
             setup_fail(&st, "%s", err);
     char cpuset[64]; /* the ranks of this node on the same CPUs share them (run_row's threads) */
     pnp_host_cpuset_id(cpuset, sizeof cpuset);

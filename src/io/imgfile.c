@@ -154,6 +154,49 @@ void pnp_image_set_name(const pnp_image_set *s, int k, char *buf, size_t len)
     else snprintf(buf, len, "%s", s->paths[i]);
 }
 
+int pnp_observed_files_open(const char *measurements, const char *psfs, const char *reference, pnp_image_set *ms,
+                            pnp_image_set *ps, pnp_image_set *rs, char *err, size_t errlen)
+{
+    memset(ps, 0, sizeof *ps);
+    memset(rs, 0, sizeof *rs);
+    if (pnp_image_set_open(measurements, PNP_ROLE_MEASUREMENTS, ms, err, errlen)) goto fail;
+    if (ms->c != 1 && ms->c != 3) {
+        snprintf(err, errlen, "%s: %d channels; pnp takes 1 (grey) or 3 (RGB)", ms->paths[0], ms->c);
+        goto fail;
+    }
+    if (pnp_image_set_open(psfs, PNP_ROLE_PSFS, ps, err, errlen)) goto fail;
+    if (ps->n != ms->n) {
+        snprintf(err, errlen, "%d measurement%s (%s) but %d PSF%s (%s): one PSF per measurement, in the same order",
+                 ms->n, ms->n == 1 ? "" : "s", measurements, ps->n, ps->n == 1 ? "" : "s", psfs);
+        goto fail;
+    }
+    if (ps->c != 1 && ps->c != ms->c) {
+        snprintf(err, errlen, "%s: PSFs of %d channels for measurements of %d (%s): one PSF for every channel, or "
+                 "one per channel", ps->paths[0], ps->c, ms->c, ms->paths[0]);
+        goto fail;
+    }
+    if (ps->h > ms->h || ps->w > ms->w) {
+        snprintf(err, errlen, "%s: PSF of %dx%d is larger than the measurements' %dx%d (%s)", ps->paths[0], ps->h,
+                 ps->w, ms->h, ms->w, ms->paths[0]);
+        goto fail;
+    }
+    if (reference[0]) {
+        if (pnp_image_set_open(reference, PNP_ROLE_REFERENCE, rs, err, errlen)) goto fail;
+        if (rs->n != 1 || rs->c != ms->c || rs->h != ms->h || rs->w != ms->w) {
+            snprintf(err, errlen, "%s: the reference is %d image%s of [%d,%d,%d], the measurements (%s) [%d,%d,%d]: "
+                     "it must be one image of their shape", reference, rs->n, rs->n == 1 ? "" : "s", rs->c, rs->h,
+                     rs->w, ms->paths[0], ms->c, ms->h, ms->w);
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    pnp_image_set_free(ms);
+    pnp_image_set_free(ps);
+    pnp_image_set_free(rs);
+    return -1;
+}
+
 int pnp_image_set_read(const pnp_image_set *s, int k, float *out, char *err, size_t errlen)
 {
     const int i = s->file_of[k];

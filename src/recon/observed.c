@@ -2,7 +2,8 @@
  * PSFs and an optional reference read from the user's files (the formats of
  * include/pnp/imgfile.h), checked before anything runs.
  *
- * Checks, each a message naming the file and what is wrong: no file matches
+ * Checks (the headers' in pnp_observed_files_open, include/pnp/imgfile.h), each
+ * a message naming the file and what is wrong: no file matches
  * a pattern; shapes or channel counts differ; measurements of other than 1 or
  * 3 channels; as many PSFs as measurements; PSFs of 1 channel or one per
  * channel, no larger than the measurements, finite, non-negative, not all
@@ -86,27 +87,8 @@ int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, c
         snprintf(err, errlen, "boundary '%s': expected pad or circular", row->boundary);
         return -1;
     }
-    if (pnp_image_set_open(row->measurements, PNP_ROLE_MEASUREMENTS, &ms, err, errlen)) goto done;
-    if (ms.c != 1 && ms.c != 3) {
-        snprintf(err, errlen, "%s: %d channels; pnp takes 1 (grey) or 3 (RGB)", ms.paths[0], ms.c);
-        goto done;
-    }
-    if (pnp_image_set_open(row->psfs, PNP_ROLE_PSFS, &ps, err, errlen)) goto done;
-    if (ps.n != ms.n) {
-        snprintf(err, errlen, "%d measurement%s (%s) but %d PSF%s (%s): one PSF per measurement, in the same order",
-                 ms.n, ms.n == 1 ? "" : "s", row->measurements, ps.n, ps.n == 1 ? "" : "s", row->psfs);
-        goto done;
-    }
-    if (ps.c != 1 && ps.c != ms.c) {
-        snprintf(err, errlen, "%s: PSFs of %d channels for measurements of %d (%s): one PSF for every channel, or "
-                 "one per channel", ps.paths[0], ps.c, ms.c, ms.paths[0]);
-        goto done;
-    }
-    if (ps.h > ms.h || ps.w > ms.w) {
-        snprintf(err, errlen, "%s: PSF of %dx%d is larger than the measurements' %dx%d (%s)", ps.paths[0], ps.h, ps.w,
-                 ms.h, ms.w, ms.paths[0]);
-        goto done;
-    }
+    if (pnp_observed_files_open(row->measurements, row->psfs, row->reference, &ms, &ps, &rs, err, errlen))
+        return -1;
     p->c = ms.c, p->h = ms.h, p->w = ms.w;
     p->n_ops = ms.n, p->kc = ps.c, p->kh = ps.h, p->kw = ps.w;
     snprintf(p->source, sizeof p->source, "observed %s (%d image%s, %s %s)", row->measurements, ms.n,
@@ -120,13 +102,6 @@ int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, c
             goto done;
 
     if (row->reference[0]) {
-        if (pnp_image_set_open(row->reference, PNP_ROLE_REFERENCE, &rs, err, errlen)) goto done;
-        if (rs.n != 1 || rs.c != p->c || rs.h != p->h || rs.w != p->w) {
-            snprintf(err, errlen, "%s: the reference is %d image%s of [%d,%d,%d], the measurements (%s) [%d,%d,%d]: "
-                     "it must be one image of their shape", row->reference, rs.n, rs.n == 1 ? "" : "s", rs.c, rs.h,
-                     rs.w, ms.paths[0], p->c, p->h, p->w);
-            goto done;
-        }
         p->truth = pnp_image_alloc(p->c, p->h, p->w);
         if (pnp_image_set_read(&rs, 0, p->truth.data, err, errlen)) goto done;
         range_note(p, &rs, 0, p->truth.data, numel, "the reference");

@@ -1,6 +1,7 @@
 # test_inspect.sh - `pnp inspect` and `pnp report` on result files this test
-# makes (64 px, 3 iterations: 1 rank; 2 ranks with distributed physics and
-# tiles; a copy marked "interrupted"):
+# makes (64 px, 3 iterations: the embedded default, DPIR, on 1 rank; PnP on
+# its scene, tests/configs/scene_pnp.yml, on 2 ranks with distributed physics and
+# tiles, and on 1 rank; a copy of the first marked "interrupted"):
 #  - the text output has a table per file and a row per file across files;
 #  - --json parses and its numbers equal those recomputed from the files with
 #    h5py (tests/cli/check_inspect.py): the time per iteration split into
@@ -9,7 +10,8 @@
 #  - a file of an earlier version (no wait_time, bytes, pixels_owned) still
 #    reads, with its communication undivided;
 #  - the report's PNGs are valid and index.html shows them with the table and
-#    the speed-up table (the 1-rank files and the 2-rank file are one problem);
+#    the speed-up table (the PnP files on 1 and 2 ranks are one problem, the
+#    DPIR files, on 1 rank only, none);
 #  - a missing file, a file that is not HDF5, an HDF5 file without /traces or
 #    without one trace or attribute, an attribute of the wrong type: exit 2
 #    naming the file and the item.
@@ -17,12 +19,15 @@
 MPI="mpirun --allow-run-as-root --oversubscribe"
 small="--set image_size=64 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
 dist="--set distribute_physics=true --set distribute_denoiser=true --set patch_size=32 --set overlap=8"
-one="$TMP/one/default_row0.h5" two="$TMP/two/default_row0.h5" intr="$TMP/intr/default_row0.h5"
+one="$TMP/one/default_row0.h5" two="$TMP/two/scene_pnp_row0.h5" intr="$TMP/intr/default_row0.h5"
 
 timeout 120 "$PNP" run $small --out "$TMP/one" >"$TMP/one.log" 2>&1
 check "a 1-rank result to inspect" test -s "$one"
-timeout 120 $MPI -n 2 "$PNP" run $small $dist --out "$TMP/two" >"$TMP/two.log" 2>&1
+timeout 120 $MPI -n 2 "$PNP" run tests/configs/scene_pnp.yml $small $dist --out "$TMP/two" >"$TMP/two.log" 2>&1
 check "a 2-rank distributed result to inspect" test -s "$two"
+pnp1="$TMP/pnp1/scene_pnp_row0.h5" # the same problem on 1 rank, for the report's speed-up table
+timeout 120 "$PNP" run tests/configs/scene_pnp.yml $small --out "$TMP/pnp1" >"$TMP/pnp1.log" 2>&1
+check "the 2-rank problem on 1 rank" test -s "$pnp1"
 mkdir -p "$TMP/intr" && cp "$one" "$intr"
 $PY -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); del f.attrs['status']; f.attrs['status'] = 'interrupted'" \
     "$intr"
@@ -51,11 +56,11 @@ check "inspect --json: exit 0" test $? -eq 0
 $PY tests/cli/check_inspect.py json "$TMP/inspect.json" "$one" "$two" || status=1
 
 start=$(date +%s)
-timeout 120 "$PNP" report "$one" "$two" "$intr" --out "$TMP/report" >"$TMP/report.log" 2>&1
+timeout 120 "$PNP" report "$one" "$two" "$intr" "$pnp1" --out "$TMP/report" >"$TMP/report.log" 2>&1
 rc=$?
 check "pnp report: exit 0 ($(($(date +%s) - start)) s)" test $rc -eq 0
 [ $rc -eq 0 ] || sed 's/^/#   /' "$TMP/report.log" | tail -20
-$PY tests/cli/check_inspect.py report "$TMP/report" "$one" "$two" "$intr" || status=1
+$PY tests/cli/check_inspect.py report "$TMP/report" "$one" "$two" "$intr" "$pnp1" || status=1
 echo mine >"$TMP/report/notes.txt"
 "$PNP" report "$one" --out "$TMP/report" >/dev/null 2>&1
 check "a second report into the folder: only its own previews, the earlier report's files gone, other files kept" \

@@ -236,6 +236,18 @@ refused "a reference of another shape" "ref_shape.npy: the reference is 1 image 
 refused "a PNG with alpha" "alpha.png: has an alpha channel" --set "measurements=$X/alpha.png"
 refused "a file that is no image" "garbage.png: unknown file format" --set "measurements=$X/garbage.png"
 refused "a missing file" "nofile.png: cannot open" --set "measurements=$X/nofile.png"
+# the same files checked before anything is submitted: pnp config and pnp grid read every header
+for cmd in config grid; do
+    rm -rf "$TMP/grid_out"
+    "$PNP" $cmd "$TMP/obs.yml" --set "measurements=$X/nofile.png" --set "psfs=$X/psf.npy" \
+        $([ $cmd = grid ] && echo "--out $TMP/grid_out") >"$TMP/$cmd.log" 2>&1
+    check "pnp $cmd, a missing measurement file: exit 2 naming the row, key and file, nothing written" \
+        bash -c "[ $? -eq 2 ] && grep -q 'row 0: dataset observed: .*nofile.png: cannot open' '$TMP/$cmd.log' &&
+                 [ ! -e '$TMP/grid_out' ]"
+done
+"$PNP" config "$TMP/obs.yml" --set "measurements=$X/y.npy" --set "psfs=$X/chan/p*.npy" >"$TMP/config.log" 2>&1
+check "pnp config, counts of measurements and PSFs that differ: exit 2" \
+    bash -c "[ $? -eq 2 ] && grep -qE '1 measurement \(.*y.npy\) but 2 PSFs' '$TMP/config.log'"
 refused "NumPy int32" "y_int32.npy: unsupported pixel type '<i4'" --set "measurements=$X/y_int32.npy"
 refused "TIFF int16" "y_int16.tif: page 0 unsupported pixel type \(16-bit signed integer\)" \
     --set "measurements=$X/y_int16.tif"

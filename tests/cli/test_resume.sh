@@ -1,4 +1,5 @@
-# test_resume.sh - checkpoint and resume of `pnp run`:
+# test_resume.sh - checkpoint and resume of `pnp run` (PnP on the default scene,
+# tests/configs/scene_pnp.yml):
 #  - stopped after iteration 2 (PNP_STOP_AFTER, the deterministic stand-in for a
 #    signal): exit 3, a result file with status "interrupted"; --resume FILE
 #    finishes it (status "resumed") equal to the uninterrupted run (max abs 1e-6),
@@ -11,9 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 MPIRUN="mpirun --allow-run-as-root --oversubscribe"
 MPI="timeout 120 $MPIRUN" # a hang fails the check instead of the suite
-a="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=6"
+a="tests/configs/scene_pnp.yml --set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=6"
 dist="--set distribute_physics=true --set distribute_denoiser=true --set patch_size=32 --set overlap=8"
-R=default_row0.h5
+R=scene_pnp_row0.h5
 attr() { $PY -c "import h5py; print(h5py.File('$1', 'r').attrs['$2'])"; }
 export -f attr
 export PY
@@ -38,7 +39,7 @@ $MPI -n 2 "$PNP" run $a $dist --out "$TMP/two" --resume "$TMP/two/$R" >"$TMP/two
 same "$TMP/full1/$R" "$TMP/two/$R" "2 ranks distributed: interrupted + resumed = uninterrupted 1-rank run"
 
 # real signals at an iteration boundary
-long="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=300"
+long="tests/configs/scene_pnp.yml --set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=300"
 "$PNP" run $long --out "$TMP/long" >/dev/null 2>&1
 signal_run() { # signal_run NAME SIGNAL COMMAND...: start, wait for iteration 2, signal, wait
     local name=$1 sig=$2

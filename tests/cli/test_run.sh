@@ -1,4 +1,5 @@
-# test_run.sh - `pnp run` over 1 to 4 MPI ranks (CPU backend, small images):
+# test_run.sh - `pnp run` of the PnP solver (tests/configs/scene_pnp.yml: the
+# default scene) over 1 to 4 MPI ranks (CPU backend, small images):
 #  - tiled and distributed runs on 2, 3, 4 ranks equal the 1-rank run with the
 #    same tiling (max abs 1e-6, same PSNR trace); the baseline row (no flags)
 #    on 2 ranks equals 1 rank;
@@ -16,7 +17,7 @@
 #    PSNR trace within 0.05 dB of fp32's, reconstruction within 0.05.
 . "$(dirname "$0")/lib.sh"
 MPI="mpirun --allow-run-as-root --oversubscribe"
-small="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
+small="tests/configs/scene_pnp.yml --set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
 tiles="--set distribute_denoiser=true --set patch_size=32 --set overlap=8"
 dist="--set distribute_physics=true $tiles"
 
@@ -33,11 +34,11 @@ run() { # run NAME RANKS ARGS...: one run into $TMP/NAME; its log in $TMP/NAME.l
     return $rc
 }
 same() { # same REF NAME TOL WHAT
-    $PY tests/cli/check_run.py same "$TMP/$1/default_row0.h5" "$TMP/$2/default_row0.h5" "$3" "$4" || status=1
+    $PY tests/cli/check_run.py same "$TMP/$1/scene_pnp_row0.h5" "$TMP/$2/scene_pnp_row0.h5" "$3" "$4" || status=1
 }
 
 check "1 rank, tiled 32/8 denoiser" run t1 1 $small $dist
-$PY tests/cli/check_run.py layout "$TMP/t1/default_row0.h5" 3 1 || status=1
+$PY tests/cli/check_run.py layout "$TMP/t1/scene_pnp_row0.h5" 3 1 || status=1
 check "progress: one line per iteration with PSNR, SSIM, data residual, relative change, times, peak memory and ETA" \
     bash -c "[ \$(grep -cE '^iter +[0-9]+/3 +PSNR .* dB +SSIM [0-9.]+ +residual [0-9.e+-]+ +change [0-9.e+-]+ +[0-9.]+ s = grad [0-9.]+ \+ denoise [0-9.]+ \+ wait [0-9.]+ \+ transfer [0-9.]+ s +peak .* MiB .* ETA' '$TMP/t1.log') -eq 3 ]"
 for np in 2 3 4; do
@@ -47,7 +48,7 @@ for np in 2 3 4; do
         check "$np ranks run" false
     fi
 done
-$PY tests/cli/check_run.py layout "$TMP/t4/default_row0.h5" 3 4 || status=1
+$PY tests/cli/check_run.py layout "$TMP/t4/scene_pnp_row0.h5" 3 4 || status=1
 
 run b1 1 $small && run b2 2 $small && same b1 b2 0 "baseline row (no distribution) on 2 ranks = 1 rank exactly" ||
     check "baseline runs" false
@@ -72,9 +73,9 @@ run m1 1 $small $dist --set max_batch_size=1 && same t1 m1 1e-6 "batches of 1 wi
     check "max_batch_size 1" false
 
 peak=$($PY -c "import h5py, sys; print(int(h5py.File(sys.argv[1])['traces/peak_memory'][...].max()))" \
-    "$TMP/t1/default_row0.h5")
+    "$TMP/t1/scene_pnp_row0.h5")
 if run cap 1 $small $dist --max-memory $((peak - 1)); then
-    $PY tests/cli/check_run.py capped "$TMP/t1/default_row0.h5" "$TMP/cap/default_row0.h5" $((peak - 1)) \
+    $PY tests/cli/check_run.py capped "$TMP/t1/scene_pnp_row0.h5" "$TMP/cap/scene_pnp_row0.h5" $((peak - 1)) \
         "--max-memory just under the uncapped peak" || status=1
     check "--max-memory: the log says the batch was split" grep -q "note: a batch of 6 windows .* what --max-memory leaves" \
         "$TMP/cap.log"
@@ -109,7 +110,7 @@ check "precision bf16 on a cpu without avx512_bf16 (PNP_CPU_NO_BF16=1): exit 2 n
 if grep -qw avx512_bf16 /proc/cpuinfo; then
     if run bf1 1 $small $dist --set precision=bf16; then
         check "precision bf16 on the cpu backend runs, its log says so" grep -q "backend cpu (bf16)," "$TMP/bf1.log"
-        $PY tests/cli/check_run.py close "$TMP/t1/default_row0.h5" "$TMP/bf1/default_row0.h5" 0.05 0.05 \
+        $PY tests/cli/check_run.py close "$TMP/t1/scene_pnp_row0.h5" "$TMP/bf1/scene_pnp_row0.h5" 0.05 0.05 \
             "cpu bf16 = cpu fp32 (1 rank, tiled)" || status=1
     else
         check "precision bf16 on the cpu backend runs" false
@@ -122,19 +123,19 @@ run meas 1 $small --set num_operators=1 &&
     check "measurement_psnr = PSNR(/measurement, /ground_truth) with one operator; the log compares it" bash -c "
         grep -q 'the best measurement has PSNR .* dB: the reconstruction is [+-][0-9.]* dB above it' '$TMP/meas.log' &&
         $PY -c \"import h5py, numpy as np, sys
-f = h5py.File('$TMP/meas/default_row0.h5')
+f = h5py.File('$TMP/meas/scene_pnp_row0.h5')
 mse = np.mean((f['measurement'][...].astype(np.float64) - f['ground_truth'][...]) ** 2)
 sys.exit(int(abs(10 * np.log10(1 / mse) - f.attrs['measurement_psnr']) > 1e-6))\"" ||
     check "one-operator run" false
 
 # an existing result is never replaced unasked
-before=$(md5sum "$TMP/t1/default_row0.h5")
+before=$(md5sum "$TMP/t1/scene_pnp_row0.h5")
 "$PNP" run $small $dist --out "$TMP/t1" >"$TMP/again.log" 2>&1
 check "a second run into the same folder: exit 2 at setup, names the file and --force, the result unchanged" \
-    bash -c "[ $? -eq 2 ] && grep -q 't1/default_row0.h5 exists: .*--force' '$TMP/again.log' &&
-             ! grep -q '^iter' '$TMP/again.log' && [ \"\$(md5sum '$TMP/t1/default_row0.h5')\" = '$before' ]"
+    bash -c "[ $? -eq 2 ] && grep -q 't1/scene_pnp_row0.h5 exists: .*--force' '$TMP/again.log' &&
+             ! grep -q '^iter' '$TMP/again.log' && [ \"\$(md5sum '$TMP/t1/scene_pnp_row0.h5')\" = '$before' ]"
 "$PNP" run $small $dist --set max_iter=1 --out "$TMP/t1" --force >"$TMP/forced.log" 2>&1
-check "--force replaces it" bash -c "[ $? -eq 0 ] && [ \"\$(md5sum '$TMP/t1/default_row0.h5')\" != '$before' ]"
+check "--force replaces it" bash -c "[ $? -eq 0 ] && [ \"\$(md5sum '$TMP/t1/scene_pnp_row0.h5')\" != '$before' ]"
 
 if ! nvidia-smi -L >/dev/null 2>&1; then
     "$PNP" run $small --set backend=cuda --out "$TMP/cu" >"$TMP/cu.log" 2>&1
@@ -143,7 +144,7 @@ if ! nvidia-smi -L >/dev/null 2>&1; then
     run auto 1 $small --set backend=auto --set slurm_gres=gpu:1 &&
         check "backend auto without a GPU: runs on the cpu backend, says so, records cpu" bash -c "
             grep -q 'backend cpu,' '$TMP/auto.log' && grep -q 'note: the row asks for gpu:1 but runs on the cpu backend' \
-                '$TMP/auto.log' && $PY -c \"import h5py, sys; sys.exit(h5py.File('$TMP/auto/default_row0.h5').attrs['backend'] != 'cpu')\"" ||
+                '$TMP/auto.log' && $PY -c \"import h5py, sys; sys.exit(h5py.File('$TMP/auto/scene_pnp_row0.h5').attrs['backend'] != 'cpu')\"" ||
         check "backend auto runs" false
 fi
 exit $status

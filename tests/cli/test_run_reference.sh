@@ -53,24 +53,24 @@ fi
 photo="$PNP_SHARED/data/images/bus_2048.png"
 ffdnet="$PNP_SHARED/data/weights/kair-small/ffdnet_color.h5"
 if [ -r "$photo" ] && [ -r "$ffdnet" ]; then
-    args="--set image=$photo --set image_size=128 --set max_iter=30"
+    args="tests/configs/scene_pnp.yml --set image=$photo --set image_size=128 --set max_iter=30"
     "$PNP" run $args --set denoiser=ffdnet --set weights="$ffdnet" --set denoiser_sigma=0.02 --out "$TMP/ff" \
         >"$TMP/ff.log" 2>&1
     "$PNP" run $args --set denoiser=none --out "$TMP/none" >"$TMP/none.log" 2>&1
     check "FFDNet and no-denoiser runs on bus_2048.png at 128 px" \
-        test -s "$TMP/ff/default_row0.h5" -a -s "$TMP/none/default_row0.h5"
-    $PY tests/cli/check_run.py rises "$TMP/ff/default_row0.h5" "$TMP/none/default_row0.h5" \
+        test -s "$TMP/ff/scene_pnp_row0.h5" -a -s "$TMP/none/scene_pnp_row0.h5"
+    $PY tests/cli/check_run.py rises "$TMP/ff/scene_pnp_row0.h5" "$TMP/none/scene_pnp_row0.h5" \
         "FFDNet prior (sigma 0.02), 30 iterations" || status=1
     ffargs="$args --set denoiser=ffdnet --set weights=$ffdnet --set denoiser_sigma=0.02"
     PNP_CONV_ALGO=direct "$PNP" run $ffargs --out "$TMP/ffd" >"$TMP/ffd.log" 2>&1
-    $PY tests/cli/check_run.py close "$TMP/ffd/default_row0.h5" "$TMP/ff/default_row0.h5" 0.01 1e-3 \
+    $PY tests/cli/check_run.py close "$TMP/ffd/scene_pnp_row0.h5" "$TMP/ff/scene_pnp_row0.h5" 0.01 1e-3 \
         "FFDNet prior: Winograd (the default) = direct convolutions" || status=1
     if grep -qw avx512_bf16 /proc/cpuinfo; then
         "$PNP" run $ffargs --set precision=bf16 --out "$TMP/ffb" >"$TMP/ffb.log" 2>&1
         PNP_CONV_ALGO=direct "$PNP" run $ffargs --set precision=bf16 --out "$TMP/ffbd" >"$TMP/ffbd.log" 2>&1
-        $PY tests/cli/check_run.py atleast "$TMP/ffbd/default_row0.h5" "$TMP/ffb/default_row0.h5" 0.01 \
+        $PY tests/cli/check_run.py atleast "$TMP/ffbd/scene_pnp_row0.h5" "$TMP/ffb/scene_pnp_row0.h5" 0.01 \
             "FFDNet prior, bf16: the default (Winograd) against bf16 direct" || status=1
-        $PY tests/cli/check_run.py close "$TMP/ff/default_row0.h5" "$TMP/ffb/default_row0.h5" 0.05 0.05 \
+        $PY tests/cli/check_run.py close "$TMP/ff/scene_pnp_row0.h5" "$TMP/ffb/scene_pnp_row0.h5" 0.05 0.05 \
             "FFDNet prior, bf16 (default) = fp32" || status=1
     fi
 else

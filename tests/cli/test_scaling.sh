@@ -1,5 +1,6 @@
 # test_scaling.sh - how the ranks share the work and what they send (issue 18;
-# CPU backend, tiny images and DRUNet 8,16,32,64:1):
+# CPU backend, the benchmark's PnP on the default scene,
+# tests/configs/scene_pnp.yml, tiny images and DRUNet 8,16,32,64:1):
 #  - tiled rows with the slabs' all-gather overlapping the batches
 #    (comm_overlap true, batches of one window) on 2, 3, 4 ranks, and
 #    whole-image rows with distributed physics on 2, 3, 4 ranks, equal the
@@ -24,7 +25,7 @@
 #    it chose uncapped it picks a smaller one that fits (peak <= the cap).
 . "$(dirname "$0")/lib.sh"
 MPI="mpirun --allow-run-as-root --oversubscribe"
-small="--set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
+small="tests/configs/scene_pnp.yml --set image_size=96 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
 tiles="--set distribute_denoiser=true --set patch_size=32 --set overlap=8" # 96x64: 6 windows of 48x48
 R=tests/cli/check_run.py
 
@@ -40,7 +41,7 @@ run() { # run NAME RANKS ARGS...: one run into $TMP/NAME; its log in $TMP/NAME.l
     [ $rc -eq 0 ] || { echo "# $name failed ($rc):"; sed 's/^/#   /' "$TMP/$name.log" | tail -20; }
     return $rc
 }
-file() { echo "$TMP/$1/default_row0.h5"; }
+file() { echo "$TMP/$1/scene_pnp_row0.h5"; }
 
 # ---------------------------------------------------------------- the same result on any rank count
 check "1 rank, tiled 32/8" run t1 1 $small $tiles
@@ -80,7 +81,7 @@ check "PNP_SLAB_COMBINE=ring: refused naming the variable" grep -q "PNP_SLAB_COM
 # ---------------------------------------------------------------- accounting
 # 384 px (24 windows, about 40 ms an iteration): a rank descheduled for a few ms by a busy machine stays
 # well under 5% of the wall time (at 128 px, 10 ms an iteration, it did not)
-acc="--set image_size=384 --set denoiser=drunet:8,16,32,64:1 --set max_iter=6 --set distribute_physics=true"
+acc="tests/configs/scene_pnp.yml --set image_size=384 --set denoiser=drunet:8,16,32,64:1 --set max_iter=6 --set distribute_physics=true"
 run acc1 1 $acc $tiles && $PY $R accounting "$(file acc1)" 0.05 || check "accounting: 1 rank runs" false
 run acc2 2 $acc $tiles && $PY $R accounting "$(file acc2)" 0.05 || check "accounting: 2 ranks run" false
 

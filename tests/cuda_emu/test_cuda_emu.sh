@@ -10,7 +10,8 @@
 #    refused and Winograd refused at call time (tf32, bf16: one rounding per
 #    layer still, unfused layers counted); with a fused call that needs more
 #    workspace than its query says (tf32: no layer may fall back for that);
-#  - pnp run on the emulated cuda backend against the cpu backend of the same
+#  - pnp run (PnP on the default scene, tests/configs/scene_pnp.yml) on the
+#    emulated cuda backend against the cpu backend of the same
 #    binary, strict fp32 (PNP_CUDA_TF32=0: the emulation then sums exactly, so
 #    1e-5): whole image; tiled with partial batches (12 windows in batches of
 #    5); 2 ranks sharing the emulated GPU (MPI on host buffers; the denoised
@@ -65,7 +66,7 @@ parity "fused calls and Winograd refused" PNP_EMU_REFUSE_FUSED=1 PNP_EMU_REFUSE_
 parity "fused call needing more workspace than its query" PNP_EMU_FUSED_WORKSPACE_EXTRA=4096 PNP_PARITY_MODES=tf32
 
 # ---------------------------------------------------------------- pnp run: cuda against cpu
-small="--set image_size=64 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
+small="tests/configs/scene_pnp.yml --set image_size=64 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
 tiles="--set distribute_denoiser=true --set patch_size=16 --set overlap=8"
 run() { # run NAME RANKS ARGS...: one run of the emulated pnp into $TMP/NAME ($TMP/NAME.log)
     local name=$1 np=$2
@@ -80,11 +81,11 @@ run() { # run NAME RANKS ARGS...: one run of the emulated pnp into $TMP/NAME ($T
     return $rc
 }
 close() { # close REF NAME WHAT: strict fp32 on the emulation against the cpu backend
-    $PY tests/cli/check_run.py close "$TMP/$1/default_row0.h5" "$TMP/$2/default_row0.h5" 1e-5 1e-5 \
+    $PY tests/cli/check_run.py close "$TMP/$1/scene_pnp_row0.h5" "$TMP/$2/scene_pnp_row0.h5" 1e-5 1e-5 \
         "EMULATED cuda: $3" || status=1
 }
 attr() { # attr NAME KEY: a root attribute of NAME's result file
-    $PY -c "import h5py, sys; print(h5py.File(sys.argv[1])['/'].attrs[sys.argv[2]])" "$TMP/$1/default_row0.h5" "$2"
+    $PY -c "import h5py, sys; print(h5py.File(sys.argv[1])['/'].attrs[sys.argv[2]])" "$TMP/$1/scene_pnp_row0.h5" "$2"
 }
 stats="$TMP/emu-stats"
 export PNP_CUDA_TF32=0
@@ -94,7 +95,7 @@ export PNP_EMU_STATS="$stats"
 check "EMULATED cuda, whole image" run whole 1 $small --set backend=cuda
 unset PNP_EMU_STATS
 close cpu whole "whole image, 3 iterations = cpu"
-$PY tests/cli/check_run.py layout "$TMP/whole/default_row0.h5" 3 1 | sed 's/^\(ok\|not ok\) - /\1 - EMULATED cuda: /'
+$PY tests/cli/check_run.py layout "$TMP/whole/scene_pnp_row0.h5" 3 1 | sed 's/^\(ok\|not ok\) - /\1 - EMULATED cuda: /'
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 check "EMULATED cuda: the device memory the emulation saw at its high-water mark is within the backend's peak" \
     $PY -c "
@@ -102,7 +103,7 @@ import h5py, re, sys
 seen = int(re.search(r'device_peak_bytes=(\d+)', open(sys.argv[1]).read()).group(1))
 counted = h5py.File(sys.argv[2])['traces/peak_memory'][...].max()
 print(f'# emulated device high-water mark {seen} B, backend peak {counted:.0f} B')
-sys.exit(0 if seen <= counted else 1)" "$stats" "$TMP/whole/default_row0.h5"
+sys.exit(0 if seen <= counted else 1)" "$stats" "$TMP/whole/scene_pnp_row0.h5"
 check "EMULATED cuda: nothing left allocated, queued or undestroyed at exit" \
     grep -q 'live_device_bytes=0 live_allocations=0 live_pinned=0 live_streams=0 live_events=0 pending_ops=0 .*live_cudnn_objects=0 live_cufft_plans=0' "$stats"
 check "EMULATED cuda: unfused_convolutions = 0 when cuDNN takes the fused call" test "$(attr whole unfused_convolutions)" = 0
