@@ -10,3 +10,19 @@ check() { # check "description" command...
     shift
     if "$@"; then echo "ok - $what"; else echo "not ok - $what"; status=1; fi
 }
+# run_pnp NAME RANKS ARGS...: `pnp run ARGS --out $TMP/NAME` on RANKS ranks
+# (mpirun past 1) with its log in $TMP/NAME.log, whose tail is shown when it
+# fails; the program is $RUN_PNP (default $PNP); 300 s at most.
+run_pnp() {
+    local name=$1 np=$2 bin=${RUN_PNP:-$PNP}
+    shift 2
+    if [ "$np" -eq 1 ]; then
+        timeout 300 "$bin" run "$@" --out "$TMP/$name" >"$TMP/$name.log" 2>&1
+    else
+        timeout 300 mpirun --allow-run-as-root --oversubscribe -n "$np" "$bin" run "$@" --out "$TMP/$name" \
+            >"$TMP/$name.log" 2>&1
+    fi
+    local rc=$?
+    [ $rc -eq 0 ] || { echo "# $name failed ($rc):"; sed 's/^/#   /' "$TMP/$name.log" | tail -20; }
+    return $rc
+}

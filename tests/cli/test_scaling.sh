@@ -29,18 +29,7 @@ small="tests/configs/scene_pnp.yml --set image_size=96 --set denoiser=drunet:8,1
 tiles="--set distribute_denoiser=true --set patch_size=32 --set overlap=8" # 96x64: 6 windows of 48x48
 R=tests/cli/check_run.py
 
-run() { # run NAME RANKS ARGS...: one run into $TMP/NAME; its log in $TMP/NAME.log
-    local name=$1 np=$2
-    shift 2
-    if [ "$np" -eq 1 ]; then
-        timeout 300 "$PNP" run "$@" --out "$TMP/$name" >"$TMP/$name.log" 2>&1
-    else
-        timeout 300 $MPI -n "$np" "$PNP" run "$@" --out "$TMP/$name" >"$TMP/$name.log" 2>&1
-    fi
-    local rc=$?
-    [ $rc -eq 0 ] || { echo "# $name failed ($rc):"; sed 's/^/#   /' "$TMP/$name.log" | tail -20; }
-    return $rc
-}
+run() { run_pnp "$@"; } # run NAME RANKS ARGS... (tests/cli/lib.sh)
 file() { echo "$TMP/$1/scene_pnp_row0.h5"; }
 
 # ---------------------------------------------------------------- the same result on any rank count

@@ -68,18 +68,7 @@ parity "fused call needing more workspace than its query" PNP_EMU_FUSED_WORKSPAC
 # ---------------------------------------------------------------- pnp run: cuda against cpu
 small="tests/configs/scene_pnp.yml --set image_size=64 --set denoiser=drunet:8,16,32,64:1 --set max_iter=3"
 tiles="--set distribute_denoiser=true --set patch_size=16 --set overlap=8"
-run() { # run NAME RANKS ARGS...: one run of the emulated pnp into $TMP/NAME ($TMP/NAME.log)
-    local name=$1 np=$2
-    shift 2
-    if [ "$np" -eq 1 ]; then
-        timeout 300 $EMU/pnp run "$@" --out "$TMP/$name" >"$TMP/$name.log" 2>&1
-    else
-        timeout 300 $MPI -n "$np" $EMU/pnp run "$@" --out "$TMP/$name" >"$TMP/$name.log" 2>&1
-    fi
-    local rc=$?
-    [ $rc -eq 0 ] || { echo "# $name failed ($rc):"; sed 's/^/#   /' "$TMP/$name.log" | tail -20; }
-    return $rc
-}
+run() { RUN_PNP=$EMU/pnp run_pnp "$@"; } # run NAME RANKS ARGS...: the emulated pnp (tests/cli/lib.sh)
 close() { # close REF NAME WHAT: strict fp32 on the emulation against the cpu backend
     $PY tests/cli/check_run.py close "$TMP/$1/scene_pnp_row0.h5" "$TMP/$2/scene_pnp_row0.h5" 1e-5 1e-5 \
         "EMULATED cuda: $3" || status=1
