@@ -80,7 +80,7 @@ static const param PARAMS[] = {
     S("force_cpu", NULL, T_BOOL, force_cpu, "false", 0),
     S("precision", NULL, T_STRING, precision, "fp32", 0),
     S("slurm_gres", NULL, T_STRING, slurm_gres, "", 0),
-    S("slurm_ntasks_per_node", NULL, T_INT, ntasks_per_node, "1", -1e300),
+    S("slurm_ntasks_per_node", "slurm_tasks_per_node", T_INT, ntasks_per_node, "1", -1e300),
     S("slurm_nodes", NULL, T_INT, nodes, "1", -1e300),
     S("distribute_physics", NULL, T_BOOL, distribute_physics, "false", 0),
     S("distribute_denoiser", NULL, T_BOOL, distribute_denoiser, "false", 0),

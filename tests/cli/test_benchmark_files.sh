@@ -4,6 +4,8 @@
 #    (pnp config, the sbatch script, and `pnp grid --local` starting mpirun -n N),
 #    OMP_NUM_THREADS the threads per rank, force_cpu the cpu backend,
 #    receptive_field_size the overlap;
+#  - the older large-scale grid: slurm_tasks_per_node read as
+#    slurm_ntasks_per_node, its 2-GPU row a 2-task script;
 #  - a benchopt parallel config (--parallel-config): time in minutes, additional
 #    parameters as #SBATCH options (cpus-per-task filling its key), setup lines
 #    before srun, stderr merged or apart; srun --mpi=pmix; --cpus-per-task from
@@ -22,6 +24,17 @@ check "row 2: torchrun_nproc_per_node 2 -> 2 ranks per node on 1 node, receptive
 check "force_cpu: true -> backend cpu; OMP_NUM_THREADS kept" \
     bash -c "grep '^row 1:' '$TMP/config.out' | tr ' ' '\n' | grep -qx backend=cpu &&
              grep '^row 1:' '$TMP/config.out' | tr ' ' '\n' | grep -qx OMP_NUM_THREADS=2"
+
+L=tests/configs/benchmark_largescale.yml
+"$PNP" config "$L" >"$TMP/large.out" 2>&1
+check "the older large-scale grid reads as it is: 2 rows, slurm_tasks_per_node 2 -> slurm_ntasks_per_node 2, overlap 64" \
+    bash -c "[ $? -eq 0 ] && grep -q ': 2 rows' '$TMP/large.out' &&
+             grep '^row 1:' '$TMP/large.out' | tr ' ' '\n' | grep -qx slurm_ntasks_per_node=2 &&
+             grep '^row 1:' '$TMP/large.out' | tr ' ' '\n' | grep -qx overlap=64"
+"$PNP" grid "$L" --dry-run --row 1 --out "$TMP/large" >/dev/null 2>&1
+check "its 2-GPU row's script: 2 tasks on one node, gpu:2" bash -c "
+    s='$TMP/large/slurm/benchmark_largescale_row1.sbatch'
+    grep -qx '#SBATCH --ntasks-per-node=2' \$s && grep -qx '#SBATCH --gres=gpu:2' \$s"
 
 "$PNP" grid "$T" --dry-run --row 3 --out "$TMP/dry" >/dev/null 2>&1
 s="$TMP/dry/slurm/benchmark_torchrun_row3.sbatch"
