@@ -119,6 +119,10 @@ double pnp_data_term_lipschitz(pnp_data_term *dt, int *iterations);
 #define PNP_CG_TOL 1e-6
 #define PNP_CG_MAX_ITER 500
 int pnp_data_term_solve(pnp_data_term *dt, const float *z_dev, float rho, float *x_dev);
+/* Allocates now what pnp_data_term_solve holds once called (pad: its three
+ * work images [c, xh, xw]; circular: nothing), so that a memory plan made
+ * after this call counts them. */
+void pnp_data_term_prepare_solve(pnp_data_term *dt);
 
 /* crop_dev [c, h, w] = the measured region of img_dev [c, xh, xw] (a copy for circular). */
 void pnp_data_term_crop(pnp_data_term *dt, const float *img_dev, float *crop_dev);

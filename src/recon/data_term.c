@@ -254,6 +254,11 @@ double pnp_data_term_lipschitz(pnp_data_term *dt, int *iterations)
     return lam;
 }
 
+void pnp_data_term_prepare_solve(pnp_data_term *dt)
+{
+    if (dt->g.boundary == PNP_BOUNDARY_PAD) iterative_scratch(dt);
+}
+
 int pnp_data_term_solve(pnp_data_term *dt, const float *z, float rho, float *x)
 {
     if (!dt->ready) pnp_fatal("data term: solve before pnp_data_term_ready");

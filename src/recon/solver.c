@@ -502,6 +502,7 @@ int pnp_solve(const pnp_solver_args *a, float *x_out, float *measurement0, pnp_t
                         : "S and B summed once at setup, the gradient needs no communication");
         fflush(a->progress);
     }
+    if (dpir) pnp_data_term_prepare_solve(dt); /* its data step's work images, in the plan below */
     pnp_data_term_gradient(dt, x, z);
     if (first == 0) {
         tr->residual_initial = pnp_data_term_value(dt, x, z);

@@ -134,6 +134,14 @@ for k in 0 1; do # pad: one all-reduce per gradient (PnP), per gradient and CG s
     $PY tests/cli/check_run.py accounting "$TMP/pad2/pad_row$k.h5" 0.05 || status=1
 done
 
+check "every run above (PnP and DPIR, circular and pad, 1 and 2 ranks): each rank's peak memory <= its plan" \
+    $PY -c "
+import glob, h5py, sys
+files = sorted(glob.glob(sys.argv[1] + '/*/*.h5'))
+over = [f for f in files if (h5py.File(f)['traces/peak_memory'][...].max(axis=0) > h5py.File(f)['traces/planned_memory'][...]).any()]
+print('# ' + str(len(files)) + ' files; over the plan: ' + str(over))
+sys.exit(int(len(files) < 8 or bool(over)))" "$TMP"
+
 "$PNP" inspect "$TMP/g/${R}2.h5" >"$TMP/insp" 2>&1
 check "pnp inspect shows the solver and SSIM" \
     bash -c "grep -q 'solver *DPIR' '$TMP/insp' && grep -qE 'SSIM +0\.[0-9]+ initial, 0\.[0-9]+ final' '$TMP/insp'"
