@@ -272,17 +272,25 @@ static void tiled_report(const tiled *td, const pnp_solver_args *a, int c)
     const int P = a->comm->size, T = td->t.count;
     FILE *f = a->progress;
     if (a->comm->rank != 0) return;
-    if (T < P) {
-        char idle[64];
-        if (P - T == 1) snprintf(idle, sizeof idle, "rank %d denoises nothing and waits", T);
-        else snprintf(idle, sizeof idle, "ranks %d..%d denoise nothing and wait", T, P - 1);
-        fprintf(stderr, "pnp: warning: %d window%s for %d ranks: %s; a smaller patch_size (or patch_size: auto) "
-                "gives every rank a window\n", T, T == 1 ? "" : "s", P, idle);
+    if (T < P) { /* the slabs leave P - T ranks without a window: name them */
+        char idle[256] = "";
+        size_t used = 0;
+        int listed = 0;
+        for (int q = 0; q < P && used + 16 < sizeof idle; ++q) {
+            int first, count;
+            pnp_tiling_slab(&td->t, q, P, &first, &count);
+            if (count == 0) used += (size_t)snprintf(idle + used, sizeof idle - used, "%s%d", listed++ ? ", " : "", q);
+        }
+        fprintf(stderr, "pnp: warning: %d window%s for %d ranks: rank%s %s denoise%s nothing and wait%s; a smaller "
+                "patch_size (or patch_size: auto) gives every rank a window\n", T, T == 1 ? "" : "s", P,
+                P - T == 1 ? "" : "s", idle, P - T == 1 ? "s" : "", P - T == 1 ? "s" : "");
     }
     if (!f) return;
-    fprintf(f, "  tiles: %d windows of %dx%d (patch %d%s, overlap %d), batches of %d on rank 0; slabs combined by %s\n",
-            T, td->t.win_h, td->t.win_w, td->t.patch, a->row->patch_size == PNP_AUTO ? ", auto" : "", td->t.overlap,
-            td->batch, td->allreduce ? "an all-reduce of zero-filled images (PNP_SLAB_COMBINE)"
+    char batches[48] = "no window on rank 0";
+    if (td->count > 0) snprintf(batches, sizeof batches, "batches of %d on rank 0", td->batch);
+    fprintf(f, "  tiles: %d windows of %dx%d (patch %d%s, overlap %d), %s; slabs combined by %s\n", T, td->t.win_h,
+            td->t.win_w, td->t.patch, a->row->patch_size == PNP_AUTO ? ", auto" : "", td->t.overlap, batches,
+            td->allreduce ? "an all-reduce of zero-filled images (PNP_SLAB_COMBINE)"
                        : td->overlap ? "one all-gather per batch, overlapping the next batch"
                                      : "one all-gather per iteration");
     fprintf(f, "  pixels per rank:");
