@@ -58,8 +58,8 @@ int pnp_cmd_dataset(int argc, char **argv)
         return 2;
     }
     const int n = p.n_ops;
-    printf("pnp dataset: row %d, %s, %d channel%s %dx%d, %d operators (PSF %dx%d%s)", row->index, p.source, p.c,
-           p.c == 1 ? "" : "s", p.h, p.w, n, p.kh, p.kw, p.kc > 1 ? " per channel" : "");
+    printf("pnp dataset: row %d, %s, %d channel%s %dx%d, %d operator%s (PSF %dx%d%s)", row->index, p.source, p.c,
+           p.c == 1 ? "" : "s", p.h, p.w, n, n == 1 ? "" : "s", p.kh, p.kw, p.kc > 1 ? " per channel" : "");
     if (!p.observed) printf(", noise %g, seed %lld", row->noise_level, row->seed);
     printf("\n%s", p.notes ? p.notes : "");
 

@@ -199,8 +199,9 @@ static void print_file(const summary *s)
     else if (isnan(s->r.initial_psnr)) printf("  %-18sfinal %.3f dB\n", "PSNR", s->r.final_psnr);
     else printf("  %-18s%.3f dB initial, %.3f dB final\n", "PSNR", s->r.initial_psnr, s->r.final_psnr);
     if (!isnan(s->r.measurement_psnr) && !isnan(s->r.final_psnr))
-        printf("  %-18s%.3f dB, the best measurement (the reconstruction %+.3f dB above it)\n", "",
-               s->r.measurement_psnr, s->r.final_psnr - s->r.measurement_psnr);
+        printf("  %-18s%.3f dB, the best measurement (the reconstruction %.3f dB %s it)\n", "", s->r.measurement_psnr,
+               fabs(s->r.final_psnr - s->r.measurement_psnr),
+               s->r.final_psnr >= s->r.measurement_psnr ? "above" : "below");
     if (!isnan(s->r.final_ssim)) printf("  %-18s%.4f initial, %.4f final\n", "SSIM", s->r.initial_ssim, s->r.final_ssim);
     if (!isnan(s->r.final_residual))
         printf("  %-18s%.6g initial, %.6g final (1/2 sum_i ||A_i x - y_i||^2)\n", "data residual",

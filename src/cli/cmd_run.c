@@ -616,8 +616,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     const char *desc = dn ? pnp_denoiser_describe(dn) : "none";
     const int asked = row->ntasks_per_node * row->nodes;
     if (rank == 0) {
-        printf("pnp run: row %d of %s: %s, %d channel%s %dx%d, %d operators (PSF %dx%d%s), boundary %s, %s\n",
-               row->index, cfg->path, p.source, p.c, p.c == 1 ? "" : "s", p.h, p.w, p.n_ops, p.kh, p.kw,
+        printf("pnp run: row %d of %s: %s, %d channel%s %dx%d, %d operator%s (PSF %dx%d%s), boundary %s, %s\n",
+               row->index, cfg->path, p.source, p.c, p.c == 1 ? "" : "s", p.h, p.w, p.n_ops, p.n_ops == 1 ? "" : "s", p.kh, p.kw,
                p.kc > 1 ? " per channel" : "", pnp_boundary_name(p.boundary), desc);
         if (p.boundary == PNP_BOUNDARY_PAD)
             printf("  boundary pad: x is %dx%d (the measured region at row %d, column %d), so no blur wraps "
@@ -726,8 +726,8 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
         printf("data residual %.6g after %d iterations%s, %.2f s\n", last >= 0 ? tr.residual[last] : tr.residual_initial,
                tr.iterations, tr.converged ? " (relative change below the tolerance)" : "", total_time);
         if (!isnan(best_y) && !isnan(final_psnr))
-            printf("  the best measurement has PSNR %.3f dB: the reconstruction is %+.3f dB above it\n", best_y,
-                   final_psnr - best_y);
+            printf("  the best measurement has PSNR %.3f dB: the reconstruction is %.3f dB %s it\n", best_y,
+                   fabs(final_psnr - best_y), final_psnr >= best_y ? "above" : "below");
         if (tr.iterations > 0)
             printf("  memory: rank 0 held at most %.1f MiB on its backend (planned %.1f MiB)\n",
                    tr.peak_bytes[tr.iterations - 1] / 1048576.0, tr.planned_bytes / 1048576.0);

@@ -709,6 +709,10 @@ static int validate_solver(ctx *c, const pnp_row *r)
 {
 #define MARK(nm) r->marks[param_index(r, nm)]
 #define GIVEN(nm) r->given[param_index(r, nm)]
+    if (r->noise_level > 1) /* the dataset's key, checked here beside its use */
+        return fail(c, MARK("noise_level"), "row %d: noise_level %g: pnp's images are in [0,1], so the noise's "
+                    "standard deviation is in those units (8-bit units: divide by 255, e.g. 5/255 = 0.0196)",
+                    r->index, r->noise_level);
     if (!strcmp(r->solver, "DPIR")) {
         if (!(r->sigma_start > 0))
             return fail(c, MARK("sigma_start"), "row %d: key 'sigma_start' (DPIR's first denoiser level) must be > 0, "
@@ -721,6 +725,10 @@ static int validate_solver(ctx *c, const pnp_row *r)
                         "row %d: solver DPIR needs the noise level of the measurements (its denoiser levels go from "
                         "sigma_start down to it): key 'noise_level' of dataset '%s' is %s", r->index, r->dataset,
                         GIVEN("noise_level") ? "0" : "not given");
+        if (r->sigma_start < r->noise_level)
+            return fail(c, MARK("sigma_start"), "row %d: DPIR's denoiser levels go from sigma_start %g down to the "
+                        "noise level %g; sigma_start must be at least the noise level", r->index, r->sigma_start,
+                        r->noise_level);
         return 0;
     }
     if (strcmp(r->init_method, "zeros") && strcmp(r->init_method, "pseudo_inverse") && strcmp(r->init_method, "wiener"))

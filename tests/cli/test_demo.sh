@@ -11,9 +11,9 @@ timeout 300 bash scripts/demo.sh "$TMP/demo" >"$TMP/demo.log" 2>&1
 rc=$?
 check "scripts/demo.sh DIR: exit 0" test $rc -eq 0
 [ $rc -eq 0 ] || sed 's/^/#   /' "$TMP/demo.log" | tail -20
-gain=$(sed -n 's/.*the reconstruction is \([-+0-9.]*\) dB above it.*/\1/p' "$TMP/demo.log")
-check "the log: the reconstruction is ${gain:-?} dB above the best measurement, at least +3 dB" \
-    awk -v g="${gain:-x}" 'BEGIN {exit !(g + 0 >= 3 && g ~ /^[-+]?[0-9.]+$/)}'
+gain=$(sed -n 's/.*the reconstruction is \([0-9.]*\) dB above it.*/\1/p' "$TMP/demo.log") # "below it" fails
+check "the log: the reconstruction is ${gain:-?} dB above the best measurement, at least 3 dB" \
+    awk -v g="${gain:-x}" 'BEGIN {exit !(g + 0 >= 3 && g ~ /^[0-9.]+$/)}'
 check "the embedded default runs DPIR with the trained DRUNet" \
     $PY -c "import h5py, sys; f = h5py.File(sys.argv[1]); sys.exit(int(f.attrs['solver'] != 'DPIR' or 'drunet_small.h5' not in f.attrs['denoiser']))" \
     "$TMP/demo/default_row0.h5"
