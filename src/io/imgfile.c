@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pnp/bundle.h"
 #include "pnp/error.h"
@@ -90,6 +92,28 @@ int pnp_file_load(const char *path, pnp_file_role role, int one_image, int first
 
 static int has_wildcard(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
+/* Why a pattern's files cannot be listed: its folder (when it has no
+ * wildcard) missing or unreadable, named with where a relative one was looked
+ * for; else glob's reason. */
+static void missing_folder_error(const char *pattern, int rc, char *err, size_t errlen)
+{
+    char dir[4096];
+    const char *slash = strrchr(pattern, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - pattern) : 1, slash ? pattern : ".");
+    if (!dir[0]) snprintf(dir, sizeof dir, "/");
+    struct stat st;
+    char cwd[4096] = "";
+    if (pattern[0] != '/' && !getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+    const char *where = cwd[0] ? " (a relative path is taken from the current folder, " : "";
+    if (rc != GLOB_NOSPACE && !has_wildcard(dir) && stat(dir, &st) != 0)
+        snprintf(err, errlen, "%s: folder %s does not exist%s%s%s", pattern, dir, where, cwd, cwd[0] ? ")" : "");
+    else if (rc != GLOB_NOSPACE && !has_wildcard(dir) && !S_ISDIR(st.st_mode))
+        snprintf(err, errlen, "%s: %s is not a folder", pattern, dir);
+    else
+        snprintf(err, errlen, "%s: cannot list the files of this pattern (%s)", pattern,
+                 rc == GLOB_NOSPACE ? "out of memory" : "a folder cannot be read");
+}
+
 int pnp_image_set_open(const char *pattern, pnp_file_role role, pnp_image_set *s, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
@@ -103,8 +127,7 @@ int pnp_image_set_open(const char *pattern, pnp_file_role role, pnp_image_set *s
             return -1;
         }
         if (rc != 0) {
-            snprintf(err, errlen, "%s: cannot list the files of this pattern (%s)", pattern,
-                     rc == GLOB_NOSPACE ? "out of memory" : "a folder cannot be read");
+            missing_folder_error(pattern, rc, err, errlen);
             globfree(&g);
             return -1;
         }

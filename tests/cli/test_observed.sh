@@ -245,6 +245,11 @@ for cmd in config grid; do
         bash -c "[ $? -eq 2 ] && grep -q 'row 0: dataset observed: .*nofile.png: cannot open' '$TMP/$cmd.log' &&
                  [ ! -e '$TMP/grid_out' ]"
 done
+pnp_abs=$(realpath "$PNP")
+(cd "$TMP" && "$pnp_abs" config "$TMP/obs.yml" --set "measurements=nowhere/y_*.png" --set "psfs=$X/psf.npy") \
+    >"$TMP/config.log" 2>&1
+check "a pattern in a folder that does not exist: exit 2 naming the folder and the current folder it was taken from" \
+    bash -c "[ $? -eq 2 ] && grep -q 'nowhere/y_\*.png: folder nowhere does not exist (a relative path is taken from the current folder, $TMP)' '$TMP/config.log'"
 "$PNP" config "$TMP/obs.yml" --set "measurements=$X/y.npy" --set "psfs=$X/chan/p*.npy" >"$TMP/config.log" 2>&1
 check "pnp config, counts of measurements and PSFs that differ: exit 2" \
     bash -c "[ $? -eq 2 ] && grep -qE '1 measurement \(.*y.npy\) but 2 PSFs' '$TMP/config.log'"
