@@ -6,6 +6,7 @@
 #include "pnp/imgfile.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <glob.h>
 #include <math.h>
 #include <stdio.h>
@@ -189,8 +190,12 @@ int pnp_observed_files_open(const char *measurements, const char *psfs, const ch
     }
     if (pnp_image_set_open(psfs, PNP_ROLE_PSFS, ps, err, errlen)) goto fail;
     if (ps->n != ms->n) {
-        snprintf(err, errlen, "%d measurement%s (%s) but %d PSF%s (%s): one PSF per measurement, in the same order",
-                 ms->n, ms->n == 1 ? "" : "s", measurements, ps->n, ps->n == 1 ? "" : "s", psfs);
+        const bool per_channel = ms->n == 1 && ps->n == ms->c && ps->c == 1 && ps->nfiles == 1; /* [c,kh,kw] */
+        snprintf(err, errlen, "%d measurement%s (%s) but %d PSF%s (%s): one PSF per measurement, in the same order%s",
+                 ms->n, ms->n == 1 ? "" : "s", measurements, ps->n, ps->n == 1 ? "" : "s", psfs,
+                 per_channel ? " (a 3-D array is read as [N,kh,kw], N PSFs: for one PSF per channel of a single "
+                               "measurement store it as [1,C,kh,kw])"
+                             : "");
         goto fail;
     }
     if (ps->c != 1 && ps->c != ms->c) {
