@@ -7,8 +7,8 @@
  * a pattern; shapes or channel counts differ; measurements of other than 1 or
  * 3 channels; as many PSFs as measurements; PSFs of 1 channel or one per
  * channel, no larger than the measurements, finite, non-negative, not all
- * zero; finite measurements and reference; the reference of the
- * measurements' shape. PSFs are normalised to sum 1 (per channel), with a
+ * zero; finite measurements and reference, within [-1, 2] (a little outside
+ * [0,1] is a note); the reference of the measurements' shape. PSFs are normalised to sum 1 (per channel), with a
  * note when they were not. Every rank reads every header, all PSFs and the
  * reference, and the pixels of its own measurements only. */
 #include "observed.h"
@@ -66,16 +66,25 @@ static int check_psf(const pnp_image_set *s, int k, float *kernel, pnp_problem *
     return 0;
 }
 
-/* A note when an image's values leave [0,1] (the denoiser and the clamp of x assume it). */
-static void range_note(pnp_problem *p, const pnp_image_set *s, int k, const float *img, size_t n, const char *what)
+/* Values that leave [0,1]: a little (noise around dark or bright pixels) is a
+ * note; far (beyond [-1, 2]: data in counts or 8-bit units) is an error, since
+ * the denoisers and the clamp of x assume [0,1]. 0, or -1 with err. */
+static int range_check(pnp_problem *p, const pnp_image_set *s, int k, const float *img, size_t n, const char *what,
+                       char *err, size_t errlen)
 {
     float lo = img[0], hi = img[0];
     for (size_t e = 1; e < n; ++e) lo = img[e] < lo ? img[e] : lo, hi = img[e] > hi ? img[e] : hi;
-    if (lo >= -1e-3f && hi <= 1.001f) return;
+    if (lo >= -1e-3f && hi <= 1.001f) return 0;
     char name[4200];
     pnp_image_set_name(s, k, name, sizeof name);
-    note(p, "%s %s has values in [%g, %g]; pnp's clamp and denoisers assume [0, 1]: scale the data", what, name, lo,
-         hi);
+    if (lo < -1 || hi > 2) {
+        snprintf(err, errlen, "%s %s has values in [%g, %g], far outside [0, 1] where pnp's denoisers work: scale "
+                 "the data to [0, 1] (e.g. divide by the detector's full scale or by %g)", what, name, lo, hi, hi);
+        return -1;
+    }
+    note(p, "%s %s has values in [%g, %g], a little outside [0, 1] (noise is fine; pnp's denoisers and the clamp "
+         "of x work in [0, 1])", what, name, lo, hi);
+    return 0;
 }
 
 int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, char *err, size_t errlen)
@@ -104,7 +113,7 @@ int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, c
     if (row->reference[0]) {
         p->truth = pnp_image_alloc(p->c, p->h, p->w);
         if (pnp_image_set_read(&rs, 0, p->truth.data, err, errlen)) goto done;
-        range_note(p, &rs, 0, p->truth.data, numel, "the reference");
+        if (range_check(p, &rs, 0, p->truth.data, numel, "the reference", err, errlen)) goto done;
     }
 
     int *ids = pnp_malloc(sizeof(int) * p->n_ops);
@@ -113,7 +122,7 @@ int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, c
     rc = 0;
     for (int l = 0; l < p->n_own && !rc; ++l) {
         rc = pnp_image_set_read(&ms, ids[l], p->measured + numel * l, err, errlen);
-        if (!rc) range_note(p, &ms, ids[l], p->measured + numel * l, numel, "measurement");
+        if (!rc) rc = range_check(p, &ms, ids[l], p->measured + numel * l, numel, "measurement", err, errlen);
     }
     free(ids);
 done:

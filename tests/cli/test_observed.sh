@@ -229,6 +229,9 @@ refused "a NaN PSF" "psf_nan.npy: pixel \(channel 0, row 2, column 2\) is NaN" -
 refused "PSF channels that fit neither" "psf_2ch.npy: PSFs of 2 channels for measurements of 3" \
     --set "psfs=$X/psf_2ch.npy"
 refused "a NaN pixel" "y_nan.npy: pixel \(channel 1, row 7, column 9\) is NaN" --set "measurements=$X/y_nan.npy"
+$PY -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1]) * 4000 + 600)" "$X/y.npy" "$X/y_counts.npy"
+refused "measurements in detector counts" "y_counts.npy has values in \[[0-9.e+]*, [0-9.e+]*\], far outside \[0, 1\]" \
+    --set "measurements=$X/y_counts.npy"
 refused "an infinite pixel" "y_inf.npy: pixel \(channel 1, row 7, column 9\) is infinite" --set "measurements=$X/y_inf.npy"
 refused "a NaN in the reference" "ref_nan.npy: pixel .* is NaN" --set "reference=$X/ref_nan.npy"
 refused "a reference of another shape" "ref_shape.npy: the reference is 1 image of \[3,30,48\]" \
