@@ -617,8 +617,9 @@ static int run_row(const pnp_cli_opts *o, const char *resume, size_t max_memory,
     const int asked = row->ntasks_per_node * row->nodes;
     if (rank == 0) {
         printf("pnp run: row %d of %s: %s, %d channel%s %dx%d, %d operator%s (PSF %dx%d%s), boundary %s, %s\n",
-               row->index, cfg->path, p.source, p.c, p.c == 1 ? "" : "s", p.h, p.w, p.n_ops, p.n_ops == 1 ? "" : "s", p.kh, p.kw,
-               p.kc > 1 ? " per channel" : "", pnp_boundary_name(p.boundary), desc);
+               row->index, cfg->path, p.source, p.c, p.c == 1 ? "" : "s", p.h, p.w, p.n_ops,
+               p.n_ops == 1 ? "" : "s", p.kh, p.kw, p.kc > 1 ? " per channel" : "", pnp_boundary_name(p.boundary),
+               desc);
         if (p.boundary == PNP_BOUNDARY_PAD)
             printf("  boundary pad: x is %dx%d (the measured region at row %d, column %d), so no blur wraps "
                    "around\n", geo.xh, geo.xw, geo.oy, geo.ox);
