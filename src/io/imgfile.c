@@ -6,9 +6,9 @@
 #include "pnp/imgfile.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <glob.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

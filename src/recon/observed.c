@@ -2,15 +2,16 @@
  * PSFs and an optional reference read from the user's files (the formats of
  * include/pnp/imgfile.h), checked before anything runs.
  *
- * Checks (the headers' in pnp_observed_files_open, include/pnp/imgfile.h), each
- * a message naming the file and what is wrong: no file matches
- * a pattern; shapes or channel counts differ; measurements of other than 1 or
- * 3 channels; as many PSFs as measurements; PSFs of 1 channel or one per
+ * Checks (the headers' in pnp_observed_files_open, include/pnp/imgfile.h),
+ * each a message naming the file and what is wrong: no file matches a
+ * pattern; shapes or channel counts differ; measurements of other than 1 or 3
+ * channels; as many PSFs as measurements; PSFs of 1 channel or one per
  * channel, no larger than the measurements, finite, non-negative, not all
  * zero; finite measurements and reference, within [-1, 2] (a little outside
- * [0,1] is a note); the reference of the measurements' shape. PSFs are normalised to sum 1 (per channel), with a
- * note when they were not. Every rank reads every header, all PSFs and the
- * reference, and the pixels of its own measurements only. */
+ * [0,1] is a note); the reference of the measurements' shape. PSFs are
+ * normalised to sum 1 (per channel), with a note when they were not. Every
+ * rank reads every header, all PSFs and the reference, and the pixels of its
+ * own measurements only. */
 #include "observed.h"
 
 #include <math.h>
