@@ -31,9 +31,9 @@ int pnp_cli_parse(int argc, char **argv, const char *usage, pnp_cli_opts *o);
 int pnp_cli_find_data(const char *rel, char *out, size_t len);
 
 /* What a row needs of the files it names, before any work or submission:
- * pnp_config_check_row (image, weights) and, for an `observed` row, its
- * measurements, PSFs and reference matched, every header read and their
- * shapes checked (pnp_observed_files_open; no pixel is read). 0, or -1 with
+ * pnp_config_check_row (image, weights) and pnp_problem_check_files (an
+ * `observed` row's files matched, headers read, shapes agreeing, PSFs read
+ * and checked; no measurement pixel is read). 0, or -1 with
  * "CONFIG[:LINE:COL]: row K: ..." in err. */
 int pnp_cli_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen);
 /* Load the config named in o (or the default) with o's overrides and check the

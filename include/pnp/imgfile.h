@@ -84,7 +84,7 @@ void pnp_image_set_name(const pnp_image_set *s, int k, char *buf, size_t len);
  * channel; no larger than the measurements) and, when reference is not "",
  * the reference (one image of the measurements' shape). The `observed`
  * dataset builds on them; `pnp config`, `pnp grid` and `pnp run` check them
- * before any work (pnp_cli_check_row). 0, or -1 with err naming the file
+ * before any work (pnp_problem_check_files). 0, or -1 with err naming the file
  * and the rule; the sets are then freed. */
 int pnp_observed_files_open(const char *measurements, const char *psfs, const char *reference, pnp_image_set *ms,
                             pnp_image_set *ps, pnp_image_set *rs, char *err, size_t errlen);

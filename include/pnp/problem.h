@@ -45,6 +45,13 @@ typedef struct {
  * wrong (unreadable image, bad PSF, shapes that differ, ...). */
 int pnp_problem_build(const pnp_row *row, int rank, int size, pnp_problem *p, char *err, size_t errlen);
 void pnp_problem_free(pnp_problem *p);
+/* What a row's files say before any work (`pnp config`, `pnp grid`, `pnp
+ * run` at setup): for an `observed` row, its files matched, every header
+ * read, their shapes agreeing (pnp_observed_files_open) and every PSF read
+ * and checked as pnp_problem_build checks it (finite, non-negative, not all
+ * zero); the measurements' pixels are left to the run. Other datasets: 0.
+ * 0, or -1 with err naming the file and what is wrong. */
+int pnp_problem_check_files(const pnp_row *row, char *err, size_t errlen);
 
 /* The geometry of the data term (include/pnp/data_term.h): x's domain. */
 pnp_data_geometry pnp_problem_geometry(const pnp_problem *p);

@@ -11,7 +11,7 @@
 
 #include "pnp/cli.h"
 #include "pnp/host.h"
-#include "pnp/imgfile.h"
+#include "pnp/problem.h"
 
 static int usage_error(const char *usage, const char *fmt, const char *arg)
 {
@@ -98,19 +98,15 @@ int pnp_cli_find_data(const char *rel, char *out, size_t len)
 int pnp_cli_check_row(const pnp_config *cfg, const pnp_row *row, char *err, size_t errlen)
 {
     if (pnp_config_check_row(cfg, row, err, errlen)) return -1;
-    if (strcmp(row->dataset, "observed")) return 0;
-    pnp_image_set ms, ps, rs;
     char why[2048];
-    if (pnp_observed_files_open(row->measurements, row->psfs, row->reference, &ms, &ps, &rs, why, sizeof why)) {
-        const pnp_mark m = row->dataset_mark;
-        if (m.line > 0)
-            snprintf(err, errlen, "%s:%d:%d: row %d: dataset observed: %s", cfg->path, m.line, m.col, row->index, why);
-        else
-            snprintf(err, errlen, "%s: row %d: dataset observed: %s", cfg->path, row->index, why);
-        return -1;
-    }
-    pnp_image_set_free(&ms), pnp_image_set_free(&ps), pnp_image_set_free(&rs);
-    return 0;
+    if (!pnp_problem_check_files(row, why, sizeof why)) return 0;
+    const pnp_mark m = row->dataset_mark;
+    if (m.line > 0)
+        snprintf(err, errlen, "%s:%d:%d: row %d: dataset %s: %s", cfg->path, m.line, m.col, row->index, row->dataset,
+                 why);
+    else
+        snprintf(err, errlen, "%s: row %d: dataset %s: %s", cfg->path, row->index, row->dataset, why);
+    return -1;
 }
 
 void pnp_cli_load_config(const pnp_cli_opts *o, pnp_config *cfg)

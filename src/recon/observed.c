@@ -88,6 +88,29 @@ static int range_check(pnp_problem *p, const pnp_image_set *s, int k, const floa
     return 0;
 }
 
+/* p->kernels [n_ops, kc, kh, kw] <- every PSF of the set, checked and normalised; 0 or -1 with err. */
+static int read_psfs(const pnp_image_set *ps, pnp_problem *p, char *err, size_t errlen)
+{
+    const size_t kk = (size_t)p->kc * p->kh * p->kw;
+    p->kernels = pnp_malloc(sizeof(float) * kk * p->n_ops);
+    for (int k = 0; k < p->n_ops; ++k)
+        if (pnp_image_set_read(ps, k, p->kernels + kk * k, err, errlen) ||
+            check_psf(ps, k, p->kernels + kk * k, p, err, errlen))
+            return -1;
+    return 0;
+}
+
+int pnp_observed_check(const pnp_row *row, char *err, size_t errlen)
+{
+    pnp_image_set ms, ps, rs;
+    if (pnp_observed_files_open(row->measurements, row->psfs, row->reference, &ms, &ps, &rs, err, errlen)) return -1;
+    pnp_problem p = {.n_ops = ms.n, .kc = ps.c, .kh = ps.h, .kw = ps.w};
+    const int rc = read_psfs(&ps, &p, err, errlen);
+    free(p.kernels), free(p.notes);
+    pnp_image_set_free(&ms), pnp_image_set_free(&ps), pnp_image_set_free(&rs);
+    return rc;
+}
+
 int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, char *err, size_t errlen)
 {
     pnp_image_set ms = {0}, ps = {0}, rs = {0};
@@ -104,12 +127,8 @@ int pnp_observed_build(const pnp_row *row, int rank, int size, pnp_problem *p, c
     snprintf(p->source, sizeof p->source, "observed %s (%d image%s, %s %s)", row->measurements, ms.n,
              ms.n == 1 ? "" : "s", ms.info[0].format, ms.info[0].type);
 
-    const size_t kk = (size_t)p->kc * p->kh * p->kw, numel = (size_t)p->c * p->h * p->w;
-    p->kernels = pnp_malloc(sizeof(float) * kk * p->n_ops);
-    for (int k = 0; k < p->n_ops; ++k)
-        if (pnp_image_set_read(&ps, k, p->kernels + kk * k, err, errlen) ||
-            check_psf(&ps, k, p->kernels + kk * k, p, err, errlen))
-            goto done;
+    const size_t numel = (size_t)p->c * p->h * p->w;
+    if (read_psfs(&ps, p, err, errlen)) goto done;
 
     if (row->reference[0]) {
         p->truth = pnp_image_alloc(p->c, p->h, p->w);

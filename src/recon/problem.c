@@ -91,6 +91,11 @@ int pnp_problem_build(const pnp_row *row, int rank, int size, pnp_problem *p, ch
     return rc;
 }
 
+int pnp_problem_check_files(const pnp_row *row, char *err, size_t errlen)
+{
+    return strcmp(row->dataset, "observed") ? 0 : pnp_observed_check(row, err, errlen);
+}
+
 void pnp_problem_free(pnp_problem *p)
 {
     pnp_image_free(&p->truth);

@@ -256,6 +256,10 @@ check "a pattern in a folder that does not exist: exit 2 naming the folder and t
 "$PNP" config "$TMP/obs.yml" --set "measurements=$X/y.npy" --set "psfs=$X/chan/p*.npy" >"$TMP/config.log" 2>&1
 check "pnp config, counts of measurements and PSFs that differ: exit 2" \
     bash -c "[ $? -eq 2 ] && grep -qE '1 measurement \(.*y.npy\) but 2 PSFs' '$TMP/config.log'"
+for bad in psf_neg psf_nan psf_zero; do # PSFs are small: pnp config reads and checks every one
+    "$PNP" config "$TMP/obs.yml" --set "measurements=$X/y.npy" --set "psfs=$X/$bad.npy" >"$TMP/config.log" 2>&1
+    check "pnp config, a bad PSF ($bad): exit 2 naming it" bash -c "[ $? -eq 2 ] && grep -q '$bad.npy' '$TMP/config.log'"
+done
 refused "NumPy int32" "y_int32.npy: unsupported pixel type '<i4'" --set "measurements=$X/y_int32.npy"
 refused "TIFF int16" "y_int16.tif: page 0 unsupported pixel type \(16-bit signed integer\)" \
     --set "measurements=$X/y_int16.tif"
