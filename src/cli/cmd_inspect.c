@@ -390,28 +390,22 @@ static void print_json(const summary *s, int n)
         printf(",\n    \"slab_combine\": ");
         json_str(f->r.slab_combine);
         printf(",\n    \"comm_overlap\": %s,\n", f->r.comm_overlap ? "true" : "false");
-        printf("    \"peak_memory\": ");
-        json_array(f->r.traced ? f->peak : NULL, f->r.ranks);
-        printf(",\n    \"planned_memory\": ");
-        json_array(f->r.planned_memory, f->r.ranks);
-        printf(",\n    \"operators_owned\": ");
-        json_array(f->r.operators_owned, f->r.ranks);
-        printf(",\n    \"windows_owned\": ");
-        json_array(f->r.windows_owned, f->r.ranks);
-        printf(",\n    \"pixels_owned\": ");
-        json_array(f->r.pixels_owned, f->r.ranks);
-        printf(",\n    \"traces\": {\"psnr\": ");
-        json_array(f->r.psnr, f->r.traced);
-        printf(", \"ssim\": ");
-        json_array(f->r.ssim, f->r.traced);
-        printf(", \"denoiser_sigma\": ");
-        json_array(f->r.sigma, f->r.traced);
-        printf(", \"elapsed\": ");
-        json_array(f->r.elapsed, f->r.traced);
-        printf(", \"data_residual\": ");
-        json_array(f->r.residual, f->r.traced);
-        printf(", \"relative_change\": ");
-        json_array(f->r.change, f->r.traced);
+        const char *rkeys[] = {"peak_memory", "planned_memory", "operators_owned", "windows_owned", "pixels_owned"};
+        const double *rvals[] = {f->r.traced ? f->peak : NULL, f->r.planned_memory, f->r.operators_owned,
+                                 f->r.windows_owned, f->r.pixels_owned}; /* [ranks] each */
+        for (size_t k = 0; k < sizeof rkeys / sizeof *rkeys; ++k) {
+            printf("    \"%s\": ", rkeys[k]);
+            json_array(rvals[k], f->r.ranks);
+            printf(",\n");
+        }
+        const char *tkeys[] = {"psnr", "ssim", "denoiser_sigma", "elapsed", "data_residual", "relative_change"};
+        const double *tvals[] = {f->r.psnr,    f->r.ssim,     f->r.sigma,
+                                 f->r.elapsed, f->r.residual, f->r.change}; /* [traced iterations] each */
+        printf("    \"traces\": {");
+        for (size_t k = 0; k < sizeof tkeys / sizeof *tkeys; ++k) {
+            printf("%s\"%s\": ", k ? ", " : "", tkeys[k]);
+            json_array(tvals[k], f->r.traced);
+        }
         printf("},\n    \"images\": {");
         for (int k = 0; k < PNP_RESULT_IMAGES; ++k) {
             printf("%s\"%s\": ", k ? ", " : "", pnp_result_image_names[k]);
